@@ -1,0 +1,270 @@
+//! Loading a config so that every problem is reported with its file, line and key, and
+//! everything that is valid is still used.
+//!
+//! serde stops at the first error, so the loader blanks the offending key (spaces keep
+//! every other byte offset, hence every line number, intact) and tries again until the
+//! rest parses.
+
+use super::schema::Config;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml_edit::{Document, Item, Table};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+    /// Byte range in the source, for pointing at the text.
+    pub span: Range<usize>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        } else {
+            write!(f, "{}:{}: {}: {}", self.file, self.line, self.key, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub problems: Vec<Problem>,
+    /// The file it came from; None when vigil runs on its embedded defaults.
+    pub path: Option<PathBuf>,
+    pub source: String,
+}
+
+const MAX_ROUNDS: usize = 64;
+
+pub fn load_str(src: &str, file: &str) -> Loaded {
+    let mut text = src.to_string();
+    let mut problems = Vec::new();
+    let mut config = Config::default();
+    for _ in 0..MAX_ROUNDS {
+        match toml::from_str::<Config>(&text) {
+            Ok(c) => {
+                config = c;
+                break;
+            }
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let (key, blank) = match Document::parse(text.as_str()) {
+                    Ok(doc) => locate(doc.as_table(), &span, ""),
+                    // A syntax error: the line that holds it cannot be used.
+                    Err(_) => (String::new(), line_range(&text, span.start)),
+                };
+                problems.push(Problem {
+                    file: file.to_string(),
+                    line: line_of(src, span.start),
+                    message: friendly(e.message(), &key),
+                    key: key.clone(),
+                    span: span.clone(),
+                });
+                let blank = blank.or_else(|| line_range(&text, span.start));
+                match blank {
+                    Some(r) if !is_blank(&text[r.clone()]) => blank_out(&mut text, r),
+                    _ => break, // nothing left to remove: keep the defaults
+                }
+            }
+        }
+    }
+    let semantic = config.semantic_problems();
+    if !semantic.is_empty() {
+        let doc = Document::parse(text.as_str()).ok();
+        for (key, message) in &semantic {
+            let span = doc.as_ref().and_then(|d| span_of_key(d.as_table(), key)).unwrap_or(0..0);
+            problems.push(Problem {
+                file: file.to_string(),
+                line: line_of(src, span.start),
+                key: key.clone(),
+                message: message.clone(),
+                span,
+            });
+        }
+        let keys: Vec<String> = semantic.into_iter().map(|(k, _)| k).collect();
+        config.reset_keys(&keys);
+    }
+    problems.sort_by_key(|p| p.span.start);
+    Loaded { config, problems, path: None, source: src.to_string() }
+}
+
+pub fn load_file(path: &Path) -> std::io::Result<Loaded> {
+    let src = std::fs::read_to_string(path)?;
+    let mut loaded = load_str(&src, &path.display().to_string());
+    loaded.path = Some(path.to_path_buf());
+    Ok(loaded)
+}
+
+/// Renders problems the way compilers do: the line, a caret under the offending text.
+pub fn render(loaded: &Loaded, color: bool) -> String {
+    use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let mut out = String::new();
+    for p in &loaded.problems {
+        let title = if p.key.is_empty() { p.message.clone() } else { format!("{}: {}", p.key, p.message) };
+        let span = clamp(&loaded.source, &p.span);
+        let report = &[Level::ERROR.primary_title(title.as_str()).element(
+            Snippet::source(loaded.source.as_str())
+                .path(p.file.as_str())
+                .annotation(AnnotationKind::Primary.span(span)),
+        )];
+        out.push_str(&renderer.render(report));
+        out.push('\n');
+    }
+    out
+}
+
+fn clamp(src: &str, span: &Range<usize>) -> Range<usize> {
+    let start = span.start.min(src.len());
+    let end = span.end.clamp(start, src.len());
+    start..end
+}
+
+/// serde's messages are written for programmers; operators get the key and its fix.
+fn friendly(msg: &str, key: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let closest = expected
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+            .min()
+            .filter(|(d, k)| *d <= (k.len() / 2).max(2));
+        return match closest {
+            Some((_, k)) => format!("unknown key `{name}`, did you mean `{k}`?"),
+            None => format!("unknown key `{name}`; known keys here: {}", expected.join(", ")),
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        return format!("expected one of {}, got \"{name}\"", expected.join(", "));
+    }
+    let _ = key;
+    msg.trim().to_string()
+}
+
+pub(crate) fn line_of(src: &str, offset: usize) -> usize {
+    let offset = offset.min(src.len());
+    src.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn line_range(text: &str, offset: usize) -> Option<Range<usize>> {
+    if text.is_empty() {
+        return None;
+    }
+    let offset = offset.min(text.len().saturating_sub(1));
+    let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+    Some(start..end)
+}
+
+fn is_blank(s: &str) -> bool {
+    s.chars().all(char::is_whitespace)
+}
+
+/// Replaces a range by spaces, keeping newlines, so offsets elsewhere do not move.
+fn blank_out(text: &mut String, r: Range<usize>) {
+    let replaced: String =
+        text[r.clone()].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
+    // Multi-byte characters become several spaces: keep the byte length.
+    let pad = r.len() - replaced.chars().count();
+    let replaced = replaced + &" ".repeat(pad.min(r.len()));
+    let mut bytes = replaced.into_bytes();
+    bytes.truncate(r.len());
+    text.replace_range(r, std::str::from_utf8(&bytes).unwrap_or(""));
+}
+
+/// Finds the innermost key whose text holds `span`: its dotted path, and the range to
+/// blank (the whole `key = value`, or a table from its header to its last line).
+fn locate(table: &Table, span: &Range<usize>, prefix: &str) -> (String, Option<Range<usize>>) {
+    let mut best: (String, Option<Range<usize>>) = (prefix.to_string(), None);
+    for (k, item) in table.iter() {
+        let Some((key, _)) = table.get_key_value(k) else { continue };
+        let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+        let Some(whole) = item_range(key.span(), item) else { continue };
+        if !(whole.start <= span.start && span.start <= whole.end) {
+            continue;
+        }
+        if let Item::Table(t) = item {
+            let inner = locate(t, span, &path);
+            if inner.1.is_some() {
+                return inner;
+            }
+        }
+        if let Some(t) = item.as_inline_table() {
+            let inner = locate_inline(t, span, &path);
+            if inner.1.is_some() {
+                return inner;
+            }
+        }
+        best = (path, Some(whole));
+    }
+    best
+}
+
+fn locate_inline(
+    t: &toml_edit::InlineTable,
+    span: &Range<usize>,
+    prefix: &str,
+) -> (String, Option<Range<usize>>) {
+    for (k, v) in t.iter() {
+        if let (Some((key, _)), Some(vs)) = (t.get_key_value(k), v.span()) {
+            let start = key.span().map(|s| s.start).unwrap_or(vs.start);
+            if start <= span.start && span.start <= vs.end {
+                return (format!("{prefix}.{k}"), None);
+            }
+        }
+    }
+    (prefix.to_string(), None)
+}
+
+fn item_range(key_span: Option<Range<usize>>, item: &Item) -> Option<Range<usize>> {
+    match item {
+        Item::Table(t) => {
+            let mut r = t.span().or(key_span.clone())?;
+            for (_, child) in t.iter() {
+                if let Some(c) = item_range(None, child) {
+                    r.end = r.end.max(c.end);
+                }
+            }
+            Some(r)
+        }
+        Item::Value(v) => {
+            let vs = v.span()?;
+            Some(key_span.map(|k| k.start).unwrap_or(vs.start)..vs.end)
+        }
+        Item::ArrayOfTables(a) => {
+            let mut r: Option<Range<usize>> = None;
+            for t in a.iter() {
+                if let Some(s) = item_range(None, &Item::Table(t.clone())) {
+                    r = Some(match r {
+                        Some(r) => r.start.min(s.start)..r.end.max(s.end),
+                        None => s,
+                    });
+                }
+            }
+            r
+        }
+        Item::None => None,
+    }
+}
+
+fn span_of_key(root: &Table, dotted: &str) -> Option<Range<usize>> {
+    let mut table = root;
+    let parts: Vec<&str> = dotted.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let (key, item) = table.get_key_value(part)?;
+        if i + 1 == parts.len() {
+            return item.span().or_else(|| key.span());
+        }
+        table = item.as_table()?;
+    }
+    None
+}

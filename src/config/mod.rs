@@ -1,0 +1,14 @@
+//! Configuration: the TOML schema, its defaults, validation with file:line:key, and the
+//! XDG paths vigil reads and writes.
+
+pub mod duration;
+mod load;
+pub mod paths;
+mod schema;
+
+pub use load::{Loaded, Problem, load_file, load_str, render};
+pub(crate) use load::line_of;
+pub use schema::{Config, ConsoleConfig, DockerConfig, LogConfig, Mode, StoreConfig};
+
+/// The annotated example shipped with vigil; `vigil config example` prints it.
+pub const EXAMPLE: &str = include_str!("../../config.example.toml");

@@ -1,0 +1,73 @@
+//! console: the ratatui app. It renders `Snapshot`s and sends `Command`s; it never calls
+//! a pipeline stage. It draws only when the snapshot, the terminal size or the input
+//! changed, so an idle screen costs nothing.
+
+pub mod app;
+pub mod format;
+pub mod i18n;
+pub mod keymap;
+pub mod theme;
+pub mod ui;
+
+use crate::engine::{Command, Handle};
+use app::App;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Runs the console until the operator quits or a signal arrives. The terminal is
+/// restored on every way out, a panic included (ratatui's hook restores it before the
+/// panic message prints).
+pub async fn run(mut handle: Handle, mut app: App, mouse: bool) -> anyhow::Result<()> {
+    let mut terminal = ratatui::init();
+    if mouse {
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
+    }
+    let result = event_loop(&mut terminal, &mut handle, &mut app).await;
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    }
+    ratatui::restore();
+    let _ = handle.commands.send(Command::Shutdown).await;
+    result
+}
+
+async fn event_loop(terminal: &mut ratatui::DefaultTerminal, handle: &mut Handle, app: &mut App) -> anyhow::Result<()> {
+    let mut events = EventStream::new();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut dirty = true;
+    loop {
+        if dirty {
+            // A copy, so the engine never waits for a slow terminal to finish a frame.
+            let snap = handle.snapshots.borrow_and_update().clone();
+            terminal.draw(|f| ui::draw(f, app, &snap))?;
+            dirty = false;
+        }
+        tokio::select! {
+            changed = handle.snapshots.changed() => {
+                if changed.is_err() {
+                    anyhow::bail!("the engine stopped");
+                }
+                dirty = true;
+            }
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
+                    if let Some(cmd) = app.on_key(&k) {
+                        let _ = handle.commands.send(cmd).await;
+                    }
+                    if app.quit {
+                        return Ok(());
+                    }
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(_, _))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Drawing. Pure functions of the console state and the engine's snapshot, so that
+//! `TestBackend` snapshots show exactly what an operator sees.
+
+use super::app::{App, View};
+use super::format;
+use super::i18n::{Msg, tr};
+use super::keymap::KEYMAP;
+use crate::collect::Metric;
+use crate::config::Mode;
+use crate::engine::{Severity, Snapshot};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Sparkline, Table, Wrap,
+};
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(f, app, area);
+        return;
+    }
+    let [header, tabs, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)])
+            .areas(area);
+    draw_header(f, app, snap, header);
+    draw_tabs(f, app, snap, tabs);
+    match app.view {
+        View::Overview => overview(f, app, snap, body),
+        other => not_yet(f, app, other, body),
+    }
+    draw_status(f, app, status);
+    if app.help {
+        help(f, app, area);
+    }
+}
+
+fn too_small(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let text = vec![
+        Line::styled(tr(app.lang, Msg::TooSmall), t.title()),
+        Line::raw(format!("{}×{} < {MIN_WIDTH}×{MIN_HEIGHT}", area.width, area.height)),
+        Line::styled("q", t.muted()),
+    ];
+    let y = area.height.saturating_sub(3) / 2;
+    let r = Rect { y: area.y + y, height: area.height.min(3), ..area };
+    f.render_widget(Paragraph::new(text).alignment(Alignment::Center).wrap(Wrap { trim: true }), r);
+}
+
+fn draw_header(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let badge = match snap.mode {
+        Mode::Shadow => Span::styled(tr(l, Msg::Shadow), t.badge(false)),
+        Mode::Live => Span::styled(tr(l, Msg::Live), t.badge(true)),
+    };
+    let uptime = snap.latest.as_ref().map(|s| format::uptime(s.uptime_secs)).unwrap_or_else(|| "–".into());
+    let mut left = vec![
+        Span::styled(" vigil ", t.title()),
+        Span::styled(snap.host.name.clone(), t.text().add_modifier(Modifier::BOLD)),
+        Span::styled(format!("  {} {uptime}", tr(l, Msg::Up)), t.muted()),
+        Span::styled(format!("  {} {}", tr(l, Msg::Source), snap.source), t.muted()),
+    ];
+    if snap.paused {
+        left.push(Span::raw("  "));
+        left.push(Span::styled(format!("[{}]", tr(l, Msg::Paused)), Style::default().fg(t.warn).add_modifier(Modifier::BOLD)));
+    }
+    let badge_w = badge.width() as u16;
+    let [l_area, b_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(badge_w)]).areas(area);
+    f.render_widget(Paragraph::new(Line::from(left)), l_area);
+    f.render_widget(Paragraph::new(Line::from(badge)), b_area);
+}
+
+fn draw_tabs(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    // A problem with vigil itself outranks the tab strip: it is why numbers may be wrong.
+    if let Some(n) = snap.notices.iter().max_by_key(|n| n.severity as u8) {
+        let (sign, color) = match n.severity {
+            Severity::Error => ("✖", t.crit),
+            Severity::Warn => ("⚠", t.warn),
+            Severity::Info => ("ℹ", t.accent),
+        };
+        let more = if snap.notices.len() > 1 { format!(" (+{})", snap.notices.len() - 1) } else { String::new() };
+        let line = Line::from(vec![
+            Span::styled(format!(" {sign} "), Style::default().fg(color).add_modifier(Modifier::BOLD)),
+            Span::styled(format!("{}{more}", n.text), Style::default().fg(color)),
+        ]);
+        f.render_widget(Paragraph::new(line), area);
+        return;
+    }
+    let mut spans = Vec::new();
+    for (i, v) in View::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, tr(app.lang, v.title()));
+        let style = if *v == app.view {
+            t.title().add_modifier(Modifier::REVERSED)
+        } else {
+            t.muted()
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for b in KEYMAP.iter().filter(|b| b.hint) {
+        spans.push(Span::styled(format!(" {} ", b.label), t.title().add_modifier(Modifier::REVERSED)));
+        spans.push(Span::styled(format!(" {}  ", tr(app.lang, b.help)), t.muted()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn block<'a>(app: &App, title: impl Into<Line<'a>>) -> Block<'a> {
+    Block::default().borders(Borders::ALL).border_style(app.theme.border()).title(title.into())
+}
+
+/// Sparklines draw integers: keep two decimals of a percentage or a rate.
+fn spark_data(values: &[f64], width: usize) -> Vec<u64> {
+    let start = values.len().saturating_sub(width);
+    values[start..].iter().map(|v| (v.max(0.0) * 100.0) as u64).collect()
+}
+
+struct Tile {
+    title: Msg,
+    value: String,
+    detail: String,
+    style: Style,
+    metric: Metric,
+    /// Sparkline ceiling; None scales to the data.
+    max: Option<f64>,
+}
+
+fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
+    let t = &app.theme;
+    let l = app.lang;
+    let Some(s) = &snap.latest else { return Vec::new() };
+    let fs = s.fullest_fs();
+    let disk_pct = fs.map(|f| f.used_pct()).unwrap_or(0.0);
+    let cores = snap.host.cores.max(1) as f64;
+    vec![
+        Tile {
+            title: Msg::Cpu,
+            value: format!("{:.1}%", s.cpu_pct),
+            detail: format!("iowait {:.1}%", s.iowait_pct),
+            style: t.level(s.cpu_pct, 70.0, 90.0),
+            metric: Metric::Cpu,
+            max: Some(100.0),
+        },
+        Tile {
+            title: Msg::Memory,
+            value: format!("{:.1}%", s.mem_pct()),
+            detail: format!(
+                "{} / {}{}",
+                format::bytes(s.mem_used as f64),
+                format::bytes(s.mem_total as f64),
+                if s.swap_total > 0 { format!(" {} {:.0}%", tr(l, Msg::Swap), s.swap_pct()) } else { String::new() }
+            ),
+            style: t.level(s.mem_pct(), 80.0, 95.0),
+            metric: Metric::Mem,
+            max: Some(100.0),
+        },
+        Tile {
+            title: Msg::Disk,
+            value: format!("{disk_pct:.1}%"),
+            detail: format!(
+                "{} {} {} {}",
+                tr(l, Msg::Read),
+                format::rate(s.disk_read_bps),
+                tr(l, Msg::Write),
+                format::rate(s.disk_write_bps)
+            ),
+            style: t.level(disk_pct, 80.0, 90.0),
+            metric: Metric::DiskWrite,
+            max: None,
+        },
+        Tile {
+            title: Msg::Network,
+            value: format!("↓{}", format::rate(s.net_rx_bps())),
+            detail: format!("↑{}", format::rate(s.net_tx_bps())),
+            style: Style::default().fg(t.accent),
+            metric: Metric::NetRx,
+            max: None,
+        },
+        Tile {
+            title: Msg::Load,
+            value: format!("{:.2}", s.load1),
+            detail: format!(
+                "{:.2} {:.2}{}",
+                s.load5,
+                s.load15,
+                s.containers_running.map(|n| format!(" · {n} {}", tr(l, Msg::Containers))).unwrap_or_default()
+            ),
+            style: t.level(s.load1 / cores, 1.0, 2.0),
+            metric: Metric::Load1,
+            max: None,
+        },
+    ]
+}
+
+fn overview(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    if snap.latest.is_none() {
+        f.render_widget(Paragraph::new(tr(app.lang, Msg::Waiting)).style(t.muted()).alignment(Alignment::Center), area);
+        return;
+    }
+    let roomy = area.height >= 36 && area.width >= 120;
+    let [tiles_area, chart_area, details_area] = Layout::vertical([
+        Constraint::Length(6),
+        Constraint::Min(8),
+        Constraint::Length(if roomy { 12 } else { 0 }),
+    ])
+    .areas(area);
+    let tiles = tiles(app, snap);
+    let cols = Layout::horizontal(vec![Constraint::Ratio(1, tiles.len() as u32); tiles.len()]).split(tiles_area);
+    for (tile, col) in tiles.iter().zip(cols.iter()) {
+        draw_tile(f, app, snap, tile, *col);
+    }
+    cpu_chart(f, app, snap, chart_area);
+    if roomy {
+        let [fs_area, cores_area] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(details_area);
+        filesystems(f, app, snap, fs_area);
+        per_core(f, app, snap, cores_area);
+    }
+}
+
+fn draw_tile(f: &mut Frame, app: &App, snap: &Snapshot, tile: &Tile, area: Rect) {
+    let t = &app.theme;
+    let b = block(app, Span::styled(format!(" {} ", tr(app.lang, tile.title)), t.title()));
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let [v, d, s] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    f.render_widget(Paragraph::new(Span::styled(tile.value.clone(), tile.style.add_modifier(Modifier::BOLD))), v);
+    f.render_widget(Paragraph::new(Span::styled(tile.detail.clone(), t.muted())), d);
+    let data = spark_data(&snap.values(tile.metric), s.width as usize);
+    let mut spark = Sparkline::default().data(&data).style(Style::default().fg(t.chart));
+    if let Some(max) = tile.max {
+        spark = spark.max((max * 100.0) as u64);
+    }
+    f.render_widget(spark, s);
+}
+
+fn cpu_chart(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    let now = snap.ts;
+    let points: Vec<(f64, f64)> = snap
+        .history
+        .get(&Metric::Cpu)
+        .map(|h| h.iter().map(|&(ts, v)| ((ts - now) as f64 / 60_000.0, v)).collect())
+        .unwrap_or_default();
+    let data = Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::default().fg(t.chart))
+        .data(&points);
+    let x = Axis::default()
+        .bounds([-60.0, 0.0])
+        .style(t.muted())
+        .labels(vec![Span::raw("-60m"), Span::raw("-30m"), Span::raw("0")]);
+    let y = Axis::default()
+        .bounds([0.0, 100.0])
+        .style(t.muted())
+        .labels(vec![Span::raw("0%"), Span::raw("50%"), Span::raw("100%")]);
+    let chart = Chart::new(vec![data])
+        .block(block(app, Span::styled(format!(" {} ", tr(app.lang, Msg::CpuLastHour)), t.title())))
+        .x_axis(x)
+        .y_axis(y);
+    f.render_widget(chart, area);
+}
+
+fn filesystems(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let Some(s) = &snap.latest else { return };
+    let header = Row::new(
+        [Msg::Mount, Msg::FsType, Msg::Size, Msg::Used, Msg::UsePct].map(|m| Cell::from(tr(l, m))),
+    )
+    .style(t.title());
+    let rows = s.filesystems.iter().map(|fs| {
+        let pct = fs.used_pct();
+        Row::new(vec![
+            Cell::from(fs.mount.clone()),
+            Cell::from(fs.fstype.clone()),
+            Cell::from(format::bytes(fs.total as f64)),
+            Cell::from(format::bytes(fs.used as f64)),
+            Cell::from(Span::styled(format!("{pct:.1}%"), t.level(pct, 80.0, 90.0))),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [Constraint::Min(12), Constraint::Length(8), Constraint::Length(10), Constraint::Length(10), Constraint::Length(8)],
+    )
+    .header(header)
+    .block(block(app, Span::styled(format!(" {} ", tr(l, Msg::Filesystems)), t.title())));
+    f.render_widget(table, area);
+}
+
+fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    let Some(s) = &snap.latest else { return };
+    let b = block(app, Span::styled(format!(" {} ", tr(app.lang, Msg::PerCore)), t.title()));
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let bar_w = inner.width.saturating_sub(12) as f64;
+    let lines: Vec<Line> = s
+        .cpu_per_core
+        .iter()
+        .enumerate()
+        .take(inner.height as usize)
+        .map(|(i, pct)| {
+            let filled = (bar_w * pct / 100.0).round() as usize;
+            Line::from(vec![
+                Span::styled(format!("{i:>3} "), t.muted()),
+                Span::styled("█".repeat(filled), t.level(*pct, 70.0, 90.0)),
+                Span::styled("·".repeat((bar_w as usize).saturating_sub(filled)), t.muted()),
+                Span::raw(format!(" {pct:>5.1}%")),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn not_yet(f: &mut Frame, app: &App, view: View, area: Rect) {
+    let t = &app.theme;
+    let b = block(app, Span::styled(format!(" {} ", tr(app.lang, view.title())), t.title()));
+    f.render_widget(
+        Paragraph::new(tr(app.lang, Msg::NotYet)).style(t.muted()).wrap(Wrap { trim: true }).block(b),
+        area,
+    );
+}
+
+fn help(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let mut rows: Vec<Row> = KEYMAP
+        .iter()
+        .map(|b| {
+            let mark = if b.dangerous { "(!)" } else { "" };
+            Row::new(vec![
+                Cell::from(Span::styled(b.label, t.title())),
+                Cell::from(tr(l, b.help)),
+                Cell::from(Span::styled(mark, Style::default().fg(t.crit))),
+            ])
+        })
+        .collect();
+    rows.push(Row::new(vec![Cell::from(""), Cell::from("")]));
+    rows.push(Row::new(vec![Cell::from(""), Cell::from(Span::styled(tr(l, Msg::HelpClose), t.muted()))]));
+    let w = 56.min(area.width);
+    let h = (rows.len() as u16 + 2).min(area.height);
+    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    f.render_widget(Clear, r);
+    let table = Table::new(rows, [Constraint::Length(8), Constraint::Min(20), Constraint::Length(4)])
+        .block(block(app, Span::styled(format!(" {} ", tr(l, Msg::HelpTitle)), t.title())));
+    f.render_widget(table, r);
+}

@@ -1,0 +1,226 @@
+//! engine: owns the tick, wires the pipeline stages, publishes `Snapshot`s on a watch
+//! channel and takes `Command`s. The console never calls a stage; it only talks here.
+
+mod clock;
+mod snapshot;
+
+pub use clock::{Clock, SystemClock};
+pub use snapshot::{Command, HostInfo, Notice, Severity, Snapshot};
+
+use crate::collect::host::HostCollector;
+use crate::collect::{HostSample, Metric, docker};
+use crate::config::Config;
+use crate::store::{Retention, Store};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// How much history the engine keeps in memory for the screen.
+pub const WINDOW_MS: i64 = 3_600_000;
+/// Containers are counted every this many ticks: the engine's API is slower than /proc.
+const DOCKER_EVERY: u64 = 5;
+const MAINTAIN_EVERY_MS: i64 = 60_000;
+
+pub struct Engine {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    collector: HostCollector,
+    store: Store,
+    tx: watch::Sender<Snapshot>,
+    ticks: u64,
+    last_maintain: i64,
+    containers: Option<u32>,
+    /// Notices that stay for the whole run (config problems).
+    fixed_notices: Vec<Notice>,
+    collect_error: Option<String>,
+    docker_error: Option<String>,
+}
+
+pub struct Handle {
+    pub snapshots: watch::Receiver<Snapshot>,
+    pub commands: mpsc::Sender<Command>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+pub fn retention(c: &Config) -> Retention {
+    Retention { raw: c.store.raw_retention, minute: c.store.minute_retention, hour: c.store.hour_retention }
+}
+
+/// The database file the config asks for, if any.
+pub fn store_path(c: &Config) -> Option<PathBuf> {
+    if !c.store.enabled {
+        return None;
+    }
+    c.store.path.clone().or_else(|| crate::config::paths::data_dir().map(|d| d.join("vigil.db")))
+}
+
+fn host_info() -> HostInfo {
+    HostInfo {
+        name: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into()),
+        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    }
+}
+
+impl Engine {
+    pub fn new(config: Config, clock: Arc<dyn Clock>, fixed_notices: Vec<Notice>) -> (Engine, watch::Receiver<Snapshot>) {
+        let store = Store::open(store_path(&config).as_deref(), retention(&config));
+        let now = clock.now_ms();
+        let mut snap = Snapshot {
+            host: host_info(),
+            source: "procfs".into(),
+            mode: config.mode,
+            interval_ms: config.interval.as_millis() as u64,
+            ts: now,
+            ..Snapshot::default()
+        };
+        // History survives a restart: the screen starts with the last hour.
+        for m in Metric::ALL {
+            let h: VecDeque<(i64, f64)> = store.history(m.name(), now - WINDOW_MS).into();
+            snap.history.insert(m, h);
+        }
+        let (tx, rx) = watch::channel(snap);
+        let engine = Engine {
+            config,
+            clock,
+            collector: HostCollector::proc(),
+            store,
+            tx,
+            ticks: 0,
+            last_maintain: now,
+            containers: None,
+            fixed_notices,
+            collect_error: None,
+            docker_error: None,
+        };
+        engine.publish_notices();
+        (engine, rx)
+    }
+
+    /// Starts the engine on the current tokio runtime.
+    pub fn spawn(config: Config, clock: Arc<dyn Clock>, fixed_notices: Vec<Notice>) -> Handle {
+        let (engine, rx) = Engine::new(config, clock, fixed_notices);
+        let (ctx, crx) = mpsc::channel(64);
+        let task = tokio::spawn(engine.run(crx));
+        Handle { snapshots: rx, commands: ctx, task }
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut ticker = tokio::time::interval(self.config.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if !self.tx.borrow().paused {
+                        self.tick().await;
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    None | Some(Command::Shutdown) => break,
+                    Some(Command::TogglePause) => self.tx.send_modify(|s| {
+                        s.paused = !s.paused;
+                        s.seq += 1;
+                    }),
+                },
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+
+    /// One pass of the pipeline: collect, remember, publish.
+    pub async fn tick(&mut self) {
+        let now = self.clock.now_ms();
+        if self.ticks % DOCKER_EVERY == 0 {
+            self.count_containers().await;
+        }
+        self.ticks += 1;
+        match self.collector.collect(now) {
+            Ok(mut sample) => {
+                self.collect_error = None;
+                sample.containers_running = self.containers;
+                self.record(sample);
+            }
+            Err(e) => {
+                let text = format!("collect: {e}");
+                if self.collect_error.as_deref() != Some(&text) {
+                    tracing::warn!("{text}");
+                }
+                self.collect_error = Some(text);
+            }
+        }
+        if now - self.last_maintain >= MAINTAIN_EVERY_MS {
+            self.store.maintain(now);
+            self.last_maintain = now;
+        }
+        self.publish_notices();
+    }
+
+    async fn count_containers(&mut self) {
+        let socket = self.config.docker.socket.clone();
+        let result = tokio::time::timeout(Duration::from_secs(2), docker::running_containers(&socket)).await;
+        match result {
+            Ok(Ok(n)) => {
+                self.containers = n;
+                self.docker_error = None;
+            }
+            Ok(Err(e)) => self.docker_error = Some(format!("docker: {} does not answer: {e}", socket.display())),
+            Err(_) => self.docker_error = Some(format!("docker: {} timed out", socket.display())),
+        }
+    }
+
+    /// Adds a sample to the history and the store and publishes it.
+    pub fn record(&mut self, sample: HostSample) {
+        // The first reading has no rates yet: keep it off the charts.
+        let has_rates = !sample.cpu_per_core.is_empty();
+        if has_rates {
+            let values: Vec<(&str, f64)> = Metric::ALL.iter().map(|&m| (m.name(), sample.value(m))).collect();
+            self.store.insert(sample.ts, &values);
+        }
+        self.tx.send_modify(|s| {
+            if has_rates {
+                for m in Metric::ALL {
+                    let h = s.history.entry(m).or_default();
+                    h.push_back((sample.ts, sample.value(m)));
+                    while h.front().is_some_and(|&(t, _)| t < sample.ts - WINDOW_MS) {
+                        h.pop_front();
+                    }
+                }
+            }
+            s.ts = sample.ts;
+            s.latest = Some(sample);
+            s.seq += 1;
+        });
+    }
+
+    fn publish_notices(&self) {
+        let mut notices = self.fixed_notices.clone();
+        if let Some(n) = self.store.notice() {
+            notices.push(Notice { severity: Severity::Warn, text: n.to_string() });
+        }
+        for e in [&self.collect_error, &self.docker_error].into_iter().flatten() {
+            notices.push(Notice { severity: Severity::Error, text: e.clone() });
+        }
+        self.tx.send_if_modified(|s| {
+            if s.notices == notices {
+                return false;
+            }
+            s.notices = notices;
+            s.seq += 1;
+            true
+        });
+    }
+}
+
+/// Two readings one interval apart, for `vigil status`.
+pub async fn snapshot_once(config: Config) -> Snapshot {
+    let interval = config.interval.max(Duration::from_millis(250));
+    let mut cfg = config;
+    // A one-shot status must not write to the history of a running vigil.
+    cfg.store.enabled = false;
+    let (mut engine, rx) = Engine::new(cfg, Arc::new(SystemClock), Vec::new());
+    engine.tick().await;
+    tokio::time::sleep(interval).await;
+    engine.tick().await;
+    rx.borrow().clone()
+}

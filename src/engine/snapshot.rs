@@ -1,0 +1,66 @@
+//! What the engine tells the console, and what the console asks of the engine. The
+//! same types travel in-process now and over the daemon's socket later.
+
+use crate::collect::{HostSample, Metric};
+use crate::config::Mode;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub cores: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Something the operator should know about vigil itself: a degraded source, a config
+/// problem. Shown in the header until it clears.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub severity: Severity,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Increases with every change, so a reader can tell a new snapshot from an old one.
+    pub seq: u64,
+    /// Engine time of the last sample, unix ms.
+    pub ts: i64,
+    pub host: HostInfo,
+    /// Where the samples come from ("procfs", "replay: FILE").
+    pub source: String,
+    pub mode: Mode,
+    pub paused: bool,
+    pub interval_ms: u64,
+    pub latest: Option<HostSample>,
+    /// The last hour of each series, oldest first. Left out of `status --json`.
+    #[serde(skip)]
+    pub history: BTreeMap<Metric, VecDeque<(i64, f64)>>,
+    pub notices: Vec<Notice>,
+}
+
+impl Snapshot {
+    pub fn series(&self, m: Metric) -> impl DoubleEndedIterator<Item = &(i64, f64)> + ExactSizeIterator {
+        self.history.get(&m).into_iter().flatten().collect::<Vec<_>>().into_iter()
+    }
+
+    pub fn values(&self, m: Metric) -> Vec<f64> {
+        self.history.get(&m).map(|h| h.iter().map(|&(_, v)| v).collect()).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Freeze sampling (the screen keeps the last picture) or resume it.
+    TogglePause,
+    Shutdown,
+}

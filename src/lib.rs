@@ -1,0 +1,10 @@
+//! vigil: a terminal console that watches a host, forecasts its load, and proposes
+//! scale and heal actions. The pipeline stages are the modules below; `engine` wires
+//! them and `console` only talks to the engine.
+
+pub mod collect;
+pub mod config;
+pub mod store;
+pub mod engine;
+pub mod console;
+pub mod logging;

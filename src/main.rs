@@ -1,0 +1,220 @@
+//! The command line: the console (default), status, config.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use vigil::config::{self, Config, Loaded, Mode};
+use vigil::console::{app::App, i18n::Lang, theme::Theme};
+use vigil::engine::{self, Engine, Notice, Severity, SystemClock};
+
+/// vigil watches this host, forecasts its load and proposes scale and heal actions,
+/// which run only when you approve them (or never, in shadow mode).
+///
+/// Run without a command to open the console on this host. Keys: ? for help, q to quit.
+#[derive(Parser, Debug)]
+#[command(name = "vigil", version, about, long_about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// Config file [default: $XDG_CONFIG_HOME/vigil/config.toml; built-in defaults if absent]
+    #[arg(short, long, global = true, env = "VIGIL_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Colour theme: default, light, mono, or a file NAME.toml in ~/.config/vigil/themes
+    #[arg(long, global = true, value_name = "NAME")]
+    theme: Option<String>,
+    /// Interface language: en or zh-CN [default: from LANG]
+    #[arg(long, global = true, value_name = "LANG")]
+    lang: Option<String>,
+    /// Log detail: error, warn, info, debug or trace (logs go to a file, never the screen)
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Sampling interval, e.g. 500ms, 1s, 5s
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    interval: Option<std::time::Duration>,
+    /// Force shadow mode: show and record what would be done, never act
+    #[arg(long, global = true)]
+    shadow: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Print one reading of the host and exit (for cron, checks and scripts)
+    Status {
+        /// One JSON object instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check, locate or print the configuration
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Report every problem in a config file with its line and key; exit 1 if any
+    Check {
+        /// The file to check [default: the file vigil would read]
+        path: Option<PathBuf>,
+    },
+    /// Print the path vigil reads its config from
+    Path,
+    /// Print an example config with every key and its default
+    Example,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vigil: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn config_path(global: &Global) -> Option<PathBuf> {
+    global.config.clone().or_else(config::paths::config_file)
+}
+
+/// The config file if there is one; the built-in defaults if there is none. A file
+/// named with --config must exist.
+fn load_config(global: &Global) -> anyhow::Result<Loaded> {
+    let path = config_path(global);
+    let mut loaded = match &path {
+        Some(p) if p.exists() || global.config.is_some() => {
+            config::load_file(p).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?
+        }
+        _ => config::load_str("", "<defaults>"),
+    };
+    let c = &mut loaded.config;
+    if let Some(t) = &global.theme {
+        c.console.theme = t.clone();
+    }
+    if let Some(l) = &global.lang {
+        c.console.lang = l.clone();
+    }
+    if let Some(l) = &global.log_level {
+        c.log.level = l.clone();
+    }
+    if let Some(i) = global.interval {
+        c.interval = i;
+    }
+    if global.shadow {
+        c.mode = Mode::Shadow;
+    }
+    Ok(loaded)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Cmd::Config(ConfigCmd::Path)) => {
+            match config_path(&cli.global) {
+                Some(p) => println!("{}", p.display()),
+                None => anyhow::bail!("no home directory: pass --config"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Config(ConfigCmd::Example)) => {
+            print!("{}", config::EXAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Config(ConfigCmd::Check { path })) => config_check(path.or_else(|| config_path(&cli.global))),
+        Some(Cmd::Status { json }) => status(&cli.global, json),
+        None => console(&cli.global),
+    }
+}
+
+fn config_check(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let Some(path) = path else { anyhow::bail!("no home directory: name the file to check") };
+    let loaded =
+        config::load_file(&path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    if loaded.problems.is_empty() {
+        println!("{}: ok", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    eprint!("{}", config::render(&loaded, color));
+    for p in &loaded.problems {
+        eprintln!("{p}");
+    }
+    eprintln!("{}: {} problem(s)", path.display(), loaded.problems.len());
+    Ok(ExitCode::from(1))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // Two workers: the engine keeps its pace while the console waits on a slow terminal.
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(global)?;
+    for p in &loaded.problems {
+        eprintln!("warning: {p}");
+    }
+    let snap = runtime()?.block_on(engine::snapshot_once(loaded.config));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&snap)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(s) = &snap.latest else { anyhow::bail!("no sample could be read") };
+    println!("host      {} ({} cores)", snap.host.name, snap.host.cores);
+    println!("cpu       {:.1}%  (iowait {:.1}%)", s.cpu_pct, s.iowait_pct);
+    println!("memory    {:.1}%  swap {:.1}%", s.mem_pct(), s.swap_pct());
+    println!("load      {:.2} {:.2} {:.2}", s.load1, s.load5, s.load15);
+    for fs in &s.filesystems {
+        println!("disk      {} {:.1}% used", fs.mount, fs.used_pct());
+    }
+    println!("net       rx {:.0} B/s  tx {:.0} B/s", s.net_rx_bps(), s.net_tx_bps());
+    if let Some(n) = s.containers_running {
+        println!("containers {n} running");
+    }
+    for n in &snap.notices {
+        println!("notice    {}", n.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn console(global: &Global) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(global)?;
+    let cfg: Config = loaded.config.clone();
+    let mut notices: Vec<Notice> = loaded
+        .problems
+        .iter()
+        .map(|p| Notice { severity: Severity::Warn, text: format!("config: {p}") })
+        .collect();
+    let log_dir = cfg.log.dir.clone().or_else(config::paths::log_dir);
+    let _guard = match log_dir {
+        Some(dir) => match vigil::logging::init(&dir, &cfg.log.level) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                notices.push(Notice { severity: Severity::Warn, text: format!("log: {e}") });
+                None
+            }
+        },
+        None => None,
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = match Theme::load(&cfg.console.theme, config::paths::themes_dir().as_deref(), no_color) {
+        Ok(t) => t,
+        Err(e) => {
+            notices.push(Notice { severity: Severity::Warn, text: format!("theme: {e}") });
+            Theme::built_in("default").ok_or_else(|| anyhow::anyhow!("built-in theme missing"))?
+        }
+    };
+    let lang = Lang::resolve(&cfg.console.lang);
+    tracing::info!(interval = ?cfg.interval, mode = ?cfg.mode, "console starting");
+    let rt = runtime()?;
+    rt.block_on(async {
+        let handle = Engine::spawn(cfg.clone(), Arc::new(SystemClock), notices);
+        vigil::console::run(handle, App::new(theme, lang), cfg.console.mouse).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
