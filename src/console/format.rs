@@ -11,6 +11,18 @@ pub fn bytes(n: f64) -> String {
     if i == 0 { format!("{v:.0} {}", UNITS[i]) } else if v < 10.0 { format!("{v:.1} {}", UNITS[i]) } else { format!("{v:.0} {}", UNITS[i]) }
 }
 
+/// For tight places: "379M", "24G", "96K".
+pub fn bytes_short(n: f64) -> String {
+    const UNITS: [&str; 6] = ["", "K", "M", "G", "T", "P"];
+    let mut v = n.max(0.0);
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i > 0 && v < 10.0 { format!("{v:.1}{}", UNITS[i]) } else { format!("{v:.0}{}", UNITS[i]) }
+}
+
 pub fn rate(bps: f64) -> String {
     format!("{}/s", bytes(bps))
 }
@@ -36,6 +48,9 @@ mod tests {
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(bytes(20.0 * 1024.0 * 1024.0 * 1024.0), "20 GiB");
         assert_eq!(rate(512.0), "512 B/s");
+        assert_eq!(bytes_short(379.0 * 1024.0 * 1024.0), "379M");
+        assert_eq!(bytes_short(1.5 * 1024.0), "1.5K");
+        assert_eq!(bytes_short(12.0), "12");
     }
 
     #[test]

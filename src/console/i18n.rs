@@ -69,6 +69,11 @@ pub enum Msg {
     Read,
     Write,
     Cores,
+    Now,
+    ShortHelp,
+    ShortQuit,
+    ShortView,
+    ShortPause,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -114,9 +119,14 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             KeyViewN => "go to view 1-5",
             KeyPause => "pause or resume sampling",
             KeyClose => "close the overlay",
-            Read => "read",
-            Write => "write",
+            Read => "r ",
+            Write => "w ",
             Cores => "cores",
+            Now => "now",
+            ShortHelp => "help",
+            ShortQuit => "quit",
+            ShortView => "views",
+            ShortPause => "pause",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -161,6 +171,11 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             Read => "读",
             Write => "写",
             Cores => "核",
+            Now => "现在",
+            ShortHelp => "帮助",
+            ShortQuit => "退出",
+            ShortView => "视图",
+            ShortPause => "暂停",
         },
     }
 }

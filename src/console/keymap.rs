@@ -30,6 +30,8 @@ pub struct Binding {
     pub label: &'static str,
     pub action: Action,
     pub help: Msg,
+    /// The word in the status bar.
+    pub short: Msg,
     /// Shown in the status bar, not only in the help.
     pub hint: bool,
     /// Changes what vigil does (not only what it shows): marked in help, confirmed.
@@ -37,20 +39,21 @@ pub struct Binding {
 }
 
 pub const KEYMAP: &[Binding] = &[
-    Binding { keys: &[Key::Char('?')], label: "?", action: Action::ToggleHelp, help: Msg::KeyHelp, hint: true, dangerous: false },
-    Binding { keys: &[Key::Tab], label: "Tab", action: Action::NextView, help: Msg::KeyNextView, hint: true, dangerous: false },
-    Binding { keys: &[Key::BackTab], label: "S-Tab", action: Action::PrevView, help: Msg::KeyPrevView, hint: false, dangerous: false },
+    Binding { keys: &[Key::Char('?')], label: "?", action: Action::ToggleHelp, help: Msg::KeyHelp, short: Msg::ShortHelp, hint: true, dangerous: false },
+    Binding { keys: &[Key::Char('q'), Key::Ctrl('c')], label: "q", action: Action::Quit, help: Msg::KeyQuit, short: Msg::ShortQuit, hint: true, dangerous: false },
+    Binding { keys: &[Key::Tab], label: "Tab", action: Action::NextView, help: Msg::KeyNextView, short: Msg::ShortView, hint: true, dangerous: false },
+    Binding { keys: &[Key::BackTab], label: "S-Tab", action: Action::PrevView, help: Msg::KeyPrevView, short: Msg::ShortView, hint: false, dangerous: false },
     Binding {
         keys: &[Key::Char('1'), Key::Char('2'), Key::Char('3'), Key::Char('4'), Key::Char('5')],
         label: "1-5",
         action: Action::GoToView(0),
         help: Msg::KeyViewN,
-        hint: true,
+        short: Msg::ShortView,
+        hint: false,
         dangerous: false,
     },
-    Binding { keys: &[Key::Char('p')], label: "p", action: Action::TogglePause, help: Msg::KeyPause, hint: true, dangerous: false },
-    Binding { keys: &[Key::Esc], label: "Esc", action: Action::Close, help: Msg::KeyClose, hint: false, dangerous: false },
-    Binding { keys: &[Key::Char('q'), Key::Ctrl('c')], label: "q", action: Action::Quit, help: Msg::KeyQuit, hint: true, dangerous: false },
+    Binding { keys: &[Key::Char('p')], label: "p", action: Action::TogglePause, help: Msg::KeyPause, short: Msg::ShortPause, hint: true, dangerous: false },
+    Binding { keys: &[Key::Esc], label: "Esc", action: Action::Close, help: Msg::KeyClose, short: Msg::KeyClose, hint: false, dangerous: false },
 ];
 
 fn key_of(ev: &KeyEvent) -> Option<Key> {

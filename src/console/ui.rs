@@ -67,6 +67,9 @@ fn draw_header(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
         Span::styled(format!("  {} {uptime}", tr(l, Msg::Up)), t.muted()),
         Span::styled(format!("  {} {}", tr(l, Msg::Source), snap.source), t.muted()),
     ];
+    if let Some(n) = snap.latest.as_ref().and_then(|s| s.containers_running) {
+        left.push(Span::styled(format!("  {} {n}", tr(l, Msg::Containers)), t.muted()));
+    }
     if snap.paused {
         left.push(Span::raw("  "));
         left.push(Span::styled(format!("[{}]", tr(l, Msg::Paused)), Style::default().fg(t.warn).add_modifier(Modifier::BOLD)));
@@ -113,7 +116,7 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let mut spans = Vec::new();
     for b in KEYMAP.iter().filter(|b| b.hint) {
         spans.push(Span::styled(format!(" {} ", b.label), t.title().add_modifier(Modifier::REVERSED)));
-        spans.push(Span::styled(format!(" {}  ", tr(app.lang, b.help)), t.muted()));
+        spans.push(Span::styled(format!(" {}  ", tr(app.lang, b.short)), t.muted()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -158,9 +161,9 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
             title: Msg::Memory,
             value: format!("{:.1}%", s.mem_pct()),
             detail: format!(
-                "{} / {}{}",
-                format::bytes(s.mem_used as f64),
-                format::bytes(s.mem_total as f64),
+                "{}/{}{}",
+                format::bytes_short(s.mem_used as f64),
+                format::bytes_short(s.mem_total as f64),
                 if s.swap_total > 0 { format!(" {} {:.0}%", tr(l, Msg::Swap), s.swap_pct()) } else { String::new() }
             ),
             style: t.level(s.mem_pct(), 80.0, 95.0),
@@ -171,11 +174,11 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
             title: Msg::Disk,
             value: format!("{disk_pct:.1}%"),
             detail: format!(
-                "{} {} {} {}",
+                "{}{} {}{}",
                 tr(l, Msg::Read),
-                format::rate(s.disk_read_bps),
+                format::bytes_short(s.disk_read_bps),
                 tr(l, Msg::Write),
-                format::rate(s.disk_write_bps)
+                format::bytes_short(s.disk_write_bps)
             ),
             style: t.level(disk_pct, 80.0, 90.0),
             metric: Metric::DiskWrite,
@@ -192,12 +195,7 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
         Tile {
             title: Msg::Load,
             value: format!("{:.2}", s.load1),
-            detail: format!(
-                "{:.2} {:.2}{}",
-                s.load5,
-                s.load15,
-                s.containers_running.map(|n| format!(" · {n} {}", tr(l, Msg::Containers))).unwrap_or_default()
-            ),
+            detail: format!("{:.2} {:.2}", s.load5, s.load15),
             style: t.level(s.load1 / cores, 1.0, 2.0),
             metric: Metric::Load1,
             max: None,
@@ -265,7 +263,7 @@ fn cpu_chart(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let x = Axis::default()
         .bounds([-60.0, 0.0])
         .style(t.muted())
-        .labels(vec![Span::raw("-60m"), Span::raw("-30m"), Span::raw("0")]);
+        .labels(vec![Span::raw("-60m"), Span::raw("-30m"), Span::raw(tr(app.lang, Msg::Now))]);
     let y = Axis::default()
         .bounds([0.0, 100.0])
         .style(t.muted())

@@ -49,10 +49,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn series(&self, m: Metric) -> impl DoubleEndedIterator<Item = &(i64, f64)> + ExactSizeIterator {
-        self.history.get(&m).into_iter().flatten().collect::<Vec<_>>().into_iter()
-    }
-
     pub fn values(&self, m: Metric) -> Vec<f64> {
         self.history.get(&m).map(|h| h.iter().map(|&(_, v)| v).collect()).unwrap_or_default()
     }
