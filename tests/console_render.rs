@@ -1,0 +1,201 @@
+//! What the operator sees, drawn on ratatui's TestBackend from a fixed snapshot.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use std::collections::VecDeque;
+use vigil::collect::{FsUsage, HostSample, Metric, NetRate};
+use vigil::config::Mode;
+use vigil::console::app::{App, View};
+use vigil::console::i18n::Lang;
+use vigil::console::keymap::KEYMAP;
+use vigil::console::theme::Theme;
+use vigil::console::ui;
+use vigil::engine::{HostInfo, Notice, Severity, Snapshot};
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn snapshot() -> Snapshot {
+    let latest = HostSample {
+        ts: NOW,
+        cpu_pct: 42.5,
+        cpu_per_core: vec![30.0, 55.0, 97.0, 12.0],
+        iowait_pct: 1.2,
+        mem_total: 8 << 30,
+        mem_used: 6 << 30,
+        mem_available: 2 << 30,
+        swap_total: 2 << 30,
+        swap_used: 256 << 20,
+        load1: 2.5,
+        load5: 1.75,
+        load15: 1.25,
+        filesystems: vec![
+            FsUsage { mount: "/".into(), fstype: "ext4".into(), device: "/dev/vda1".into(), total: 80 << 30, used: 60 << 30, avail: 16 << 30 },
+            FsUsage { mount: "/srv/data".into(), fstype: "xfs".into(), device: "/dev/vdb".into(), total: 500 << 30, used: 470 << 30, avail: 30 << 30 },
+        ],
+        disk_read_bps: 1.5 * 1048576.0,
+        disk_write_bps: 12.0 * 1048576.0,
+        net: vec![NetRate { iface: "eth0".into(), rx_bps: 2.0 * 1048576.0, tx_bps: 300.0 * 1024.0 }],
+        containers_running: Some(7),
+        uptime_secs: 3 * 86_400 + 4 * 3600,
+    };
+    let mut snap = Snapshot {
+        seq: 1,
+        ts: NOW,
+        host: HostInfo { name: "web-1".into(), cores: 4 },
+        source: "procfs".into(),
+        mode: Mode::Shadow,
+        interval_ms: 1000,
+        latest: Some(latest.clone()),
+        ..Snapshot::default()
+    };
+    for m in Metric::ALL {
+        let h: VecDeque<(i64, f64)> = (0..360)
+            .map(|i| {
+                let t = NOW - 3_600_000 + i * 10_000;
+                let phase = i as f64 / 360.0 * std::f64::consts::TAU;
+                (t, latest.value(m) * (0.6 + 0.4 * phase.sin()))
+            })
+            .collect();
+        snap.history.insert(m, h);
+    }
+    snap
+}
+
+fn app(theme: &str, lang: Lang) -> App {
+    App::new(Theme::built_in(theme).unwrap(), lang)
+}
+
+fn render(app: &App, snap: &Snapshot, w: u16, h: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::draw(f, app, snap)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The screen as text, one line per row. Wide characters take two cells; the second
+/// holds nothing, so it is left out, as a terminal shows it.
+fn text(buf: &Buffer) -> String {
+    let w = buf.area.width as usize;
+    buf.content
+        .chunks(w)
+        .map(|row| {
+            let mut line = String::new();
+            let mut skip = 0;
+            for cell in row {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let s = cell.symbol();
+                skip = unicode_width::UnicodeWidthStr::width(s).saturating_sub(1);
+                line.push_str(s);
+            }
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn overview_at_80x24() {
+    let buf = render(&app("default", Lang::En), &snapshot(), 80, 24);
+    insta::assert_snapshot!("overview_80x24", text(&buf));
+}
+
+#[test]
+fn overview_at_200x50() {
+    let buf = render(&app("default", Lang::En), &snapshot(), 200, 50);
+    let screen = text(&buf);
+    assert!(screen.contains("/srv/data"), "roomy screens show the filesystem table");
+    insta::assert_snapshot!("overview_200x50", screen);
+}
+
+#[test]
+fn overview_in_chinese_keeps_table_columns_aligned() {
+    let buf = render(&app("default", Lang::ZhCn), &snapshot(), 200, 50);
+    let screen = text(&buf);
+    assert!(screen.contains("影子模式") && screen.contains("文件系统"), "{screen}");
+    let header_y = (0..50).find(|&y| find_in_row(&buf, y, "挂载点").is_some()).unwrap();
+    let type_col = text_row_col(&buf, header_y, "类型");
+    let ext4_col = text_row_col(&buf, header_y + 1, "ext4");
+    let xfs_col = text_row_col(&buf, header_y + 2, "xfs");
+    assert_eq!(type_col, ext4_col);
+    assert_eq!(type_col, xfs_col);
+    insta::assert_snapshot!("overview_zh_200x50", screen);
+}
+
+fn text_row(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect()
+}
+
+/// The cell column (display column) of `needle` on row `y`.
+fn text_row_col(buf: &Buffer, y: u16, needle: &str) -> u16 {
+    find_in_row(buf, y, needle).unwrap_or_else(|| panic!("{needle} not on row {y}: {}", text_row(buf, y)))
+}
+
+fn find_in_row(buf: &Buffer, y: u16, needle: &str) -> Option<u16> {
+    let chars: Vec<String> = needle.chars().map(|c| c.to_string()).collect();
+    (0..buf.area.width).find(|&x| {
+            let mut cx = x;
+            chars.iter().all(|c| {
+                let ok = cx < buf.area.width && buf[(cx, y)].symbol() == c;
+                cx += unicode_width::UnicodeWidthStr::width(c.as_str()) as u16;
+                ok
+            })
+    })
+}
+
+#[test]
+fn a_terminal_below_80x24_gets_a_readable_message() {
+    let buf = render(&app("default", Lang::En), &snapshot(), 60, 20);
+    let screen = text(&buf);
+    assert!(screen.contains("Terminal too small"), "{screen}");
+    assert!(screen.contains("60×20 < 80×24"), "{screen}");
+    assert!(!screen.contains("CPU"), "no half-drawn overview: {screen}");
+}
+
+#[test]
+fn help_lists_every_key_of_the_keymap() {
+    let mut a = app("default", Lang::En);
+    a.help = true;
+    let screen = text(&render(&a, &snapshot(), 100, 30));
+    for b in KEYMAP {
+        assert!(screen.contains(b.label), "{} missing from help:\n{screen}", b.label);
+    }
+    assert!(screen.contains("Esc or ? closes this help"));
+}
+
+#[test]
+fn the_mode_badge_reads_without_colour() {
+    let mut snap = snapshot();
+    let a = app("mono", Lang::En);
+    let buf = render(&a, &snap, 80, 24);
+    let screen = text(&buf);
+    assert!(screen.lines().next().unwrap().ends_with("SHADOW · records only"), "{screen}");
+    let x = text_row_col(&buf, 0, "SHADOW");
+    let cell = &buf[(x, 0)];
+    assert!(cell.modifier.contains(Modifier::REVERSED), "mono marks the badge by reversing it");
+    for c in buf.content.iter() {
+        assert!(matches!(c.fg, Color::Reset) && matches!(c.bg, Color::Reset), "mono uses no colour: {c:?}");
+    }
+    snap.mode = Mode::Live;
+    let screen = text(&render(&a, &snap, 80, 24));
+    assert!(screen.lines().next().unwrap().ends_with("LIVE · actions run"), "{screen}");
+}
+
+#[test]
+fn a_notice_about_vigil_itself_replaces_the_tab_strip() {
+    let mut snap = snapshot();
+    snap.notices.push(Notice { severity: Severity::Warn, text: "store: vigil.db is locked".into() });
+    let screen = text(&render(&app("default", Lang::En), &snap, 80, 24));
+    assert!(screen.lines().nth(1).unwrap().contains("⚠ store: vigil.db is locked"), "{screen}");
+}
+
+#[test]
+fn views_not_built_yet_say_so() {
+    let mut a = app("default", Lang::En);
+    a.view = View::Forecast;
+    let screen = text(&render(&a, &snapshot(), 80, 24));
+    assert!(screen.contains("later release"), "{screen}");
+}
