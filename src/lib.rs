@@ -4,7 +4,9 @@
 
 pub mod collect;
 pub mod config;
-pub mod store;
-pub mod engine;
 pub mod console;
+pub mod engine;
 pub mod logging;
+pub mod store;
+pub mod forecast;
+pub mod sim;

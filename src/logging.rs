@@ -16,7 +16,13 @@ pub fn init(dir: &Path, level: &str) -> anyhow::Result<WorkerGuard> {
         .build(dir)
         .map_err(|e| anyhow::anyhow!("cannot open a log file in {}: {e}", dir.display()))?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = EnvFilter::try_new(format!("vigil={level}")).unwrap_or_else(|_| EnvFilter::new("vigil=info"));
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).try_init().ok();
+    let filter = EnvFilter::try_new(format!("vigil={level}"))
+        .unwrap_or_else(|_| EnvFilter::new("vigil=info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok();
     Ok(guard)
 }

@@ -54,6 +54,32 @@ enum Cmd {
     /// Check, locate or print the configuration
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Replay a trace through vigil's own code and score its judgement
+    #[command(subcommand)]
+    Backtest(BacktestCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum BacktestCmd {
+    /// Rolling-origin forecasts over the last 30 % of a trace; writes
+    /// origin,horizon,actual,point,lo,hi and prints MASE, sMAPE and band coverage
+    Forecast {
+        /// CSV with the header timestamp,value
+        #[arg(long, value_name = "CSV")]
+        trace: PathBuf,
+        /// Steps ahead, in the trace's own interval
+        #[arg(long, value_delimiter = ',', default_value = "1,3,12")]
+        horizons: Vec<usize>,
+        /// Where to write the predictions
+        #[arg(long, value_name = "CSV")]
+        out: PathBuf,
+        /// Force one model: naive, seasonal-daily, seasonal-weekly, linear, ets [default: auto]
+        #[arg(long)]
+        model: Option<String>,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,9 +115,8 @@ fn config_path(global: &Global) -> Option<PathBuf> {
 fn load_config(global: &Global) -> anyhow::Result<Loaded> {
     let path = config_path(global);
     let mut loaded = match &path {
-        Some(p) if p.exists() || global.config.is_some() => {
-            config::load_file(p).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?
-        }
+        Some(p) if p.exists() || global.config.is_some() => config::load_file(p)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?,
         _ => config::load_str("", "<defaults>"),
     };
     let c = &mut loaded.config;
@@ -126,21 +151,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Config(ConfigCmd::Check { path })) => config_check(path.or_else(|| config_path(&cli.global))),
+        Some(Cmd::Config(ConfigCmd::Check { path })) => {
+            config_check(path.or_else(|| config_path(&cli.global)))
+        }
         Some(Cmd::Status { json }) => status(&cli.global, json),
+        Some(Cmd::Backtest(BacktestCmd::Forecast { trace, horizons, out, model, json })) => {
+            backtest_forecast(&trace, &horizons, &out, model.as_deref(), json)
+        }
         None => console(&cli.global),
     }
 }
 
 fn config_check(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let Some(path) = path else { anyhow::bail!("no home directory: name the file to check") };
-    let loaded =
-        config::load_file(&path).map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+    let Some(path) = path else {
+        anyhow::bail!("no home directory: name the file to check")
+    };
+    let loaded = config::load_file(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
     if loaded.problems.is_empty() {
         println!("{}: ok", path.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let color = std::env::var_os("NO_COLOR").is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stderr());
     eprint!("{}", config::render(&loaded, color));
     for p in &loaded.problems {
         eprintln!("{p}");
@@ -149,9 +182,37 @@ fn config_check(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
+fn backtest_forecast(
+    trace: &std::path::Path,
+    horizons: &[usize],
+    out: &std::path::Path,
+    model: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use vigil::sim::{backtest, trace as tr};
+    if horizons.is_empty() || horizons.contains(&0) {
+        anyhow::bail!("--horizons: steps ahead must be 1 or more, e.g. 1,3,12");
+    }
+    let t = tr::load(trace)?;
+    let (rows, summary) = backtest::forecast(&t, horizons, model).map_err(|e| anyhow::anyhow!("{}: {e}", trace.display()))?;
+    let file = std::fs::File::create(out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    backtest::write_preds(&t, &rows, &mut w)?;
+    std::io::Write::flush(&mut w)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", backtest::summary_table(&summary));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     // Two workers: the engine keeps its pace while the console waits on a slow terminal.
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
@@ -164,7 +225,9 @@ fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&snap)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(s) = &snap.latest else { anyhow::bail!("no sample could be read") };
+    let Some(s) = &snap.latest else {
+        anyhow::bail!("no sample could be read")
+    };
     println!("host      {} ({} cores)", snap.host.name, snap.host.cores);
     println!("cpu       {:.1}%  (iowait {:.1}%)", s.cpu_pct, s.iowait_pct);
     println!("memory    {:.1}%  swap {:.1}%", s.mem_pct(), s.swap_pct());
@@ -172,7 +235,11 @@ fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
     for fs in &s.filesystems {
         println!("disk      {} {:.1}% used", fs.mount, fs.used_pct());
     }
-    println!("net       rx {:.0} B/s  tx {:.0} B/s", s.net_rx_bps(), s.net_tx_bps());
+    println!(
+        "net       rx {:.0} B/s  tx {:.0} B/s",
+        s.net_rx_bps(),
+        s.net_tx_bps()
+    );
     if let Some(n) = s.containers_running {
         println!("containers {n} running");
     }
@@ -188,24 +255,37 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
     let mut notices: Vec<Notice> = loaded
         .problems
         .iter()
-        .map(|p| Notice { severity: Severity::Warn, text: format!("config: {p}") })
+        .map(|p| Notice {
+            severity: Severity::Warn,
+            text: format!("config: {p}"),
+        })
         .collect();
     let log_dir = cfg.log.dir.clone().or_else(config::paths::log_dir);
     let _guard = match log_dir {
         Some(dir) => match vigil::logging::init(&dir, &cfg.log.level) {
             Ok(g) => Some(g),
             Err(e) => {
-                notices.push(Notice { severity: Severity::Warn, text: format!("log: {e}") });
+                notices.push(Notice {
+                    severity: Severity::Warn,
+                    text: format!("log: {e}"),
+                });
                 None
             }
         },
         None => None,
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let theme = match Theme::load(&cfg.console.theme, config::paths::themes_dir().as_deref(), no_color) {
+    let theme = match Theme::load(
+        &cfg.console.theme,
+        config::paths::themes_dir().as_deref(),
+        no_color,
+    ) {
         Ok(t) => t,
         Err(e) => {
-            notices.push(Notice { severity: Severity::Warn, text: format!("theme: {e}") });
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text: format!("theme: {e}"),
+            });
             Theme::built_in("default").ok_or_else(|| anyhow::anyhow!("built-in theme missing"))?
         }
     };

@@ -5,14 +5,22 @@ use std::path::{Path, PathBuf};
 use vigil::collect::host::{HostCollector, compute, is_whole_disk, read, real_mounts};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The numbers of the first line starting with `prefix`, parsed independently of vigil.
 fn numbers(file: &Path, prefix: &str) -> Vec<u64> {
     let text = std::fs::read_to_string(file).unwrap();
-    let line = text.lines().find(|l| l.trim_start().starts_with(prefix)).unwrap();
-    line.trim_start()[prefix.len()..].split_whitespace().filter_map(|w| w.parse().ok()).collect()
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap();
+    line.trim_start()[prefix.len()..]
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect()
 }
 
 fn fake_statfs(p: &Path) -> Option<(u64, u64, u64)> {
@@ -30,7 +38,11 @@ fn cpu_utilisation_counts_idle_and_iowait_as_idle() {
     let total = |t: &[u64]| t[..8].iter().sum::<u64>() as f64;
     let idle = |t: &[u64]| (t[3] + t[4]) as f64;
     let expected = 100.0 * (1.0 - (idle(&tb) - idle(&ta)) / (total(&tb) - total(&ta)));
-    assert!((s.cpu_pct - expected).abs() < 1e-9, "{} vs {expected}", s.cpu_pct);
+    assert!(
+        (s.cpu_pct - expected).abs() < 1e-9,
+        "{} vs {expected}",
+        s.cpu_pct
+    );
     assert!(s.cpu_pct > 5.0, "the fixture was taken under load");
     let expected_iowait = 100.0 * (tb[4] - ta[4]) as f64 / (total(&tb) - total(&ta));
     assert!((s.iowait_pct - expected_iowait).abs() < 1e-9);
@@ -46,9 +58,16 @@ fn memory_used_is_total_minus_available() {
     let avail = numbers(&fixture("proc-b/meminfo"), "MemAvailable:")[0] * 1024;
     assert_eq!(s.mem_total, total);
     assert_eq!(s.mem_used, total - avail);
-    assert_eq!(s.swap_total, numbers(&fixture("proc-b/meminfo"), "SwapTotal:")[0] * 1024);
+    assert_eq!(
+        s.swap_total,
+        numbers(&fixture("proc-b/meminfo"), "SwapTotal:")[0] * 1024
+    );
     let load = std::fs::read_to_string(fixture("proc-b/loadavg")).unwrap();
-    let load: Vec<f64> = load.split_whitespace().take(3).map(|w| w.parse().unwrap()).collect();
+    let load: Vec<f64> = load
+        .split_whitespace()
+        .take(3)
+        .map(|w| w.parse().unwrap())
+        .collect();
     for (got, want) in [s.load1, s.load5, s.load15].iter().zip(&load) {
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
     }
@@ -64,8 +83,14 @@ fn disk_and_network_rates_come_from_counter_deltas() {
     // reads merged sectors_read time writes merged sectors_written
     assert_eq!(s.disk_read_bps, (db[2] - da[2]) as f64 * 512.0 / 2.0);
     assert_eq!(s.disk_write_bps, (db[6] - da[6]) as f64 * 512.0 / 2.0);
-    assert!(s.disk_write_bps > 0.0, "the fixture wrote 50 MiB between readings");
-    assert!(s.net.iter().all(|n| n.iface != "lo"), "loopback is not the host's traffic");
+    assert!(
+        s.disk_write_bps > 0.0,
+        "the fixture wrote 50 MiB between readings"
+    );
+    assert!(
+        s.net.iter().all(|n| n.iface != "lo"),
+        "loopback is not the host's traffic"
+    );
     let eth_a = numbers(&fixture("proc-a/net/dev"), "eth0:");
     let eth_b = numbers(&fixture("proc-b/net/dev"), "eth0:");
     let eth = s.net.iter().find(|n| n.iface == "eth0").unwrap();
@@ -86,7 +111,10 @@ fn the_first_reading_has_levels_but_no_rates() {
 #[test]
 fn only_real_filesystems_count_each_device_once() {
     let b = read(&fixture("proc-b")).unwrap();
-    let mounts: Vec<String> = real_mounts(&b.mounts).iter().map(|m| m.point.display().to_string()).collect();
+    let mounts: Vec<String> = real_mounts(&b.mounts)
+        .iter()
+        .map(|m| m.point.display().to_string())
+        .collect();
     // /var/lib/docker is the same device as /; tmpfs, cgroup, proc, sysfs are not disks.
     assert_eq!(mounts, vec!["/"]);
     let s = compute(None, &b, 0.0, 0, &fake_statfs);
@@ -99,7 +127,15 @@ fn partitions_and_virtual_devices_are_not_whole_disks() {
     for d in ["sda", "vda", "xvdb", "nvme0n1", "dm-0", "md0"] {
         assert!(is_whole_disk(d), "{d}");
     }
-    for d in ["sda1", "vda2", "xvdb15", "nvme0n1p1", "loop0", "ram3", "zram0"] {
+    for d in [
+        "sda1",
+        "vda2",
+        "xvdb15",
+        "nvme0n1p1",
+        "loop0",
+        "ram3",
+        "zram0",
+    ] {
         assert!(!is_whole_disk(d), "{d}");
     }
 }
@@ -108,7 +144,10 @@ fn partitions_and_virtual_devices_are_not_whole_disks() {
 fn a_missing_proc_file_is_an_error_that_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let err = read(dir.path()).unwrap_err().to_string();
-    assert!(err.contains(&dir.path().join("stat").display().to_string()), "{err}");
+    assert!(
+        err.contains(&dir.path().join("stat").display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -137,7 +176,10 @@ fn the_live_host_reads_in_range_and_agrees_with_meminfo() {
     let cores = numbers(Path::new("/proc/stat"), "cpu ").len();
     assert!(cores > 0);
     let stat = std::fs::read_to_string("/proc/stat").unwrap();
-    let per_core = stat.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count();
+    let per_core = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
     assert_eq!(s.cpu_per_core.len(), per_core);
     let total = numbers(Path::new("/proc/meminfo"), "MemTotal:")[0] * 1024;
     assert_eq!(s.mem_total, total);
@@ -146,5 +188,9 @@ fn the_live_host_reads_in_range_and_agrees_with_meminfo() {
     for fs in &s.filesystems {
         assert!(fs.used <= fs.total && fs.avail <= fs.total, "{fs:?}");
     }
-    assert!(s.net.iter().all(|n| n.iface != "lo" && n.rx_bps >= 0.0 && n.tx_bps >= 0.0));
+    assert!(
+        s.net
+            .iter()
+            .all(|n| n.iface != "lo" && n.rx_bps >= 0.0 && n.tx_bps >= 0.0)
+    );
 }

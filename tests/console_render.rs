@@ -31,19 +31,40 @@ fn snapshot() -> Snapshot {
         load5: 1.75,
         load15: 1.25,
         filesystems: vec![
-            FsUsage { mount: "/".into(), fstype: "ext4".into(), device: "/dev/vda1".into(), total: 80 << 30, used: 60 << 30, avail: 16 << 30 },
-            FsUsage { mount: "/srv/data".into(), fstype: "xfs".into(), device: "/dev/vdb".into(), total: 500 << 30, used: 470 << 30, avail: 30 << 30 },
+            FsUsage {
+                mount: "/".into(),
+                fstype: "ext4".into(),
+                device: "/dev/vda1".into(),
+                total: 80 << 30,
+                used: 60 << 30,
+                avail: 16 << 30,
+            },
+            FsUsage {
+                mount: "/srv/data".into(),
+                fstype: "xfs".into(),
+                device: "/dev/vdb".into(),
+                total: 500 << 30,
+                used: 470 << 30,
+                avail: 30 << 30,
+            },
         ],
         disk_read_bps: 1.5 * 1048576.0,
         disk_write_bps: 12.0 * 1048576.0,
-        net: vec![NetRate { iface: "eth0".into(), rx_bps: 2.0 * 1048576.0, tx_bps: 300.0 * 1024.0 }],
+        net: vec![NetRate {
+            iface: "eth0".into(),
+            rx_bps: 2.0 * 1048576.0,
+            tx_bps: 300.0 * 1024.0,
+        }],
         containers_running: Some(7),
         uptime_secs: 3 * 86_400 + 4 * 3600,
     };
     let mut snap = Snapshot {
         seq: 1,
         ts: NOW,
-        host: HostInfo { name: "web-1".into(), cores: 4 },
+        host: HostInfo {
+            name: "web-1".into(),
+            cores: 4,
+        },
         source: "procfs".into(),
         mode: Mode::Shadow,
         interval_ms: 1000,
@@ -107,7 +128,10 @@ fn overview_at_80x24() {
 fn overview_at_200x50() {
     let buf = render(&app("default", Lang::En), &snapshot(), 200, 50);
     let screen = text(&buf);
-    assert!(screen.contains("/srv/data"), "roomy screens show the filesystem table");
+    assert!(
+        screen.contains("/srv/data"),
+        "roomy screens show the filesystem table"
+    );
     insta::assert_snapshot!("overview_200x50", screen);
 }
 
@@ -115,8 +139,13 @@ fn overview_at_200x50() {
 fn overview_in_chinese_keeps_table_columns_aligned() {
     let buf = render(&app("default", Lang::ZhCn), &snapshot(), 200, 50);
     let screen = text(&buf);
-    assert!(screen.contains("影子模式") && screen.contains("文件系统"), "{screen}");
-    let header_y = (0..50).find(|&y| find_in_row(&buf, y, "挂载点").is_some()).unwrap();
+    assert!(
+        screen.contains("影子模式") && screen.contains("文件系统"),
+        "{screen}"
+    );
+    let header_y = (0..50)
+        .find(|&y| find_in_row(&buf, y, "挂载点").is_some())
+        .unwrap();
     let type_col = text_row_col(&buf, header_y, "类型");
     let ext4_col = text_row_col(&buf, header_y + 1, "ext4");
     let xfs_col = text_row_col(&buf, header_y + 2, "xfs");
@@ -126,23 +155,26 @@ fn overview_in_chinese_keeps_table_columns_aligned() {
 }
 
 fn text_row(buf: &Buffer, y: u16) -> String {
-    (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect()
+    (0..buf.area.width)
+        .map(|x| buf[(x, y)].symbol().to_string())
+        .collect()
 }
 
 /// The cell column (display column) of `needle` on row `y`.
 fn text_row_col(buf: &Buffer, y: u16, needle: &str) -> u16 {
-    find_in_row(buf, y, needle).unwrap_or_else(|| panic!("{needle} not on row {y}: {}", text_row(buf, y)))
+    find_in_row(buf, y, needle)
+        .unwrap_or_else(|| panic!("{needle} not on row {y}: {}", text_row(buf, y)))
 }
 
 fn find_in_row(buf: &Buffer, y: u16, needle: &str) -> Option<u16> {
     let chars: Vec<String> = needle.chars().map(|c| c.to_string()).collect();
     (0..buf.area.width).find(|&x| {
-            let mut cx = x;
-            chars.iter().all(|c| {
-                let ok = cx < buf.area.width && buf[(cx, y)].symbol() == c;
-                cx += unicode_width::UnicodeWidthStr::width(c.as_str()) as u16;
-                ok
-            })
+        let mut cx = x;
+        chars.iter().all(|c| {
+            let ok = cx < buf.area.width && buf[(cx, y)].symbol() == c;
+            cx += unicode_width::UnicodeWidthStr::width(c.as_str()) as u16;
+            ok
+        })
     })
 }
 
@@ -161,7 +193,11 @@ fn help_lists_every_key_of_the_keymap() {
     a.help = true;
     let screen = text(&render(&a, &snapshot(), 100, 30));
     for b in KEYMAP {
-        assert!(screen.contains(b.label), "{} missing from help:\n{screen}", b.label);
+        assert!(
+            screen.contains(b.label),
+            "{} missing from help:\n{screen}",
+            b.label
+        );
     }
     assert!(screen.contains("Esc or ? closes this help"));
 }
@@ -172,24 +208,54 @@ fn the_mode_badge_reads_without_colour() {
     let a = app("mono", Lang::En);
     let buf = render(&a, &snap, 80, 24);
     let screen = text(&buf);
-    assert!(screen.lines().next().unwrap().ends_with("SHADOW · records only"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("SHADOW · records only"),
+        "{screen}"
+    );
     let x = text_row_col(&buf, 0, "SHADOW");
     let cell = &buf[(x, 0)];
-    assert!(cell.modifier.contains(Modifier::REVERSED), "mono marks the badge by reversing it");
+    assert!(
+        cell.modifier.contains(Modifier::REVERSED),
+        "mono marks the badge by reversing it"
+    );
     for c in buf.content.iter() {
-        assert!(matches!(c.fg, Color::Reset) && matches!(c.bg, Color::Reset), "mono uses no colour: {c:?}");
+        assert!(
+            matches!(c.fg, Color::Reset) && matches!(c.bg, Color::Reset),
+            "mono uses no colour: {c:?}"
+        );
     }
     snap.mode = Mode::Live;
     let screen = text(&render(&a, &snap, 80, 24));
-    assert!(screen.lines().next().unwrap().ends_with("LIVE · actions run"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("LIVE · actions run"),
+        "{screen}"
+    );
 }
 
 #[test]
 fn a_notice_about_vigil_itself_replaces_the_tab_strip() {
     let mut snap = snapshot();
-    snap.notices.push(Notice { severity: Severity::Warn, text: "store: vigil.db is locked".into() });
+    snap.notices.push(Notice {
+        severity: Severity::Warn,
+        text: "store: vigil.db is locked".into(),
+    });
     let screen = text(&render(&app("default", Lang::En), &snap, 80, 24));
-    assert!(screen.lines().nth(1).unwrap().contains("⚠ store: vigil.db is locked"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("⚠ store: vigil.db is locked"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -60,7 +60,10 @@ fn history_survives_a_restart() {
     }
     let store = Store::open(Some(&path), RET);
     assert_eq!(store.path(), Some(path.as_path()));
-    assert_eq!(store.history("cpu_pct", 0), vec![(T0, 12.5), (T0 + 1000, 13.5)]);
+    assert_eq!(
+        store.history("cpu_pct", 0),
+        vec![(T0, 12.5), (T0 + 1000, 13.5)]
+    );
 }
 
 #[test]
@@ -70,7 +73,10 @@ fn a_corrupt_database_is_reported_and_vigil_runs_on_memory() {
     std::fs::write(&path, vec![0x5a; 8192]).unwrap();
     let mut store = Store::open(Some(&path), RET);
     let notice = store.notice().expect("a notice").to_string();
-    assert!(notice.contains("vigil.db") && notice.contains("not a database"), "{notice}");
+    assert!(
+        notice.contains("vigil.db") && notice.contains("not a database"),
+        "{notice}"
+    );
     assert!(notice.contains("memory"), "{notice}");
     assert!(store.path().is_none());
     store.insert(T0, &[("cpu_pct", 1.0)]);
@@ -84,7 +90,9 @@ fn a_locked_database_is_reported_and_vigil_runs_on_memory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vigil.db");
     let holder = rusqlite::Connection::open(&path).unwrap();
-    holder.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE t(x);").unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE t(x);")
+        .unwrap();
     let store = Store::open(Some(&path), RET);
     let notice = store.notice().expect("a notice").to_string();
     assert!(notice.contains("locked"), "{notice}");
@@ -94,6 +102,13 @@ fn a_locked_database_is_reported_and_vigil_runs_on_memory() {
 #[test]
 fn non_finite_values_are_not_stored() {
     let mut store = Store::memory(RET);
-    store.insert(T0, &[("cpu_pct", f64::NAN), ("mem_pct", f64::INFINITY), ("load1", 0.5)]);
+    store.insert(
+        T0,
+        &[
+            ("cpu_pct", f64::NAN),
+            ("mem_pct", f64::INFINITY),
+            ("load1", 0.5),
+        ],
+    );
     assert_eq!(store.counts()[0], 1);
 }

@@ -10,7 +10,10 @@ pub async fn running_containers(socket: &Path) -> Result<Option<u32>, bollard::e
     if !socket.exists() {
         return Ok(None);
     }
-    let docker = Docker::connect_with_unix(&socket.to_string_lossy(), 2, bollard::API_DEFAULT_VERSION)?;
-    let list = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(false).build())).await?;
+    let docker =
+        Docker::connect_with_unix(&socket.to_string_lossy(), 2, bollard::API_DEFAULT_VERSION)?;
+    let list = docker
+        .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
+        .await?;
     Ok(Some(list.len() as u32))
 }

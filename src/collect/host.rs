@@ -6,8 +6,10 @@
 use super::{FsUsage, HostSample, NetRate};
 use procfs::prelude::*;
 use procfs::{CpuTime, DiskStat, ExplicitSystemInfo, KernelStats, LoadAverage, Meminfo, Uptime};
+use regex::Regex;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +43,10 @@ pub struct Mount {
 }
 
 fn ctx<T>(path: &Path, r: procfs::ProcResult<T>) -> Result<T, CollectError> {
-    r.map_err(|source| CollectError { path: path.display().to_string(), source })
+    r.map_err(|source| CollectError {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Reads every counter under `root` (normally `/proc`).
@@ -91,31 +96,32 @@ pub fn read(root: &Path) -> Result<Readings, CollectError> {
     })
 }
 
-/// Filesystem types node_exporter skips by default: nothing on them fills up a disk.
-const PSEUDO_FS: &[&str] = &[
-    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
-    "devtmpfs", "fusectl", "hugetlbfs", "iso9660", "mqueue", "nsfs", "overlay", "proc",
-    "procfs", "pstore", "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "erofs", "sysfs",
-    "tracefs", "tmpfs", "ramfs", "efivarfs", "fuse.lxcfs", "nfsd",
-];
-
-/// Mount points node_exporter skips by default (and their children).
-fn skipped_mount_point(p: &Path) -> bool {
-    let s = p.to_string_lossy();
-    ["/dev", "/proc", "/sys", "/run/credentials/", "/var/lib/docker/", "/var/lib/containers/storage/", "/snap/"]
-        .iter()
-        .any(|pre| {
-            let base = pre.trim_end_matches('/');
-            if pre.ends_with('/') { s.starts_with(pre) } else { s == base || s.starts_with(&format!("{base}/")) }
-        })
-}
+// node_exporter's default excludes (collector/filesystem_linux.go, diskstats_linux.go),
+// plus tmpfs-like and snap mounts, which hold no disk an operator could fill.
+static PSEUDO_FS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue\
+         |nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs\
+         |tmpfs|ramfs|efivarfs|fuse\\.lxcfs|nfsd)$",
+    )
+    .expect("static regex")
+});
+static SKIPPED_MOUNTS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new("^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+|snap/.+)($|/)")
+        .expect("static regex")
+});
+static NOT_WHOLE_DISK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new("^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$").expect("static regex")
+});
 
 /// The mounts an operator means by "disk": real filesystems, each device once (the
 /// shortest mount point wins, so a bind mount of `/` does not show twice).
 pub fn real_mounts(mounts: &[Mount]) -> Vec<&Mount> {
     let mut out: Vec<&Mount> = mounts
         .iter()
-        .filter(|m| !PSEUDO_FS.contains(&m.fstype.as_str()) && !skipped_mount_point(&m.point))
+        .filter(|m| {
+            !PSEUDO_FS.is_match(&m.fstype) && !SKIPPED_MOUNTS.is_match(&m.point.to_string_lossy())
+        })
         .collect();
     out.sort_by_key(|m| m.point.as_os_str().len());
     let mut seen = HashSet::new();
@@ -125,34 +131,8 @@ pub fn real_mounts(mounts: &[Mount]) -> Vec<&Mount> {
 }
 
 /// Whole disks only: partitions, loop and ram devices would count the same bytes twice.
-/// The pattern is node_exporter's default device exclude.
 pub fn is_whole_disk(name: &str) -> bool {
-    let strip_digits = |s: &str| s.trim_end_matches(|c: char| c.is_ascii_digit()).len() < s.len();
-    for pre in ["ram", "zram", "loop", "fd"] {
-        if let Some(rest) = name.strip_prefix(pre) {
-            if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) {
-                return false;
-            }
-        }
-    }
-    for pre in ["hd", "sd", "vd", "xvd"] {
-        if let Some(rest) = name.strip_prefix(pre) {
-            // sda1: a letter then digits is a partition.
-            let letters = rest.trim_end_matches(|c: char| c.is_ascii_digit());
-            if !letters.is_empty() && letters.chars().all(|c| c.is_ascii_lowercase()) && strip_digits(rest) {
-                return false;
-            }
-        }
-    }
-    if name.starts_with("nvme") && name.contains('p') && name.contains('n') {
-        // nvme0n1p1
-        if let Some(idx) = name.rfind('p') {
-            if name[idx + 1..].chars().all(|c| c.is_ascii_digit()) && idx + 1 < name.len() {
-                return false;
-            }
-        }
-    }
-    true
+    !NOT_WHOLE_DISK.is_match(name)
 }
 
 /// Busy and total ticks. Idle and iowait both count as idle, as in the node_exporter
@@ -160,7 +140,12 @@ pub fn is_whole_disk(name: &str) -> bool {
 fn busy_total(c: &CpuTime) -> (u64, u64) {
     let idle = c.idle + c.iowait.unwrap_or(0);
     // guest time is already part of user and nice.
-    let total = c.user + c.nice + c.system + c.idle + c.iowait.unwrap_or(0) + c.irq.unwrap_or(0)
+    let total = c.user
+        + c.nice
+        + c.system
+        + c.idle
+        + c.iowait.unwrap_or(0)
+        + c.irq.unwrap_or(0)
         + c.softirq.unwrap_or(0)
         + c.steal.unwrap_or(0);
     (total.saturating_sub(idle), total)
@@ -170,27 +155,44 @@ fn cpu_pct(prev: &CpuTime, cur: &CpuTime) -> f64 {
     let (b0, t0) = busy_total(prev);
     let (b1, t1) = busy_total(cur);
     let dt = t1.saturating_sub(t0);
-    if dt == 0 { 0.0 } else { (b1.saturating_sub(b0) as f64 * 100.0 / dt as f64).clamp(0.0, 100.0) }
+    if dt == 0 {
+        0.0
+    } else {
+        (b1.saturating_sub(b0) as f64 * 100.0 / dt as f64).clamp(0.0, 100.0)
+    }
 }
 
 fn iowait_pct(prev: &CpuTime, cur: &CpuTime) -> f64 {
     let (_, t0) = busy_total(prev);
     let (_, t1) = busy_total(cur);
     let dt = t1.saturating_sub(t0);
-    let w = cur.iowait.unwrap_or(0).saturating_sub(prev.iowait.unwrap_or(0));
-    if dt == 0 { 0.0 } else { (w as f64 * 100.0 / dt as f64).clamp(0.0, 100.0) }
+    let w = cur
+        .iowait
+        .unwrap_or(0)
+        .saturating_sub(prev.iowait.unwrap_or(0));
+    if dt == 0 {
+        0.0
+    } else {
+        (w as f64 * 100.0 / dt as f64).clamp(0.0, 100.0)
+    }
 }
 
 fn disk_sectors(r: &Readings) -> (u64, u64) {
     r.disks
         .iter()
         .filter(|d| is_whole_disk(&d.name))
-        .fold((0, 0), |(rd, wr), d| (rd + d.sectors_read, wr + d.sectors_written))
+        .fold((0, 0), |(rd, wr), d| {
+            (rd + d.sectors_read, wr + d.sectors_written)
+        })
 }
 
 fn rate(prev: u64, cur: u64, secs: f64) -> f64 {
     // A counter that went backwards was reset (device re-added): no rate this time.
-    if secs <= 0.0 || cur < prev { 0.0 } else { (cur - prev) as f64 / secs }
+    if secs <= 0.0 || cur < prev {
+        0.0
+    } else {
+        (cur - prev) as f64 / secs
+    }
 }
 
 pub type StatFs = dyn Fn(&Path) -> Option<(u64, u64, u64)>;
@@ -207,7 +209,13 @@ pub fn statvfs(p: &Path) -> Option<(u64, u64, u64)> {
 
 /// Turns two readings `secs` apart into a sample. Without a previous reading the rates
 /// are zero and only levels (memory, load, space) are filled.
-pub fn compute(prev: Option<&Readings>, cur: &Readings, secs: f64, ts: i64, statfs: &StatFs) -> HostSample {
+pub fn compute(
+    prev: Option<&Readings>,
+    cur: &Readings,
+    secs: f64,
+    ts: i64,
+    statfs: &StatFs,
+) -> HostSample {
     let mem_total = cur.mem.mem_total;
     // MemAvailable exists since Linux 3.14; older kernels get the classic estimate.
     let mem_available = cur
@@ -247,7 +255,12 @@ pub fn compute(prev: Option<&Readings>, cur: &Readings, secs: f64, ts: i64, stat
     if let Some(prev) = prev {
         sample.cpu_pct = cpu_pct(&prev.total, &cur.total);
         sample.iowait_pct = iowait_pct(&prev.total, &cur.total);
-        sample.cpu_per_core = prev.cores.iter().zip(&cur.cores).map(|(p, c)| cpu_pct(p, c)).collect();
+        sample.cpu_per_core = prev
+            .cores
+            .iter()
+            .zip(&cur.cores)
+            .map(|(p, c)| cpu_pct(p, c))
+            .collect();
         let (r0, w0) = disk_sectors(prev);
         let (r1, w1) = disk_sectors(cur);
         // /proc/diskstats counts 512-byte sectors whatever the device's own sector size.
@@ -260,7 +273,11 @@ pub fn compute(prev: Option<&Readings>, cur: &Readings, secs: f64, ts: i64, stat
             .map(|(name, rx, tx)| {
                 let old = prev.net.iter().find(|(n, _, _)| n == name);
                 let (rx0, tx0) = old.map(|(_, r, t)| (*r, *t)).unwrap_or((*rx, *tx));
-                NetRate { iface: name.clone(), rx_bps: rate(rx0, *rx, secs), tx_bps: rate(tx0, *tx, secs) }
+                NetRate {
+                    iface: name.clone(),
+                    rx_bps: rate(rx0, *rx, secs),
+                    tx_bps: rate(tx0, *tx, secs),
+                }
             })
             .collect();
         net.sort_by(|a, b| a.iface.cmp(&b.iface));
@@ -277,7 +294,10 @@ pub struct HostCollector {
 
 impl HostCollector {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        HostCollector { root: root.into(), prev: None }
+        HostCollector {
+            root: root.into(),
+            prev: None,
+        }
     }
 
     pub fn proc() -> Self {

@@ -45,7 +45,11 @@ impl FsUsage {
     /// Used share as `df` computes it: of the space an unprivileged user can have.
     pub fn used_pct(&self) -> f64 {
         let denom = self.used + self.avail;
-        if denom == 0 { 0.0 } else { self.used as f64 * 100.0 / denom as f64 }
+        if denom == 0 {
+            0.0
+        } else {
+            self.used as f64 * 100.0 / denom as f64
+        }
     }
 }
 
@@ -105,7 +109,11 @@ impl Metric {
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
 }
 
 impl HostSample {
@@ -119,7 +127,9 @@ impl HostSample {
 
     /// The fullest filesystem: the one that will stop the host first.
     pub fn fullest_fs(&self) -> Option<&FsUsage> {
-        self.filesystems.iter().max_by(|a, b| a.used_pct().total_cmp(&b.used_pct()))
+        self.filesystems
+            .iter()
+            .max_by(|a, b| a.used_pct().total_cmp(&b.used_pct()))
     }
 
     pub fn net_rx_bps(&self) -> f64 {

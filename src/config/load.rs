@@ -26,7 +26,11 @@ impl fmt::Display for Problem {
         if self.key.is_empty() {
             write!(f, "{}:{}: {}", self.file, self.line, self.message)
         } else {
-            write!(f, "{}:{}: {}: {}", self.file, self.line, self.key, self.message)
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, self.line, self.key, self.message
+            )
         }
     }
 }
@@ -78,7 +82,10 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
     if !semantic.is_empty() {
         let doc = Document::parse(text.as_str()).ok();
         for (key, message) in &semantic {
-            let span = doc.as_ref().and_then(|d| span_of_key(d.as_table(), key)).unwrap_or(0..0);
+            let span = doc
+                .as_ref()
+                .and_then(|d| span_of_key(d.as_table(), key))
+                .unwrap_or(0..0);
             problems.push(Problem {
                 file: file.to_string(),
                 line: line_of(src, span.start),
@@ -91,7 +98,12 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
         config.reset_keys(&keys);
     }
     problems.sort_by_key(|p| p.span.start);
-    Loaded { config, problems, path: None, source: src.to_string() }
+    Loaded {
+        config,
+        problems,
+        path: None,
+        source: src.to_string(),
+    }
 }
 
 pub fn load_file(path: &Path) -> std::io::Result<Loaded> {
@@ -104,10 +116,18 @@ pub fn load_file(path: &Path) -> std::io::Result<Loaded> {
 /// Renders problems the way compilers do: the line, a caret under the offending text.
 pub fn render(loaded: &Loaded, color: bool) -> String {
     use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     let mut out = String::new();
     for p in &loaded.problems {
-        let title = if p.key.is_empty() { p.message.clone() } else { format!("{}: {}", p.key, p.message) };
+        let title = if p.key.is_empty() {
+            p.message.clone()
+        } else {
+            format!("{}: {}", p.key, p.message)
+        };
         let span = clamp(&loaded.source, &p.span);
         let report = &[Level::ERROR.primary_title(title.as_str()).element(
             Snippet::source(loaded.source.as_str())
@@ -138,7 +158,10 @@ fn friendly(msg: &str, key: &str) -> String {
             .filter(|(d, k)| *d <= (k.len() / 2).max(2));
         return match closest {
             Some((_, k)) => format!("unknown key `{name}`, did you mean `{k}`?"),
-            None => format!("unknown key `{name}`; known keys here: {}", expected.join(", ")),
+            None => format!(
+                "unknown key `{name}`; known keys here: {}",
+                expected.join(", ")
+            ),
         };
     }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
@@ -152,7 +175,11 @@ fn friendly(msg: &str, key: &str) -> String {
 
 pub(crate) fn line_of(src: &str, offset: usize) -> usize {
     let offset = offset.min(src.len());
-    src.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    src.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn line_range(text: &str, offset: usize) -> Option<Range<usize>> {
@@ -161,7 +188,10 @@ fn line_range(text: &str, offset: usize) -> Option<Range<usize>> {
     }
     let offset = offset.min(text.len().saturating_sub(1));
     let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let end = text[offset..].find('\n').map(|i| offset + i).unwrap_or(text.len());
+    let end = text[offset..]
+        .find('\n')
+        .map(|i| offset + i)
+        .unwrap_or(text.len());
     Some(start..end)
 }
 
@@ -171,8 +201,10 @@ fn is_blank(s: &str) -> bool {
 
 /// Replaces a range by spaces, keeping newlines, so offsets elsewhere do not move.
 fn blank_out(text: &mut String, r: Range<usize>) {
-    let replaced: String =
-        text[r.clone()].chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect();
+    let replaced: String = text[r.clone()]
+        .chars()
+        .map(|c| if c == '\n' { '\n' } else { ' ' })
+        .collect();
     // Multi-byte characters become several spaces: keep the byte length.
     let pad = r.len() - replaced.chars().count();
     let replaced = replaced + &" ".repeat(pad.min(r.len()));
@@ -186,9 +218,17 @@ fn blank_out(text: &mut String, r: Range<usize>) {
 fn locate(table: &Table, span: &Range<usize>, prefix: &str) -> (String, Option<Range<usize>>) {
     let mut best: (String, Option<Range<usize>>) = (prefix.to_string(), None);
     for (k, item) in table.iter() {
-        let Some((key, _)) = table.get_key_value(k) else { continue };
-        let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
-        let Some(whole) = item_range(key.span(), item) else { continue };
+        let Some((key, _)) = table.get_key_value(k) else {
+            continue;
+        };
+        let path = if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        let Some(whole) = item_range(key.span(), item) else {
+            continue;
+        };
         if !(whole.start <= span.start && span.start <= whole.end) {
             continue;
         }

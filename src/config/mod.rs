@@ -6,8 +6,8 @@ mod load;
 pub mod paths;
 mod schema;
 
-pub use load::{Loaded, Problem, load_file, load_str, render};
 pub(crate) use load::line_of;
+pub use load::{Loaded, Problem, load_file, load_str, render};
 pub use schema::{Config, ConsoleConfig, DockerConfig, LogConfig, Mode, StoreConfig};
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.

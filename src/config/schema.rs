@@ -53,7 +53,11 @@ pub struct ConsoleConfig {
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { theme: "default".into(), lang: "auto".into(), mouse: false }
+        ConsoleConfig {
+            theme: "default".into(),
+            lang: "auto".into(),
+            mouse: false,
+        }
     }
 }
 
@@ -95,7 +99,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), dir: None }
+        LogConfig {
+            level: "info".into(),
+            dir: None,
+        }
     }
 }
 
@@ -108,7 +115,9 @@ pub struct DockerConfig {
 
 impl Default for DockerConfig {
     fn default() -> Self {
-        DockerConfig { socket: PathBuf::from("/var/run/docker.sock") }
+        DockerConfig {
+            socket: PathBuf::from("/var/run/docker.sock"),
+        }
     }
 }
 
@@ -133,13 +142,21 @@ impl Config {
         if !LANGS.contains(&self.console.lang.as_str()) {
             bad(
                 "console.lang",
-                format!("expected one of {}, got \"{}\"", LANGS.join(", "), self.console.lang),
+                format!(
+                    "expected one of {}, got \"{}\"",
+                    LANGS.join(", "),
+                    self.console.lang
+                ),
             );
         }
         if !LOG_LEVELS.contains(&self.log.level.as_str()) {
             bad(
                 "log.level",
-                format!("expected one of {}, got \"{}\"", LOG_LEVELS.join(", "), self.log.level),
+                format!(
+                    "expected one of {}, got \"{}\"",
+                    LOG_LEVELS.join(", "),
+                    self.log.level
+                ),
             );
         }
         let s = &self.store;
@@ -147,10 +164,16 @@ impl Config {
             bad("store.raw_retention", "must be at least 1m".into());
         }
         if s.minute_retention < s.raw_retention {
-            bad("store.minute_retention", "must not be shorter than store.raw_retention".into());
+            bad(
+                "store.minute_retention",
+                "must not be shorter than store.raw_retention".into(),
+            );
         }
         if s.hour_retention < s.minute_retention {
-            bad("store.hour_retention", "must not be shorter than store.minute_retention".into());
+            bad(
+                "store.hour_retention",
+                "must not be shorter than store.minute_retention".into(),
+            );
         }
         out
     }

@@ -17,7 +17,13 @@ pub enum View {
 }
 
 impl View {
-    pub const ALL: [View; 5] = [View::Overview, View::Forecast, View::Actions, View::Incidents, View::Audit];
+    pub const ALL: [View; 5] = [
+        View::Overview,
+        View::Forecast,
+        View::Actions,
+        View::Incidents,
+        View::Audit,
+    ];
 
     pub fn title(self) -> Msg {
         match self {
@@ -44,7 +50,13 @@ pub struct App {
 
 impl App {
     pub fn new(theme: Theme, lang: Lang) -> App {
-        App { view: View::Overview, help: false, theme, lang, quit: false }
+        App {
+            view: View::Overview,
+            help: false,
+            theme,
+            lang,
+            quit: false,
+        }
     }
 
     /// Applies a key press; returns what the engine must be told, if anything.

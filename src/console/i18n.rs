@@ -19,7 +19,11 @@ impl Lang {
                     .filter_map(|k| std::env::var(k).ok())
                     .find(|v| !v.is_empty())
                     .unwrap_or_default();
-                if env.starts_with("zh") { Lang::ZhCn } else { Lang::En }
+                if env.starts_with("zh") {
+                    Lang::ZhCn
+                } else {
+                    Lang::En
+                }
             }
         }
     }
@@ -111,7 +115,9 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             HelpClose => "Esc or ? closes this help",
             Dangerous => "(!) changes what vigil does",
             TooSmall => "Terminal too small",
-            NotYet => "This view arrives with a later release of vigil. The Overview (1) is live now.",
+            NotYet => {
+                "This view arrives with a later release of vigil. The Overview (1) is live now."
+            }
             KeyQuit => "quit",
             KeyHelp => "show or hide this help",
             KeyNextView => "next view",

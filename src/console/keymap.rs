@@ -39,12 +39,50 @@ pub struct Binding {
 }
 
 pub const KEYMAP: &[Binding] = &[
-    Binding { keys: &[Key::Char('?')], label: "?", action: Action::ToggleHelp, help: Msg::KeyHelp, short: Msg::ShortHelp, hint: true, dangerous: false },
-    Binding { keys: &[Key::Char('q'), Key::Ctrl('c')], label: "q", action: Action::Quit, help: Msg::KeyQuit, short: Msg::ShortQuit, hint: true, dangerous: false },
-    Binding { keys: &[Key::Tab], label: "Tab", action: Action::NextView, help: Msg::KeyNextView, short: Msg::ShortView, hint: true, dangerous: false },
-    Binding { keys: &[Key::BackTab], label: "S-Tab", action: Action::PrevView, help: Msg::KeyPrevView, short: Msg::ShortView, hint: false, dangerous: false },
     Binding {
-        keys: &[Key::Char('1'), Key::Char('2'), Key::Char('3'), Key::Char('4'), Key::Char('5')],
+        keys: &[Key::Char('?')],
+        label: "?",
+        action: Action::ToggleHelp,
+        help: Msg::KeyHelp,
+        short: Msg::ShortHelp,
+        hint: true,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::Ctrl('c')],
+        label: "q",
+        action: Action::Quit,
+        help: Msg::KeyQuit,
+        short: Msg::ShortQuit,
+        hint: true,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Tab],
+        label: "Tab",
+        action: Action::NextView,
+        help: Msg::KeyNextView,
+        short: Msg::ShortView,
+        hint: true,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::BackTab],
+        label: "S-Tab",
+        action: Action::PrevView,
+        help: Msg::KeyPrevView,
+        short: Msg::ShortView,
+        hint: false,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[
+            Key::Char('1'),
+            Key::Char('2'),
+            Key::Char('3'),
+            Key::Char('4'),
+            Key::Char('5'),
+        ],
         label: "1-5",
         action: Action::GoToView(0),
         help: Msg::KeyViewN,
@@ -52,8 +90,24 @@ pub const KEYMAP: &[Binding] = &[
         hint: false,
         dangerous: false,
     },
-    Binding { keys: &[Key::Char('p')], label: "p", action: Action::TogglePause, help: Msg::KeyPause, short: Msg::ShortPause, hint: true, dangerous: false },
-    Binding { keys: &[Key::Esc], label: "Esc", action: Action::Close, help: Msg::KeyClose, short: Msg::KeyClose, hint: false, dangerous: false },
+    Binding {
+        keys: &[Key::Char('p')],
+        label: "p",
+        action: Action::TogglePause,
+        help: Msg::KeyPause,
+        short: Msg::ShortPause,
+        hint: true,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Esc],
+        label: "Esc",
+        action: Action::Close,
+        help: Msg::KeyClose,
+        short: Msg::KeyClose,
+        hint: false,
+        dangerous: false,
+    },
 ];
 
 fn key_of(ev: &KeyEvent) -> Option<Key> {

@@ -32,7 +32,11 @@ pub async fn run(mut handle: Handle, mut app: App, mouse: bool) -> anyhow::Resul
     result
 }
 
-async fn event_loop(terminal: &mut ratatui::DefaultTerminal, handle: &mut Handle, app: &mut App) -> anyhow::Result<()> {
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    handle: &mut Handle,
+    app: &mut App,
+) -> anyhow::Result<()> {
     let mut events = EventStream::new();
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;

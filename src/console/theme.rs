@@ -60,13 +60,18 @@ pub struct Theme {
 }
 
 fn color(field: &str, s: &str) -> Result<Color, String> {
-    Color::from_str(s).map_err(|_| format!("colors.{field}: not a colour: \"{s}\" (a name, \"#rrggbb\" or 0-255)"))
+    Color::from_str(s).map_err(|_| {
+        format!("colors.{field}: not a colour: \"{s}\" (a name, \"#rrggbb\" or 0-255)")
+    })
 }
 
 impl Theme {
     pub fn parse(src: &str, origin: &str) -> Result<Theme, String> {
         let f: ThemeFile = toml::from_str(src).map_err(|e| {
-            let line = e.span().map(|s| crate::config::line_of(src, s.start)).unwrap_or(1);
+            let line = e
+                .span()
+                .map(|s| crate::config::line_of(src, s.start))
+                .unwrap_or(1);
             format!("{origin}:{line}: {}", e.message())
         })?;
         let c = &f.colors;
@@ -92,7 +97,10 @@ impl Theme {
     }
 
     pub fn built_in(name: &str) -> Option<Theme> {
-        BUILT_IN.iter().find(|(n, _)| *n == name).and_then(|(n, src)| Theme::parse(src, n).ok())
+        BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(n, src)| Theme::parse(src, n).ok())
     }
 
     pub fn names() -> Vec<&'static str> {
@@ -112,7 +120,10 @@ impl Theme {
             }
         }
         Theme::built_in(name).ok_or_else(|| {
-            format!("unknown theme \"{name}\"; built in: {}", Theme::names().join(", "))
+            format!(
+                "unknown theme \"{name}\"; built in: {}",
+                Theme::names().join(", ")
+            )
         })
     }
 
@@ -133,9 +144,17 @@ impl Theme {
     }
 
     pub fn badge(&self, live: bool) -> Style {
-        let (fg, bg) = if live { (self.live_fg, self.live_bg) } else { (self.shadow_fg, self.shadow_bg) };
+        let (fg, bg) = if live {
+            (self.live_fg, self.live_bg)
+        } else {
+            (self.shadow_fg, self.shadow_bg)
+        };
         let s = Style::default().fg(fg).bg(bg).add_modifier(Modifier::BOLD);
-        if self.reverse_badges { s.add_modifier(Modifier::REVERSED) } else { s }
+        if self.reverse_badges {
+            s.add_modifier(Modifier::REVERSED)
+        } else {
+            s
+        }
     }
 
     /// The colour of a level against warning and critical thresholds.

@@ -14,7 +14,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Sparkline, Table, Wrap,
+    Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Sparkline, Table,
+    Wrap,
 };
 
 pub const MIN_WIDTH: u16 = 80;
@@ -26,9 +27,13 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
         too_small(f, app, area);
         return;
     }
-    let [header, tabs, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)])
-            .areas(area);
+    let [header, tabs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     draw_header(f, app, snap, header);
     draw_tabs(f, app, snap, tabs);
     match app.view {
@@ -45,12 +50,24 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let text = vec![
         Line::styled(tr(app.lang, Msg::TooSmall), t.title()),
-        Line::raw(format!("{}×{} < {MIN_WIDTH}×{MIN_HEIGHT}", area.width, area.height)),
+        Line::raw(format!(
+            "{}×{} < {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        )),
         Line::styled("q", t.muted()),
     ];
     let y = area.height.saturating_sub(3) / 2;
-    let r = Rect { y: area.y + y, height: area.height.min(3), ..area };
-    f.render_widget(Paragraph::new(text).alignment(Alignment::Center).wrap(Wrap { trim: true }), r);
+    let r = Rect {
+        y: area.y + y,
+        height: area.height.min(3),
+        ..area
+    };
+    f.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        r,
+    );
 }
 
 fn draw_header(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
@@ -60,22 +77,39 @@ fn draw_header(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
         Mode::Shadow => Span::styled(tr(l, Msg::Shadow), t.badge(false)),
         Mode::Live => Span::styled(tr(l, Msg::Live), t.badge(true)),
     };
-    let uptime = snap.latest.as_ref().map(|s| format::uptime(s.uptime_secs)).unwrap_or_else(|| "–".into());
+    let uptime = snap
+        .latest
+        .as_ref()
+        .map(|s| format::uptime(s.uptime_secs))
+        .unwrap_or_else(|| "–".into());
     let mut left = vec![
         Span::styled(" vigil ", t.title()),
-        Span::styled(snap.host.name.clone(), t.text().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            snap.host.name.clone(),
+            t.text().add_modifier(Modifier::BOLD),
+        ),
         Span::styled(format!("  {} {uptime}", tr(l, Msg::Up)), t.muted()),
-        Span::styled(format!("  {} {}", tr(l, Msg::Source), snap.source), t.muted()),
+        Span::styled(
+            format!("  {} {}", tr(l, Msg::Source), snap.source),
+            t.muted(),
+        ),
     ];
     if let Some(n) = snap.latest.as_ref().and_then(|s| s.containers_running) {
-        left.push(Span::styled(format!("  {} {n}", tr(l, Msg::Containers)), t.muted()));
+        left.push(Span::styled(
+            format!("  {} {n}", tr(l, Msg::Containers)),
+            t.muted(),
+        ));
     }
     if snap.paused {
         left.push(Span::raw("  "));
-        left.push(Span::styled(format!("[{}]", tr(l, Msg::Paused)), Style::default().fg(t.warn).add_modifier(Modifier::BOLD)));
+        left.push(Span::styled(
+            format!("[{}]", tr(l, Msg::Paused)),
+            Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+        ));
     }
     let badge_w = badge.width() as u16;
-    let [l_area, b_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(badge_w)]).areas(area);
+    let [l_area, b_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(badge_w)]).areas(area);
     f.render_widget(Paragraph::new(Line::from(left)), l_area);
     f.render_widget(Paragraph::new(Line::from(badge)), b_area);
 }
@@ -89,9 +123,16 @@ fn draw_tabs(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             Severity::Warn => ("⚠", t.warn),
             Severity::Info => ("ℹ", t.accent),
         };
-        let more = if snap.notices.len() > 1 { format!(" (+{})", snap.notices.len() - 1) } else { String::new() };
+        let more = if snap.notices.len() > 1 {
+            format!(" (+{})", snap.notices.len() - 1)
+        } else {
+            String::new()
+        };
         let line = Line::from(vec![
-            Span::styled(format!(" {sign} "), Style::default().fg(color).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!(" {sign} "),
+                Style::default().fg(color).add_modifier(Modifier::BOLD),
+            ),
             Span::styled(format!("{}{more}", n.text), Style::default().fg(color)),
         ]);
         f.render_widget(Paragraph::new(line), area);
@@ -115,20 +156,32 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let mut spans = Vec::new();
     for b in KEYMAP.iter().filter(|b| b.hint) {
-        spans.push(Span::styled(format!(" {} ", b.label), t.title().add_modifier(Modifier::REVERSED)));
-        spans.push(Span::styled(format!(" {}  ", tr(app.lang, b.short)), t.muted()));
+        spans.push(Span::styled(
+            format!(" {} ", b.label),
+            t.title().add_modifier(Modifier::REVERSED),
+        ));
+        spans.push(Span::styled(
+            format!(" {}  ", tr(app.lang, b.short)),
+            t.muted(),
+        ));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn block<'a>(app: &App, title: impl Into<Line<'a>>) -> Block<'a> {
-    Block::default().borders(Borders::ALL).border_style(app.theme.border()).title(title.into())
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(app.theme.border())
+        .title(title.into())
 }
 
 /// Sparklines draw integers: keep two decimals of a percentage or a rate.
 fn spark_data(values: &[f64], width: usize) -> Vec<u64> {
     let start = values.len().saturating_sub(width);
-    values[start..].iter().map(|v| (v.max(0.0) * 100.0) as u64).collect()
+    values[start..]
+        .iter()
+        .map(|v| (v.max(0.0) * 100.0) as u64)
+        .collect()
 }
 
 struct Tile {
@@ -144,7 +197,9 @@ struct Tile {
 fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
     let t = &app.theme;
     let l = app.lang;
-    let Some(s) = &snap.latest else { return Vec::new() };
+    let Some(s) = &snap.latest else {
+        return Vec::new();
+    };
     let fs = s.fullest_fs();
     let disk_pct = fs.map(|f| f.used_pct()).unwrap_or(0.0);
     let cores = snap.host.cores.max(1) as f64;
@@ -164,7 +219,11 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
                 "{}/{}{}",
                 format::bytes_short(s.mem_used as f64),
                 format::bytes_short(s.mem_total as f64),
-                if s.swap_total > 0 { format!(" {} {:.0}%", tr(l, Msg::Swap), s.swap_pct()) } else { String::new() }
+                if s.swap_total > 0 {
+                    format!(" {} {:.0}%", tr(l, Msg::Swap), s.swap_pct())
+                } else {
+                    String::new()
+                }
             ),
             style: t.level(s.mem_pct(), 80.0, 95.0),
             metric: Metric::Mem,
@@ -206,7 +265,12 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
 fn overview(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let t = &app.theme;
     if snap.latest.is_none() {
-        f.render_widget(Paragraph::new(tr(app.lang, Msg::Waiting)).style(t.muted()).alignment(Alignment::Center), area);
+        f.render_widget(
+            Paragraph::new(tr(app.lang, Msg::Waiting))
+                .style(t.muted())
+                .alignment(Alignment::Center),
+            area,
+        );
         return;
     }
     let roomy = area.height >= 36 && area.width >= 120;
@@ -217,14 +281,16 @@ fn overview(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     ])
     .areas(area);
     let tiles = tiles(app, snap);
-    let cols = Layout::horizontal(vec![Constraint::Ratio(1, tiles.len() as u32); tiles.len()]).split(tiles_area);
+    let cols = Layout::horizontal(vec![Constraint::Ratio(1, tiles.len() as u32); tiles.len()])
+        .split(tiles_area);
     for (tile, col) in tiles.iter().zip(cols.iter()) {
         draw_tile(f, app, snap, tile, *col);
     }
     cpu_chart(f, app, snap, chart_area);
     if roomy {
         let [fs_area, cores_area] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(details_area);
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(details_area);
         filesystems(f, app, snap, fs_area);
         per_core(f, app, snap, cores_area);
     }
@@ -232,15 +298,33 @@ fn overview(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
 
 fn draw_tile(f: &mut Frame, app: &App, snap: &Snapshot, tile: &Tile, area: Rect) {
     let t = &app.theme;
-    let b = block(app, Span::styled(format!(" {} ", tr(app.lang, tile.title)), t.title()));
+    let b = block(
+        app,
+        Span::styled(format!(" {} ", tr(app.lang, tile.title)), t.title()),
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
-    let [v, d, s] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-    f.render_widget(Paragraph::new(Span::styled(tile.value.clone(), tile.style.add_modifier(Modifier::BOLD))), v);
-    f.render_widget(Paragraph::new(Span::styled(tile.detail.clone(), t.muted())), d);
+    let [v, d, s] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(
+        Paragraph::new(Span::styled(
+            tile.value.clone(),
+            tile.style.add_modifier(Modifier::BOLD),
+        )),
+        v,
+    );
+    f.render_widget(
+        Paragraph::new(Span::styled(tile.detail.clone(), t.muted())),
+        d,
+    );
     let data = spark_data(&snap.values(tile.metric), s.width as usize);
-    let mut spark = Sparkline::default().data(&data).style(Style::default().fg(t.chart));
+    let mut spark = Sparkline::default()
+        .data(&data)
+        .style(Style::default().fg(t.chart));
     if let Some(max) = tile.max {
         spark = spark.max((max * 100.0) as u64);
     }
@@ -253,7 +337,11 @@ fn cpu_chart(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let points: Vec<(f64, f64)> = snap
         .history
         .get(&Metric::Cpu)
-        .map(|h| h.iter().map(|&(ts, v)| ((ts - now) as f64 / 60_000.0, v)).collect())
+        .map(|h| {
+            h.iter()
+                .map(|&(ts, v)| ((ts - now) as f64 / 60_000.0, v))
+                .collect()
+        })
         .unwrap_or_default();
     let data = Dataset::default()
         .marker(Marker::Braille)
@@ -263,13 +351,20 @@ fn cpu_chart(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let x = Axis::default()
         .bounds([-60.0, 0.0])
         .style(t.muted())
-        .labels(vec![Span::raw("-60m"), Span::raw("-30m"), Span::raw(tr(app.lang, Msg::Now))]);
+        .labels(vec![
+            Span::raw("-60m"),
+            Span::raw("-30m"),
+            Span::raw(tr(app.lang, Msg::Now)),
+        ]);
     let y = Axis::default()
         .bounds([0.0, 100.0])
         .style(t.muted())
         .labels(vec![Span::raw("0%"), Span::raw("50%"), Span::raw("100%")]);
     let chart = Chart::new(vec![data])
-        .block(block(app, Span::styled(format!(" {} ", tr(app.lang, Msg::CpuLastHour)), t.title())))
+        .block(block(
+            app,
+            Span::styled(format!(" {} ", tr(app.lang, Msg::CpuLastHour)), t.title()),
+        ))
         .x_axis(x)
         .y_axis(y);
     f.render_widget(chart, area);
@@ -295,17 +390,29 @@ fn filesystems(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     });
     let table = Table::new(
         rows,
-        [Constraint::Min(12), Constraint::Length(8), Constraint::Length(10), Constraint::Length(10), Constraint::Length(8)],
+        [
+            Constraint::Min(12),
+            Constraint::Length(8),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(8),
+        ],
     )
     .header(header)
-    .block(block(app, Span::styled(format!(" {} ", tr(l, Msg::Filesystems)), t.title())));
+    .block(block(
+        app,
+        Span::styled(format!(" {} ", tr(l, Msg::Filesystems)), t.title()),
+    ));
     f.render_widget(table, area);
 }
 
 fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let t = &app.theme;
     let Some(s) = &snap.latest else { return };
-    let b = block(app, Span::styled(format!(" {} ", tr(app.lang, Msg::PerCore)), t.title()));
+    let b = block(
+        app,
+        Span::styled(format!(" {} ", tr(app.lang, Msg::PerCore)), t.title()),
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
     let bar_w = inner.width.saturating_sub(12) as f64;
@@ -319,7 +426,10 @@ fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             Line::from(vec![
                 Span::styled(format!("{i:>3} "), t.muted()),
                 Span::styled("█".repeat(filled), t.level(*pct, 70.0, 90.0)),
-                Span::styled("·".repeat((bar_w as usize).saturating_sub(filled)), t.muted()),
+                Span::styled(
+                    "·".repeat((bar_w as usize).saturating_sub(filled)),
+                    t.muted(),
+                ),
                 Span::raw(format!(" {pct:>5.1}%")),
             ])
         })
@@ -329,9 +439,15 @@ fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
 
 fn not_yet(f: &mut Frame, app: &App, view: View, area: Rect) {
     let t = &app.theme;
-    let b = block(app, Span::styled(format!(" {} ", tr(app.lang, view.title())), t.title()));
+    let b = block(
+        app,
+        Span::styled(format!(" {} ", tr(app.lang, view.title())), t.title()),
+    );
     f.render_widget(
-        Paragraph::new(tr(app.lang, Msg::NotYet)).style(t.muted()).wrap(Wrap { trim: true }).block(b),
+        Paragraph::new(tr(app.lang, Msg::NotYet))
+            .style(t.muted())
+            .wrap(Wrap { trim: true })
+            .block(b),
         area,
     );
 }
@@ -351,12 +467,30 @@ fn help(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     rows.push(Row::new(vec![Cell::from(""), Cell::from("")]));
-    rows.push(Row::new(vec![Cell::from(""), Cell::from(Span::styled(tr(l, Msg::HelpClose), t.muted()))]));
+    rows.push(Row::new(vec![
+        Cell::from(""),
+        Cell::from(Span::styled(tr(l, Msg::HelpClose), t.muted())),
+    ]));
     let w = 56.min(area.width);
     let h = (rows.len() as u16 + 2).min(area.height);
-    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
     f.render_widget(Clear, r);
-    let table = Table::new(rows, [Constraint::Length(8), Constraint::Min(20), Constraint::Length(4)])
-        .block(block(app, Span::styled(format!(" {} ", tr(l, Msg::HelpTitle)), t.title())));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(8),
+            Constraint::Min(20),
+            Constraint::Length(4),
+        ],
+    )
+    .block(block(
+        app,
+        Span::styled(format!(" {} ", tr(l, Msg::HelpTitle)), t.title()),
+    ));
     f.render_widget(table, r);
 }

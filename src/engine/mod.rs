@@ -45,7 +45,11 @@ pub struct Handle {
 }
 
 pub fn retention(c: &Config) -> Retention {
-    Retention { raw: c.store.raw_retention, minute: c.store.minute_retention, hour: c.store.hour_retention }
+    Retention {
+        raw: c.store.raw_retention,
+        minute: c.store.minute_retention,
+        hour: c.store.hour_retention,
+    }
 }
 
 /// The database file the config asks for, if any.
@@ -53,18 +57,29 @@ pub fn store_path(c: &Config) -> Option<PathBuf> {
     if !c.store.enabled {
         return None;
     }
-    c.store.path.clone().or_else(|| crate::config::paths::data_dir().map(|d| d.join("vigil.db")))
+    c.store
+        .path
+        .clone()
+        .or_else(|| crate::config::paths::data_dir().map(|d| d.join("vigil.db")))
 }
 
 fn host_info() -> HostInfo {
     HostInfo {
-        name: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into()),
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        name: hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "?".into()),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     }
 }
 
 impl Engine {
-    pub fn new(config: Config, clock: Arc<dyn Clock>, fixed_notices: Vec<Notice>) -> (Engine, watch::Receiver<Snapshot>) {
+    pub fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        fixed_notices: Vec<Notice>,
+    ) -> (Engine, watch::Receiver<Snapshot>) {
         let store = Store::open(store_path(&config).as_deref(), retention(&config));
         let now = clock.now_ms();
         let mut snap = Snapshot {
@@ -103,7 +118,11 @@ impl Engine {
         let (engine, rx) = Engine::new(config, clock, fixed_notices);
         let (ctx, crx) = mpsc::channel(64);
         let task = tokio::spawn(engine.run(crx));
-        Handle { snapshots: rx, commands: ctx, task }
+        Handle {
+            snapshots: rx,
+            commands: ctx,
+            task,
+        }
     }
 
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -131,7 +150,7 @@ impl Engine {
     /// One pass of the pipeline: collect, remember, publish.
     pub async fn tick(&mut self) {
         let now = self.clock.now_ms();
-        if self.ticks % DOCKER_EVERY == 0 {
+        if self.ticks.is_multiple_of(DOCKER_EVERY) {
             self.count_containers().await;
         }
         self.ticks += 1;
@@ -158,13 +177,17 @@ impl Engine {
 
     async fn count_containers(&mut self) {
         let socket = self.config.docker.socket.clone();
-        let result = tokio::time::timeout(Duration::from_secs(2), docker::running_containers(&socket)).await;
+        let result =
+            tokio::time::timeout(Duration::from_secs(2), docker::running_containers(&socket)).await;
         match result {
             Ok(Ok(n)) => {
                 self.containers = n;
                 self.docker_error = None;
             }
-            Ok(Err(e)) => self.docker_error = Some(format!("docker: {} does not answer: {e}", socket.display())),
+            Ok(Err(e)) => {
+                self.docker_error =
+                    Some(format!("docker: {} does not answer: {e}", socket.display()))
+            }
             Err(_) => self.docker_error = Some(format!("docker: {} timed out", socket.display())),
         }
     }
@@ -174,7 +197,10 @@ impl Engine {
         // The first reading has no rates yet: keep it off the charts.
         let has_rates = !sample.cpu_per_core.is_empty();
         if has_rates {
-            let values: Vec<(&str, f64)> = Metric::ALL.iter().map(|&m| (m.name(), sample.value(m))).collect();
+            let values: Vec<(&str, f64)> = Metric::ALL
+                .iter()
+                .map(|&m| (m.name(), sample.value(m)))
+                .collect();
             self.store.insert(sample.ts, &values);
         }
         self.tx.send_modify(|s| {
@@ -196,10 +222,19 @@ impl Engine {
     fn publish_notices(&self) {
         let mut notices = self.fixed_notices.clone();
         if let Some(n) = self.store.notice() {
-            notices.push(Notice { severity: Severity::Warn, text: n.to_string() });
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text: n.to_string(),
+            });
         }
-        for e in [&self.collect_error, &self.docker_error].into_iter().flatten() {
-            notices.push(Notice { severity: Severity::Error, text: e.clone() });
+        for e in [&self.collect_error, &self.docker_error]
+            .into_iter()
+            .flatten()
+        {
+            notices.push(Notice {
+                severity: Severity::Error,
+                text: e.clone(),
+            });
         }
         self.tx.send_if_modified(|s| {
             if s.notices == notices {

@@ -50,7 +50,10 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn values(&self, m: Metric) -> Vec<f64> {
-        self.history.get(&m).map(|h| h.iter().map(|&(_, v)| v).collect()).unwrap_or_default()
+        self.history
+            .get(&m)
+            .map(|h| h.iter().map(|&(_, v)| v).collect())
+            .unwrap_or_default()
     }
 }
 

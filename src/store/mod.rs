@@ -45,14 +45,19 @@ fn open_file(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(SCHEMA)?;
     // A file that is not a database fails only when first read; read it now.
-    conn.query_row("SELECT count(*) FROM samples WHERE tier = 2", [], |_| Ok(()))?;
+    conn.query_row(
+        "SELECT count(*) FROM samples WHERE tier = 2",
+        [],
+        |_| Ok(()),
+    )?;
     Ok(conn)
 }
 
 fn open_memory() -> Connection {
     // An in-memory SQLite database cannot fail to open short of allocation failure.
     let conn = Connection::open_in_memory().expect("in-memory SQLite");
-    conn.execute_batch(SCHEMA).expect("schema on an in-memory database");
+    conn.execute_batch(SCHEMA)
+        .expect("schema on an in-memory database");
     conn
 }
 
@@ -60,24 +65,45 @@ impl Store {
     /// Opens the file, or falls back to memory with a notice that says why.
     pub fn open(path: Option<&Path>, retention: Retention) -> Store {
         let Some(path) = path else {
-            return Store { conn: open_memory(), retention, path: None, notice: None };
+            return Store {
+                conn: open_memory(),
+                retention,
+                path: None,
+                notice: None,
+            };
         };
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         match open_file(path) {
-            Ok(conn) => Store { conn, retention, path: Some(path.to_path_buf()), notice: None },
+            Ok(conn) => Store {
+                conn,
+                retention,
+                path: Some(path.to_path_buf()),
+                notice: None,
+            },
             Err(e) => {
                 let why = match e.sqlite_error_code() {
-                    Some(rusqlite::ErrorCode::NotADatabase) => "is not a database or is corrupt".to_string(),
-                    Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+                    Some(rusqlite::ErrorCode::NotADatabase) => {
+                        "is not a database or is corrupt".to_string()
+                    }
+                    Some(rusqlite::ErrorCode::DatabaseBusy)
+                    | Some(rusqlite::ErrorCode::DatabaseLocked) => {
                         "is locked by another process".to_string()
                     }
                     _ => format!("cannot be opened ({e})"),
                 };
-                let notice = format!("store: {} {why}; history is kept in memory only", path.display());
+                let notice = format!(
+                    "store: {} {why}; history is kept in memory only",
+                    path.display()
+                );
                 tracing::warn!("{notice}");
-                Store { conn: open_memory(), retention, path: None, notice: Some(notice) }
+                Store {
+                    conn: open_memory(),
+                    retention,
+                    path: None,
+                    notice: Some(notice),
+                }
             }
         }
     }
@@ -96,7 +122,8 @@ impl Store {
     }
 
     fn fail(&mut self, what: &str, e: rusqlite::Error) {
-        let notice = format!("store: {what} failed ({e}); recent history may not survive a restart");
+        let notice =
+            format!("store: {what} failed ({e}); recent history may not survive a restart");
         if self.notice.as_deref() != Some(notice.as_str()) {
             tracing::warn!("{notice}");
             self.notice = Some(notice);
@@ -134,8 +161,11 @@ impl Store {
                 let (to_tier, len) = w[1];
                 // Only whole buckets: the current one is still filling.
                 let upto = now_ms.div_euclid(len) * len;
-                let last: Option<i64> =
-                    tx.query_row("SELECT max(ts) FROM samples WHERE tier = ?1", [to_tier], |r| r.get(0))?;
+                let last: Option<i64> = tx.query_row(
+                    "SELECT max(ts) FROM samples WHERE tier = ?1",
+                    [to_tier],
+                    |r| r.get(0),
+                )?;
                 let from = last.map(|t| t + len).unwrap_or(i64::MIN);
                 tx.execute(
                     "INSERT OR REPLACE INTO samples (series, tier, ts, value)
@@ -144,10 +174,17 @@ impl Store {
                     params![to_tier, len, from_tier, from, upto],
                 )?;
             }
-            let keep = [self.retention.raw, self.retention.minute, self.retention.hour];
+            let keep = [
+                self.retention.raw,
+                self.retention.minute,
+                self.retention.hour,
+            ];
             for ((tier, _), keep) in TIERS.iter().zip(keep) {
                 let cutoff = now_ms - keep.as_millis() as i64;
-                tx.execute("DELETE FROM samples WHERE tier = ?1 AND ts < ?2", params![tier, cutoff])?;
+                tx.execute(
+                    "DELETE FROM samples WHERE tier = ?1 AND ts < ?2",
+                    params![tier, cutoff],
+                )?;
             }
             tx.commit()
         })();
@@ -167,7 +204,9 @@ impl Store {
             )?;
             for &(tier, _) in TIERS.iter().rev() {
                 let rows: Vec<(i64, f64)> = stmt
-                    .query_map(params![series, tier, since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .query_map(params![series, tier, since_ms], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
                     .collect::<rusqlite::Result<_>>()?;
                 if let Some(&(first_fine, _)) = rows.first() {
                     out.retain(|&(t, _)| t < first_fine);
@@ -185,7 +224,11 @@ impl Store {
         for (i, (tier, _)) in TIERS.iter().enumerate() {
             out[i] = self
                 .conn
-                .query_row("SELECT count(*) FROM samples WHERE tier = ?1", [tier], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM samples WHERE tier = ?1",
+                    [tier],
+                    |r| r.get(0),
+                )
                 .unwrap_or(0);
         }
         out

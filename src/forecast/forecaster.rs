@@ -1,0 +1,249 @@
+//! One series' forecaster: runs the models, scores them as actuals arrive, picks per
+//! horizon, and calibrates the band. The live engine and the backtest both drive it
+//! sample by sample, so what is measured is what runs.
+
+use super::conformal::Residuals;
+use super::models;
+use super::{History, Model};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+#[derive(Debug, Clone)]
+pub struct ForecasterConfig {
+    /// Steps ahead to forecast, e.g. [1, 3, 12].
+    pub horizons: Vec<usize>,
+    /// Refit the models after this many new samples.
+    pub refit_every: usize,
+    /// Recent errors that decide which model leads.
+    pub select_window: usize,
+    /// Recent errors that set the band.
+    pub band_window: usize,
+    /// History kept, in points.
+    pub max_history: usize,
+}
+
+impl ForecasterConfig {
+    pub fn new(horizons: Vec<usize>) -> Self {
+        ForecasterConfig { horizons, refit_every: 288, select_window: 288, band_window: 500, max_history: 20_160 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HorizonForecast {
+    pub steps: usize,
+    /// Unix ms of the forecast point.
+    pub ts: i64,
+    pub point: f64,
+    /// The 80 % band.
+    pub lo: f64,
+    pub hi: f64,
+    /// The model that leads at this horizon.
+    pub model: String,
+    /// Its recent mean absolute error, in the series' units.
+    pub recent_mae: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Forecast {
+    /// Unix ms of the last value seen.
+    pub origin: i64,
+    pub horizons: Vec<HorizonForecast>,
+    /// Hours of history still needed before the learned models can take over.
+    pub learning_hours: Option<f64>,
+}
+
+struct Pending {
+    origin: usize,
+    by_model: Vec<Option<Vec<f64>>>,
+    chosen: Vec<f64>,
+}
+
+pub struct Forecaster {
+    cfg: ForecasterConfig,
+    models: Vec<Box<dyn Model>>,
+    values: Vec<f64>,
+    /// Absolute index of `values[0]`.
+    offset: usize,
+    start: i64,
+    step: i64,
+    model_errors: Vec<Vec<Residuals>>,
+    band_errors: Vec<Residuals>,
+    pending: VecDeque<Pending>,
+    since_fit: usize,
+    fitted_once: bool,
+}
+
+/// Errors needed before a model's record counts for choosing it.
+const MIN_SCORED: usize = 20;
+const Z80: f64 = 1.2816;
+
+impl Forecaster {
+    pub fn new(cfg: ForecasterConfig, start: i64, step: i64) -> Self {
+        Self::with_models(cfg, start, step, models::default_set())
+    }
+
+    pub fn with_models(cfg: ForecasterConfig, start: i64, step: i64, models: Vec<Box<dyn Model>>) -> Self {
+        let h = cfg.horizons.len();
+        Forecaster {
+            model_errors: (0..models.len()).map(|_| (0..h).map(|_| Residuals::new(cfg.select_window)).collect()).collect(),
+            band_errors: (0..h).map(|_| Residuals::new(cfg.band_window)).collect(),
+            cfg,
+            models,
+            values: Vec::new(),
+            offset: 0,
+            start,
+            step,
+            pending: VecDeque::new(),
+            since_fit: 0,
+            fitted_once: false,
+        }
+    }
+
+    pub fn horizons(&self) -> &[usize] {
+        &self.cfg.horizons
+    }
+
+    fn history(&self) -> History<'_> {
+        History { values: &self.values, start: self.start + self.offset as i64 * self.step, step: self.step }
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether enough new samples arrived since the last fit.
+    pub fn needs_refit(&self) -> bool {
+        let h = self.history();
+        let ready = self.models.iter().any(|m| h.len() >= m.min_history(&h).min(usize::MAX - 1));
+        ready && (self.since_fit >= self.cfg.refit_every || !self.fitted_once)
+    }
+
+    /// Re-estimates every model on the history: the slow part, kept off the tick.
+    pub fn refit(&mut self) {
+        let horizons = self.cfg.horizons.clone();
+        let h = History { values: &self.values, start: self.start + self.offset as i64 * self.step, step: self.step };
+        for m in self.models.iter_mut() {
+            m.fit(&h, &horizons);
+        }
+        self.since_fit = 0;
+        self.fitted_once = true;
+    }
+
+    /// Adds the next value on the grid: scores what came due, then forecasts from it.
+    pub fn push(&mut self, v: f64) -> Forecast {
+        let v = if v.is_finite() { v } else { self.values.last().copied().unwrap_or(0.0) };
+        self.values.push(v);
+        let now = self.offset + self.values.len() - 1;
+        self.score(now, v);
+        self.since_fit += 1;
+        if self.values.len() > self.cfg.max_history + self.cfg.max_history / 4 {
+            let cut = self.values.len() - self.cfg.max_history;
+            self.values.drain(..cut);
+            self.offset += cut;
+        }
+        self.forecast_from(now)
+    }
+
+    fn score(&mut self, now: usize, actual: f64) {
+        for p in &self.pending {
+            for (k, &s) in self.cfg.horizons.iter().enumerate() {
+                if p.origin + s != now {
+                    continue;
+                }
+                for (m, preds) in p.by_model.iter().enumerate() {
+                    if let Some(preds) = preds {
+                        self.model_errors[m][k].push(actual - preds[k]);
+                    }
+                }
+                self.band_errors[k].push(actual - p.chosen[k]);
+            }
+        }
+        let max_h = self.cfg.horizons.iter().copied().max().unwrap_or(1);
+        while self.pending.front().is_some_and(|p| p.origin + max_h <= now) {
+            self.pending.pop_front();
+        }
+    }
+
+    fn forecast_from(&mut self, now: usize) -> Forecast {
+        let h = self.history();
+        let horizons = &self.cfg.horizons;
+        let by_model: Vec<Option<Vec<f64>>> = self
+            .models
+            .iter()
+            .map(|m| if h.len() >= m.min_history(&h) { m.predict(&h, horizons) } else { None })
+            .collect();
+        let mut out = Vec::with_capacity(horizons.len());
+        let mut chosen = Vec::with_capacity(horizons.len());
+        for (k, &s) in horizons.iter().enumerate() {
+            let (mi, point) = self.choose(k, &by_model);
+            let mae = self.model_errors[mi][k].mean_abs();
+            let (lo, hi) = match self.band_errors[k].quantiles(0.1, 0.9) {
+                Some((ql, qh)) => (point + ql, point + qh),
+                None => {
+                    let spread = self.fallback_spread(s);
+                    (point - spread, point + spread)
+                }
+            };
+            chosen.push(point);
+            out.push(HorizonForecast {
+                steps: s,
+                ts: h.ts(h.len() - 1) + s as i64 * self.step,
+                point,
+                lo: lo.min(point),
+                hi: hi.max(point),
+                model: self.models[mi].name().to_string(),
+                recent_mae: mae,
+            });
+        }
+        let origin = h.ts(h.len() - 1);
+        let learning_hours = self.learning_hours();
+        self.pending.push_back(Pending { origin: now, by_model, chosen });
+        Forecast { origin, horizons: out, learning_hours }
+    }
+
+    /// The model with the lowest recent error at horizon `k` among those that
+    /// predicted; before any record exists, the most elaborate one that can predict.
+    fn choose(&self, k: usize, by_model: &[Option<Vec<f64>>]) -> (usize, f64) {
+        let scored = by_model
+            .iter()
+            .enumerate()
+            .filter_map(|(m, p)| {
+                let p = p.as_ref()?;
+                let e = &self.model_errors[m][k];
+                (e.len() >= MIN_SCORED).then(|| (m, p[k], e.mean_abs().unwrap_or(f64::INFINITY)))
+            })
+            .min_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((m, p, _)) = scored {
+            return (m, p);
+        }
+        by_model
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(m, p)| p.as_ref().map(|p| (m, p[k])))
+            .unwrap_or((0, self.values.last().copied().unwrap_or(0.0)))
+    }
+
+    /// Before errors exist: the spread of past changes over `s` steps, as if normal.
+    fn fallback_spread(&self, s: usize) -> f64 {
+        let v = &self.values;
+        if v.len() <= s + 1 {
+            return v.last().map(|x| x.abs() * 0.1).unwrap_or(0.0);
+        }
+        let from = v.len().saturating_sub(500).max(s);
+        let d: Vec<f64> = (from..v.len()).map(|i| v[i] - v[i - s]).collect();
+        let m = d.iter().sum::<f64>() / d.len() as f64;
+        let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / d.len() as f64;
+        Z80 * var.sqrt()
+    }
+
+    fn learning_hours(&self) -> Option<f64> {
+        let h = self.history();
+        let need = self.models.iter().map(|m| m.min_history(&h)).filter(|&n| n < usize::MAX / 2).max()?;
+        (h.len() < need).then(|| (need - h.len()) as f64 * self.step as f64 / 3_600_000.0)
+    }
+}

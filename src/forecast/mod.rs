@@ -1,0 +1,59 @@
+//! forecast: history → a point forecast and an 80 % band per horizon.
+//!
+//! Several models run side by side on every series; each new sample scores the
+//! predictions that just came due, and the forecast an operator sees comes from the
+//! model (or blend) with the lowest recent error at that horizon. Bands are conformal:
+//! the 10th and 90th percentiles of the forecaster's own recent errors.
+
+mod conformal;
+mod forecaster;
+pub mod metrics;
+pub mod models;
+
+pub use forecaster::{Forecast, Forecaster, ForecasterConfig, HorizonForecast};
+
+/// The history a model sees: values on a regular grid, oldest first, ending at the
+/// forecast origin.
+#[derive(Debug, Clone, Copy)]
+pub struct History<'a> {
+    pub values: &'a [f64],
+    /// Unix ms of `values[0]`.
+    pub start: i64,
+    /// Grid interval in ms.
+    pub step: i64,
+}
+
+impl History<'_> {
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn last(&self) -> f64 {
+        self.values.last().copied().unwrap_or(0.0)
+    }
+
+    pub fn ts(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+
+    /// Steps in one day, when the interval divides a day.
+    pub fn day(&self) -> Option<usize> {
+        (self.step > 0 && 86_400_000 % self.step == 0).then(|| (86_400_000 / self.step) as usize)
+    }
+}
+
+/// A forecasting model. `fit` may be slow and runs off the engine's tick; `predict`
+/// runs on every sample and must be cheap.
+pub trait Model: Send {
+    fn name(&self) -> &'static str;
+    /// Points of history needed before `predict` gives anything.
+    fn min_history(&self, h: &History) -> usize;
+    /// Re-estimates the model's parameters on the history, for these horizons.
+    fn fit(&mut self, _h: &History, _horizons: &[usize]) {}
+    /// Point forecasts `steps` ahead of the end of `h`, one per entry of `horizons`.
+    fn predict(&self, h: &History, horizons: &[usize]) -> Option<Vec<f64>>;
+}

@@ -1,0 +1,35 @@
+//! The models vigil chooses among.
+
+mod ets;
+mod linear;
+mod naive;
+
+pub use ets::Ets;
+pub use linear::Linear;
+pub use naive::{Naive, SeasonalNaive, Season};
+
+use super::Model;
+
+/// Every model by its name, for `--model`.
+pub const NAMES: &[&str] = &["naive", "seasonal-daily", "seasonal-weekly", "linear", "ets"];
+
+pub fn by_name(name: &str) -> Option<Box<dyn Model>> {
+    Some(match name {
+        "naive" => Box::new(Naive),
+        "seasonal-daily" => Box::new(SeasonalNaive(Season::Daily)),
+        "seasonal-weekly" => Box::new(SeasonalNaive(Season::Weekly)),
+        "linear" => Box::new(Linear::default()),
+        "ets" => Box::new(Ets::default()),
+        _ => return None,
+    })
+}
+
+/// The set that runs when no model is forced.
+pub fn default_set() -> Vec<Box<dyn Model>> {
+    vec![
+        Box::new(Naive),
+        Box::new(SeasonalNaive(Season::Daily)),
+        Box::new(SeasonalNaive(Season::Weekly)),
+        Box::new(Linear::default()),
+    ]
+}

@@ -1,0 +1,181 @@
+//! The built binary in a real terminal (tmux): an operator's keys, resizes and signals.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    _dirs: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// Starts vigil in a detached tmux session, with its own XDG folders so the test
+    /// neither reads nor writes the user's.
+    fn start(name: &str, args: &str, w: u16, h: u16) -> Tmux {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "tmux is required for this test: install it (the README's test command does)"
+        );
+        let dirs = tempfile::tempdir().unwrap();
+        let d = dirs.path().display();
+        let socket = format!("vigil-test-{name}-{}", std::process::id());
+        let bin = env!("CARGO_BIN_EXE_vigil");
+        let cmd = format!(
+            "env XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/data XDG_STATE_HOME={d}/state LANG=C.UTF-8 \
+             {bin} --interval 200ms {args}; echo VIGIL_EXITED:$?; sleep 60"
+        );
+        let status = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .arg(cmd)
+            .env("TERM", "xterm-256color")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Tmux {
+            socket,
+            _dirs: dirs,
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", keys]);
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn data_dir(&self) -> &Path {
+        self._dirs.path()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn help_opens_and_q_quits_leaving_the_terminal_as_it_was() {
+    let t = Tmux::start("help", "", 100, 30);
+    t.wait_for("1 Overview");
+    let s = t.wait_for("CPU · last hour");
+    assert!(s.contains("SHADOW"), "{s}");
+    t.keys("?");
+    let s = t.wait_for("Esc or ? closes this help");
+    assert!(s.contains("pause or resume sampling"), "{s}");
+    t.keys("Escape");
+    let start = Instant::now();
+    while t.screen().contains("closes this help") {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "Esc did not close the help"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys("q");
+    let s = t.wait_for("VIGIL_EXITED:0");
+    assert!(
+        !s.contains("CPU · last hour"),
+        "the alternate screen was left: {s}"
+    );
+    assert_eq!(
+        t.tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"])
+            .trim(),
+        "0 1",
+        "terminal restored"
+    );
+    // The history was written to the XDG data folder, and the log to the state folder.
+    assert!(t.data_dir().join("data/vigil/vigil.db").exists());
+    assert!(
+        std::fs::read_dir(t.data_dir().join("state/vigil/logs"))
+            .unwrap()
+            .next()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_small_terminal_gets_a_message_and_a_resize_brings_the_overview_back() {
+    let t = Tmux::start("resize", "--lang zh-CN", 100, 30);
+    t.wait_for("概览");
+    t.tmux(&["resize-window", "-x", "70", "-y", "20"]);
+    t.wait_for("终端窗口太小");
+    t.tmux(&["resize-window", "-x", "120", "-y", "40"]);
+    let s = t.wait_for("文件系统");
+    assert!(s.contains("影子模式"), "{s}");
+    t.keys("C-c");
+    t.wait_for("VIGIL_EXITED:0");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let t = Tmux::start("term", "", 100, 30);
+    t.wait_for("1 Overview");
+    let pid = t.tmux(&["display", "-p", "#{pane_pid}"]);
+    // The pane runs a shell; vigil is its child.
+    let out = Command::new("pgrep")
+        .args(["-P", pid.trim(), "vigil"])
+        .output()
+        .unwrap();
+    let vigil_pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !vigil_pid.is_empty(),
+        "vigil's pid not found under the pane's shell"
+    );
+    Command::new("kill")
+        .args(["-TERM", &vigil_pid])
+        .status()
+        .unwrap();
+    t.wait_for("VIGIL_EXITED:0");
+    assert_eq!(
+        t.tmux(&["display", "-p", "#{alternate_on} #{cursor_flag}"])
+            .trim(),
+        "0 1"
+    );
+}
