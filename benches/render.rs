@@ -16,7 +16,12 @@ fn full_hour(mut snap: Snapshot) -> Snapshot {
     let now = snap.ts;
     for m in Metric::ALL {
         let h = (0..3600)
-            .map(|i| (now - 3_600_000 + i * 1000, 50.0 + 40.0 * (i as f64 / 300.0).sin()))
+            .map(|i| {
+                (
+                    now - 3_600_000 + i * 1000,
+                    50.0 + 40.0 * (i as f64 / 300.0).sin(),
+                )
+            })
             .collect();
         snap.history.insert(m, h);
     }
@@ -25,13 +30,21 @@ fn full_hour(mut snap: Snapshot) -> Snapshot {
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let snap = full_hour(rt.block_on(vigil::engine::snapshot_once(vigil::config::Config::default())));
+    let snap = full_hour(rt.block_on(vigil::engine::snapshot_once(
+        vigil::config::Config::default(),
+    )));
     let app = App::new(Theme::built_in("default").expect("theme"), Lang::En);
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("terminal");
     c.bench_function("overview frame 200x50", |b| {
-        b.iter(|| terminal.draw(|f| ui::draw(f, &app, black_box(&snap))).map(|_| ()))
+        b.iter(|| {
+            terminal
+                .draw(|f| ui::draw(f, &app, black_box(&snap)))
+                .map(|_| ())
+        })
     });
-    c.bench_function("snapshot copy per frame", |b| b.iter(|| black_box(&snap).clone()));
+    c.bench_function("snapshot copy per frame", |b| {
+        b.iter(|| black_box(&snap).clone())
+    });
 }
 
 criterion_group!(benches, bench);

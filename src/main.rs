@@ -155,9 +155,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config_check(path.or_else(|| config_path(&cli.global)))
         }
         Some(Cmd::Status { json }) => status(&cli.global, json),
-        Some(Cmd::Backtest(BacktestCmd::Forecast { trace, horizons, out, model, json })) => {
-            backtest_forecast(&trace, &horizons, &out, model.as_deref(), json)
-        }
+        Some(Cmd::Backtest(BacktestCmd::Forecast {
+            trace,
+            horizons,
+            out,
+            model,
+            json,
+        })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
         None => console(&cli.global),
     }
 }
@@ -194,8 +198,10 @@ fn backtest_forecast(
         anyhow::bail!("--horizons: steps ahead must be 1 or more, e.g. 1,3,12");
     }
     let t = tr::load(trace)?;
-    let (rows, summary) = backtest::forecast(&t, horizons, model).map_err(|e| anyhow::anyhow!("{}: {e}", trace.display()))?;
-    let file = std::fs::File::create(out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    let (rows, summary) = backtest::forecast(&t, horizons, model)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", trace.display()))?;
+    let file = std::fs::File::create(out)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);
     backtest::write_preds(&t, &rows, &mut w)?;
     std::io::Write::flush(&mut w)?;

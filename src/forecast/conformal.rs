@@ -11,7 +11,10 @@ pub struct Residuals {
 
 impl Residuals {
     pub fn new(window: usize) -> Self {
-        Residuals { window, errors: VecDeque::with_capacity(window) }
+        Residuals {
+            window,
+            errors: VecDeque::with_capacity(window),
+        }
     }
 
     pub fn push(&mut self, e: f64) {
@@ -29,7 +32,8 @@ impl Residuals {
     }
 
     pub fn mean_abs(&self) -> Option<f64> {
-        (!self.errors.is_empty()).then(|| self.errors.iter().map(|e| e.abs()).sum::<f64>() / self.errors.len() as f64)
+        (!self.errors.is_empty())
+            .then(|| self.errors.iter().map(|e| e.abs()).sum::<f64>() / self.errors.len() as f64)
     }
 
     /// The (q_lo, q_hi) quantiles, linearly interpolated.
@@ -50,5 +54,9 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
     let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let (i, f) = (pos.floor() as usize, pos.fract());
-    if i + 1 < sorted.len() { sorted[i] * (1.0 - f) + sorted[i + 1] * f } else { sorted[i] }
+    if i + 1 < sorted.len() {
+        sorted[i] * (1.0 - f) + sorted[i + 1] * f
+    } else {
+        sorted[i]
+    }
 }

@@ -24,7 +24,13 @@ pub struct ForecasterConfig {
 
 impl ForecasterConfig {
     pub fn new(horizons: Vec<usize>) -> Self {
-        ForecasterConfig { horizons, refit_every: 288, select_window: 288, band_window: 500, max_history: 20_160 }
+        ForecasterConfig {
+            horizons,
+            refit_every: 288,
+            select_window: 288,
+            band_window: 500,
+            max_history: 20_160,
+        }
     }
 }
 
@@ -82,10 +88,17 @@ impl Forecaster {
         Self::with_models(cfg, start, step, models::default_set())
     }
 
-    pub fn with_models(cfg: ForecasterConfig, start: i64, step: i64, models: Vec<Box<dyn Model>>) -> Self {
+    pub fn with_models(
+        cfg: ForecasterConfig,
+        start: i64,
+        step: i64,
+        models: Vec<Box<dyn Model>>,
+    ) -> Self {
         let h = cfg.horizons.len();
         Forecaster {
-            model_errors: (0..models.len()).map(|_| (0..h).map(|_| Residuals::new(cfg.select_window)).collect()).collect(),
+            model_errors: (0..models.len())
+                .map(|_| (0..h).map(|_| Residuals::new(cfg.select_window)).collect())
+                .collect(),
             band_errors: (0..h).map(|_| Residuals::new(cfg.band_window)).collect(),
             cfg,
             models,
@@ -104,7 +117,11 @@ impl Forecaster {
     }
 
     fn history(&self) -> History<'_> {
-        History { values: &self.values, start: self.start + self.offset as i64 * self.step, step: self.step }
+        History {
+            values: &self.values,
+            start: self.start + self.offset as i64 * self.step,
+            step: self.step,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -118,14 +135,21 @@ impl Forecaster {
     /// Whether enough new samples arrived since the last fit.
     pub fn needs_refit(&self) -> bool {
         let h = self.history();
-        let ready = self.models.iter().any(|m| h.len() >= m.min_history(&h).min(usize::MAX - 1));
+        let ready = self
+            .models
+            .iter()
+            .any(|m| h.len() >= m.min_history(&h).min(usize::MAX - 1));
         ready && (self.since_fit >= self.cfg.refit_every || !self.fitted_once)
     }
 
     /// Re-estimates every model on the history: the slow part, kept off the tick.
     pub fn refit(&mut self) {
         let horizons = self.cfg.horizons.clone();
-        let h = History { values: &self.values, start: self.start + self.offset as i64 * self.step, step: self.step };
+        let h = History {
+            values: &self.values,
+            start: self.start + self.offset as i64 * self.step,
+            step: self.step,
+        };
         for m in self.models.iter_mut() {
             m.fit(&h, &horizons);
         }
@@ -135,7 +159,11 @@ impl Forecaster {
 
     /// Adds the next value on the grid: scores what came due, then forecasts from it.
     pub fn push(&mut self, v: f64) -> Forecast {
-        let v = if v.is_finite() { v } else { self.values.last().copied().unwrap_or(0.0) };
+        let v = if v.is_finite() {
+            v
+        } else {
+            self.values.last().copied().unwrap_or(0.0)
+        };
         self.values.push(v);
         let now = self.offset + self.values.len() - 1;
         self.score(now, v);
@@ -163,7 +191,11 @@ impl Forecaster {
             }
         }
         let max_h = self.cfg.horizons.iter().copied().max().unwrap_or(1);
-        while self.pending.front().is_some_and(|p| p.origin + max_h <= now) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.origin + max_h <= now)
+        {
             self.pending.pop_front();
         }
     }
@@ -174,7 +206,13 @@ impl Forecaster {
         let by_model: Vec<Option<Vec<f64>>> = self
             .models
             .iter()
-            .map(|m| if h.len() >= m.min_history(&h) { m.predict(&h, horizons) } else { None })
+            .map(|m| {
+                if h.len() >= m.min_history(&h) {
+                    m.predict(&h, horizons)
+                } else {
+                    None
+                }
+            })
             .collect();
         let mut out = Vec::with_capacity(horizons.len());
         let mut chosen = Vec::with_capacity(horizons.len());
@@ -201,8 +239,16 @@ impl Forecaster {
         }
         let origin = h.ts(h.len() - 1);
         let learning_hours = self.learning_hours();
-        self.pending.push_back(Pending { origin: now, by_model, chosen });
-        Forecast { origin, horizons: out, learning_hours }
+        self.pending.push_back(Pending {
+            origin: now,
+            by_model,
+            chosen,
+        });
+        Forecast {
+            origin,
+            horizons: out,
+            learning_hours,
+        }
     }
 
     /// The model with the lowest recent error at horizon `k` among those that
@@ -243,7 +289,13 @@ impl Forecaster {
 
     fn learning_hours(&self) -> Option<f64> {
         let h = self.history();
-        let need = self.models.iter().map(|m| m.min_history(&h)).filter(|&n| n < usize::MAX / 2).max()?;
+        let need = self
+            .models
+            .iter()
+            .filter(|m| m.essential())
+            .map(|m| m.min_history(&h))
+            .filter(|&n| n < usize::MAX / 2)
+            .max()?;
         (h.len() < need).then(|| (need - h.len()) as f64 * self.step as f64 / 3_600_000.0)
     }
 }

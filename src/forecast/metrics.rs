@@ -34,13 +34,20 @@ pub fn mase_scale(train: &[f64], day: Option<usize>) -> (f64, bool) {
     if n <= lag {
         return (f64::NAN, seasonal);
     }
-    let s = (lag..n).map(|i| (train[i] - train[i - lag]).abs()).sum::<f64>() / (n - lag) as f64;
+    let s = (lag..n)
+        .map(|i| (train[i] - train[i - lag]).abs())
+        .sum::<f64>()
+        / (n - lag) as f64;
     (s, seasonal)
 }
 
 pub fn smape(actual: f64, point: f64) -> f64 {
     let den = actual.abs() + point.abs();
-    if den == 0.0 { 0.0 } else { 200.0 * (actual - point).abs() / den }
+    if den == 0.0 {
+        0.0
+    } else {
+        200.0 * (actual - point).abs() / den
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -61,7 +68,11 @@ pub fn score(horizon: usize, rows: &[(f64, f64, f64, f64)], scale: f64) -> Score
         n: rows.len(),
         mase: if scale > 0.0 { mae / scale } else { f64::NAN },
         smape: rows.iter().map(|(a, p, _, _)| smape(*a, *p)).sum::<f64>() / n,
-        coverage: rows.iter().filter(|(a, _, lo, hi)| lo <= a && a <= hi).count() as f64 / n,
+        coverage: rows
+            .iter()
+            .filter(|(a, _, lo, hi)| lo <= a && a <= hi)
+            .count() as f64
+            / n,
     }
 }
 
@@ -71,12 +82,16 @@ mod tests {
 
     #[test]
     fn a_daily_sine_is_seasonal_and_noise_is_not() {
-        let sine: Vec<f64> = (0..288 * 5).map(|i| (i as f64 / 288.0 * std::f64::consts::TAU).sin()).collect();
+        let sine: Vec<f64> = (0..288 * 5)
+            .map(|i| (i as f64 / 288.0 * std::f64::consts::TAU).sin())
+            .collect();
         assert!(is_seasonal(&sine, 288));
         let mut x = 1u64;
         let noise: Vec<f64> = (0..288 * 5)
             .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (x >> 33) as f64 / (1u64 << 31) as f64
             })
             .collect();

@@ -52,6 +52,11 @@ pub trait Model: Send {
     fn name(&self) -> &'static str;
     /// Points of history needed before `predict` gives anything.
     fn min_history(&self, h: &History) -> usize;
+    /// Whether "still learning" waits for this model. A weekly model is a bonus once a
+    /// week of history exists, not something to wait a week for.
+    fn essential(&self) -> bool {
+        true
+    }
     /// Re-estimates the model's parameters on the history, for these horizons.
     fn fit(&mut self, _h: &History, _horizons: &[usize]) {}
     /// Point forecasts `steps` ahead of the end of `h`, one per entry of `horizons`.

@@ -38,20 +38,30 @@ pub fn train_len(n: usize) -> usize {
     n - (n as f64 * 0.3).floor() as usize
 }
 
-pub fn forecast(trace: &Trace, horizons: &[usize], model: Option<&str>) -> Result<(Vec<PredRow>, ForecastSummary), String> {
+pub fn forecast(
+    trace: &Trace,
+    horizons: &[usize],
+    model: Option<&str>,
+) -> Result<(Vec<PredRow>, ForecastSummary), String> {
     let started = std::time::Instant::now();
     let n = trace.len();
     let max_h = *horizons.iter().max().ok_or("no horizons")?;
     let n_train = train_len(n);
     if n_train < 2 || n_train - 1 + max_h >= n {
-        return Err(format!("{n} points are too few for a 30 % test part and horizon {max_h}"));
+        return Err(format!(
+            "{n} points are too few for a 30 % test part and horizon {max_h}"
+        ));
     }
     let cfg = ForecasterConfig::new(horizons.to_vec());
     let mut f = match model {
         None | Some("auto") => Forecaster::new(cfg, trace.start, trace.step),
         Some(name) => {
-            let m = models::by_name(name)
-                .ok_or_else(|| format!("unknown model \"{name}\"; known: auto, {}", models::NAMES.join(", ")))?;
+            let m = models::by_name(name).ok_or_else(|| {
+                format!(
+                    "unknown model \"{name}\"; known: auto, {}",
+                    models::NAMES.join(", ")
+                )
+            })?;
             Forecaster::with_models(cfg, trace.start, trace.step, vec![m])
         }
     };
@@ -80,8 +90,11 @@ pub fn forecast(trace: &Trace, horizons: &[usize], model: Option<&str>) -> Resul
     let scores = horizons
         .iter()
         .map(|&h| {
-            let r: Vec<(f64, f64, f64, f64)> =
-                rows.iter().filter(|r| r.horizon == h).map(|r| (r.actual, r.point, r.lo, r.hi)).collect();
+            let r: Vec<(f64, f64, f64, f64)> = rows
+                .iter()
+                .filter(|r| r.horizon == h)
+                .map(|r| (r.actual, r.point, r.lo, r.hi))
+                .collect();
             metrics::score(h, &r, scale)
         })
         .collect();
@@ -110,7 +123,16 @@ pub fn forecast(trace: &Trace, horizons: &[usize], model: Option<&str>) -> Resul
 pub fn write_preds(trace: &Trace, rows: &[PredRow], out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "origin,horizon,actual,point,lo,hi")?;
     for r in rows {
-        writeln!(out, "{},{},{},{},{},{}", format_ts(trace.ts(r.origin)), r.horizon, r.actual, r.point, r.lo, r.hi)?;
+        writeln!(
+            out,
+            "{},{},{},{},{},{}",
+            format_ts(trace.ts(r.origin)),
+            r.horizon,
+            r.actual,
+            r.point,
+            r.lo,
+            r.hi
+        )?;
     }
     Ok(())
 }
@@ -121,15 +143,29 @@ pub fn summary_table(s: &ForecastSummary) -> String {
         s.points,
         s.step_seconds,
         s.origins,
-        if s.seasonal { "daily seasonal" } else { "one-step" },
+        if s.seasonal {
+            "daily seasonal"
+        } else {
+            "one-step"
+        },
         s.scale,
         s.model
     );
     out.push_str("horizon    MASE   sMAPE  coverage(80%)\n");
     for sc in &s.scores {
-        out.push_str(&format!("{:>7} {:>7.3} {:>7.2} {:>9.1}%\n", sc.horizon, sc.mase, sc.smape, sc.coverage * 100.0));
+        out.push_str(&format!(
+            "{:>7} {:>7.3} {:>7.2} {:>9.1}%\n",
+            sc.horizon,
+            sc.mase,
+            sc.smape,
+            sc.coverage * 100.0
+        ));
     }
     let chosen: Vec<String> = s.chosen.iter().map(|(m, c)| format!("{m} {c}")).collect();
-    out.push_str(&format!("models chosen: {}; {:.2}s\n", chosen.join(", "), s.seconds));
+    out.push_str(&format!(
+        "models chosen: {}; {:.2}s\n",
+        chosen.join(", "),
+        s.seconds
+    ));
     out
 }

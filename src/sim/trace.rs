@@ -7,9 +7,16 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     #[error("{file}: cannot read: {source}")]
-    Io { file: String, source: std::io::Error },
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{file}:{line}: {message}")]
-    Row { file: String, line: usize, message: String },
+    Row {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("{file}: {message}")]
     Shape { file: String, message: String },
 }
@@ -52,7 +59,13 @@ pub fn parse_ts(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -68,28 +81,54 @@ pub fn format_ts(ms: i64) -> String {
 
 pub fn load(path: &Path) -> Result<Trace, TraceError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io {
+        file: file.clone(),
+        source,
+    })?;
     parse(&text, &file)
 }
 
 pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
-    let row_err = |line: usize, message: String| TraceError::Row { file: file.to_string(), line, message };
-    let mut rows: Vec<(i64, f64)> = Vec::new();
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(TraceError::Shape { file: file.into(), message: "empty file".into() });
+    let row_err = |line: usize, message: String| TraceError::Row {
+        file: file.to_string(),
+        line,
+        message,
     };
-    let cols: Vec<&str> = header.split(',').map(|c| c.trim().trim_matches('"')).collect();
+    let mut rows: Vec<(i64, f64)> = Vec::new();
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(TraceError::Shape {
+            file: file.into(),
+            message: "empty file".into(),
+        });
+    };
+    let cols: Vec<&str> = header
+        .split(',')
+        .map(|c| c.trim().trim_matches('"'))
+        .collect();
     if cols.len() < 2 || cols[0] != "timestamp" || cols[1] != "value" {
-        return Err(row_err(1, format!("expected the header `timestamp,value`, got `{}`", header.trim())));
+        return Err(row_err(
+            1,
+            format!(
+                "expected the header `timestamp,value`, got `{}`",
+                header.trim()
+            ),
+        ));
     }
     for (i, l) in lines {
         let line = i + 1;
         let mut f = l.split(',');
         let (Some(ts), Some(v)) = (f.next(), f.next()) else {
-            return Err(row_err(line, format!("expected `timestamp,value`, got `{}`", l.trim())));
+            return Err(row_err(
+                line,
+                format!("expected `timestamp,value`, got `{}`", l.trim()),
+            ));
         };
-        let ts = parse_ts(ts).ok_or_else(|| row_err(line, format!("timestamp: cannot read `{}`", ts.trim())))?;
+        let ts = parse_ts(ts)
+            .ok_or_else(|| row_err(line, format!("timestamp: cannot read `{}`", ts.trim())))?;
         let v: f64 = v
             .trim()
             .trim_matches('"')
@@ -112,9 +151,15 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
             _ => merged.push((t, v, 1)),
         }
     }
-    let rows: Vec<(i64, f64)> = merged.into_iter().map(|(t, s, k)| (t, s / k as f64)).collect();
+    let rows: Vec<(i64, f64)> = merged
+        .into_iter()
+        .map(|(t, s, k)| (t, s / k as f64))
+        .collect();
     if rows.len() < 3 {
-        return Err(TraceError::Shape { file: file.into(), message: format!("{} rows: a trace needs at least 3", rows.len()) });
+        return Err(TraceError::Shape {
+            file: file.into(),
+            message: format!("{} rows: a trace needs at least 3", rows.len()),
+        });
     }
     Ok(regularise(&rows))
 }
@@ -128,7 +173,11 @@ pub fn regularise(rows: &[(i64, f64)]) -> Trace {
     let mut step = gaps[0];
     let (mut best, mut run) = (0, 0);
     for (i, g) in gaps.iter().enumerate() {
-        run = if i > 0 && gaps[i - 1] == *g { run + 1 } else { 1 };
+        run = if i > 0 && gaps[i - 1] == *g {
+            run + 1
+        } else {
+            1
+        };
         if run > best {
             best = run;
             step = *g;
@@ -144,13 +193,20 @@ pub fn regularise(rows: &[(i64, f64)]) -> Trace {
     }
     let filled: Vec<bool> = values.iter().map(|v| v.is_nan()).collect();
     fill_gaps(&mut values);
-    Trace { start, step, values, filled }
+    Trace {
+        start,
+        step,
+        values,
+        filled,
+    }
 }
 
 /// Linear interpolation across NaN runs; leading or trailing runs take the nearest value.
 pub fn fill_gaps(values: &mut [f64]) {
     let known: Vec<usize> = (0..values.len()).filter(|&i| !values[i].is_nan()).collect();
-    let (Some(&first), Some(&last)) = (known.first(), known.last()) else { return };
+    let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
+        return;
+    };
     for i in 0..first {
         values[i] = values[first];
     }

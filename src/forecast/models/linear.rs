@@ -17,7 +17,11 @@ pub struct Linear {
 
 impl Default for Linear {
     fn default() -> Self {
-        Linear { window: 4032, fitted: Vec::new(), seasonal: false }
+        Linear {
+            window: 4032,
+            fitted: Vec::new(),
+            seasonal: false,
+        }
     }
 }
 
@@ -31,7 +35,15 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// The features at origin `t` (an index into `y`) for a target `s` steps ahead.
-fn features(y: &[f64], t: usize, s: usize, start: i64, step: i64, day: Option<usize>, out: &mut Vec<f64>) {
+fn features(
+    y: &[f64],
+    t: usize,
+    s: usize,
+    start: i64,
+    step: i64,
+    day: Option<usize>,
+    out: &mut Vec<f64>,
+) {
     out.clear();
     let now = y[t];
     out.push(1.0);
@@ -53,7 +65,12 @@ fn features(y: &[f64], t: usize, s: usize, start: i64, step: i64, day: Option<us
     let day_frac = target_ts.rem_euclid(86_400_000) as f64 / 86_400_000.0;
     let week_frac = target_ts.rem_euclid(7 * 86_400_000) as f64 / (7.0 * 86_400_000.0);
     let tau = std::f64::consts::TAU;
-    out.extend([(tau * day_frac).sin(), (tau * day_frac).cos(), (tau * week_frac).sin(), (tau * week_frac).cos()]);
+    out.extend([
+        (tau * day_frac).sin(),
+        (tau * day_frac).cos(),
+        (tau * week_frac).sin(),
+        (tau * week_frac).cos(),
+    ]);
 }
 
 /// Least absolute deviations by IRLS, with a light ridge (extra rows) so that constant
@@ -63,7 +80,9 @@ fn fit_lad(rows: &[Vec<f64>], targets: &[f64]) -> Option<Vec<f64>> {
     let p = rows.first()?.len();
     let mut weights = vec![1.0; n];
     let mut coef: Option<Vec<f64>> = None;
-    let scale: Vec<f64> = (0..p).map(|j| rows.iter().map(|r| r[j] * r[j]).sum::<f64>()).collect();
+    let scale: Vec<f64> = (0..p)
+        .map(|j| rows.iter().map(|r| r[j] * r[j]).sum::<f64>())
+        .collect();
     for _ in 0..IRLS_ROUNDS {
         let mut x = Array2::<f64>::zeros((n + p, p));
         let mut yv = Array1::<f64>::zeros(n + p);
@@ -77,18 +96,27 @@ fn fit_lad(rows: &[Vec<f64>], targets: &[f64]) -> Option<Vec<f64>> {
         for j in 0..p {
             x[[n + j, j]] = (1e-4 * scale[j]).sqrt().max(1e-9);
         }
-        let model = LinearRegression::new().with_intercept(false).fit(&Dataset::new(x, yv)).ok()?;
+        let model = LinearRegression::new()
+            .with_intercept(false)
+            .fit(&Dataset::new(x, yv))
+            .ok()?;
         let c: Vec<f64> = model.params().to_vec();
         if c.iter().any(|v| !v.is_finite()) {
             return coef;
         }
-        let resid: Vec<f64> =
-            rows.iter().zip(targets).map(|(r, t)| t - r.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>()).collect();
+        let resid: Vec<f64> = rows
+            .iter()
+            .zip(targets)
+            .map(|(r, t)| t - r.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>())
+            .collect();
         let mut abs: Vec<f64> = resid.iter().map(|r| r.abs()).collect();
         abs.sort_by(f64::total_cmp);
         let floor = (abs[abs.len() / 2] * 0.1).max(1e-9);
         // Weighted least squares with w² = 1/|r| minimises the sum of |r|.
-        weights = resid.iter().map(|r| 1.0 / r.abs().max(floor).sqrt()).collect();
+        weights = resid
+            .iter()
+            .map(|r| 1.0 / r.abs().max(floor).sqrt())
+            .collect();
         coef = Some(c);
     }
     coef
@@ -124,7 +152,10 @@ impl Model for Linear {
         }
         let y = h.values;
         let n = y.len();
-        let first = n.saturating_sub(self.window).max(LOOKBACK).max(day.unwrap_or(0));
+        let first = n
+            .saturating_sub(self.window)
+            .max(LOOKBACK)
+            .max(day.unwrap_or(0));
         for &s in horizons {
             if n <= first + s + 50 {
                 continue;

@@ -6,12 +6,18 @@ mod naive;
 
 pub use ets::Ets;
 pub use linear::Linear;
-pub use naive::{Naive, SeasonalNaive, Season};
+pub use naive::{Naive, Season, SeasonalNaive};
 
 use super::Model;
 
 /// Every model by its name, for `--model`.
-pub const NAMES: &[&str] = &["naive", "seasonal-daily", "seasonal-weekly", "linear", "ets"];
+pub const NAMES: &[&str] = &[
+    "naive",
+    "seasonal-daily",
+    "seasonal-weekly",
+    "linear",
+    "ets",
+];
 
 pub fn by_name(name: &str) -> Option<Box<dyn Model>> {
     Some(match name {

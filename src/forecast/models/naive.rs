@@ -49,6 +49,10 @@ impl Model for SeasonalNaive {
         self.period(h).unwrap_or(usize::MAX)
     }
 
+    fn essential(&self) -> bool {
+        matches!(self.0, Season::Daily)
+    }
+
     fn predict(&self, h: &History, horizons: &[usize]) -> Option<Vec<f64>> {
         let m = self.period(h)?;
         let n = h.len();

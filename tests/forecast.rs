@@ -1,0 +1,246 @@
+//! Forecasts on series whose truth is known: a daily sine plus trend plus Gaussian
+//! noise, on a 5-minute grid.
+
+use assert_cmd::Command;
+use vigil::forecast::{Forecaster, ForecasterConfig, models};
+use vigil::sim::backtest;
+use vigil::sim::trace::{self, Trace};
+
+const STEP: i64 = 300_000;
+const DAY: usize = 288;
+const START: i64 = 1_700_006_400_000; // midnight UTC
+const SD: f64 = 2.0;
+
+/// A seeded normal generator (Box-Muller over an LCG): the same noise every run.
+struct Noise(u64);
+
+impl Noise {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+fn truth(i: usize) -> f64 {
+    50.0 + 20.0 * (i as f64 / DAY as f64 * std::f64::consts::TAU).sin() + 0.002 * i as f64
+}
+
+fn synthetic(days: usize) -> Trace {
+    let mut noise = Noise(42);
+    let values: Vec<f64> = (0..days * DAY)
+        .map(|i| truth(i) + SD * noise.normal())
+        .collect();
+    Trace {
+        start: START,
+        step: STEP,
+        filled: vec![false; values.len()],
+        values,
+    }
+}
+
+/// Mean absolute error of one model at `steps` ahead over the last two days, against
+/// the noisy actuals.
+fn mae_of(model: &str, steps: usize) -> f64 {
+    let t = synthetic(10);
+    let (rows, _) = backtest::forecast(&t, &[steps], Some(model)).unwrap();
+    let tail = &rows[rows.len() - 2 * DAY..];
+    tail.iter().map(|r| (r.actual - r.point).abs()).sum::<f64>() / tail.len() as f64
+}
+
+// With N(0, SD) noise, a perfect forecast has MAE = SD·√(2/π) ≈ 0.80·SD. Each model is
+// held to the error its structure allows.
+#[test]
+fn the_linear_model_recovers_the_daily_pattern() {
+    let m = mae_of("linear", 12);
+    assert!(m < 1.1 * SD, "linear 1 h ahead: MAE {m:.3}");
+}
+
+#[test]
+fn seasonal_naive_recovers_the_daily_pattern() {
+    // Yesterday's value carries its own noise: error sd is √2·SD, MAE ≈ 1.13·SD.
+    let m = mae_of("seasonal-daily", 12);
+    assert!(m < 1.3 * SD, "seasonal naive 1 h ahead: MAE {m:.3}");
+}
+
+#[test]
+fn naive_and_ets_track_the_level_a_step_ahead() {
+    // One step of the sine moves at most 20·2π/288 ≈ 0.44; the noise dominates.
+    let naive = mae_of("naive", 1);
+    assert!(naive < 1.3 * SD, "naive: MAE {naive:.3}");
+    let ets = mae_of("ets", 1);
+    assert!(ets < 1.0 * SD, "ets smooths the noise: MAE {ets:.3}");
+}
+
+#[test]
+fn the_chosen_model_beats_naive_an_hour_ahead() {
+    let t = synthetic(10);
+    let (_, auto) = backtest::forecast(&t, &[1, 3, 12], None).unwrap();
+    let (_, naive) = backtest::forecast(&t, &[1, 3, 12], Some("naive")).unwrap();
+    assert!(
+        auto.scores[2].mase < 0.8 * naive.scores[2].mase,
+        "{:?} vs {:?}",
+        auto.scores,
+        naive.scores
+    );
+}
+
+#[test]
+fn bands_cover_about_80_percent_of_actuals() {
+    let t = synthetic(10);
+    let (_, s) = backtest::forecast(&t, &[1, 3, 12], None).unwrap();
+    for sc in &s.scores {
+        assert!(
+            (0.70..=0.90).contains(&sc.coverage),
+            "horizon {}: coverage {}",
+            sc.horizon,
+            sc.coverage
+        );
+    }
+}
+
+#[test]
+fn a_short_history_falls_back_and_says_how_long_it_still_needs() {
+    let mut f = Forecaster::new(ForecasterConfig::new(vec![1, 12]), START, STEP);
+    let mut last = None;
+    for i in 0..100 {
+        last = Some(f.push(truth(i)));
+    }
+    let fc = last.unwrap();
+    assert_eq!(fc.horizons[0].model, "naive");
+    let hours = fc.learning_hours.expect("still learning");
+    assert!(hours > 0.0 && hours < 48.0, "{hours}");
+}
+
+#[test]
+fn a_constant_series_gives_finite_forecasts_and_a_flat_band() {
+    for name in models::NAMES {
+        let t = Trace {
+            start: START,
+            step: STEP,
+            values: vec![7.0; 3 * DAY],
+            filled: vec![false; 3 * DAY],
+        };
+        let (rows, _) = backtest::forecast(&t, &[1, 3, 12], Some(name)).unwrap();
+        for r in rows {
+            assert!(
+                r.point.is_finite() && r.lo.is_finite() && r.hi.is_finite(),
+                "{name}: {r:?}"
+            );
+            assert!((r.point - 7.0).abs() < 1e-6, "{name}: {r:?}");
+            assert!(r.lo <= r.point && r.point <= r.hi);
+        }
+    }
+}
+
+#[test]
+fn gaps_in_a_trace_are_filled_on_the_grid_without_nan() {
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..2000usize {
+        // Every 7th point is missing, and a whole hour goes missing once.
+        if i % 7 == 3 || (1000..1012).contains(&i) {
+            continue;
+        }
+        let ts = trace::format_ts(START + i as i64 * STEP);
+        csv.push_str(&format!("{ts},{}\n", truth(i)));
+    }
+    let t = trace::parse(&csv, "gappy.csv").unwrap();
+    assert_eq!(t.len(), 2000);
+    assert_eq!(t.step, STEP);
+    assert!(t.filled[3] && t.filled[1005] && !t.filled[4]);
+    assert!(
+        (t.values[1005] - truth(1005)).abs() < 1.0,
+        "interpolated across the gap"
+    );
+    let (rows, _) = backtest::forecast(&t, &[1, 3, 12], None).unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.point.is_finite() && r.lo.is_finite() && r.hi.is_finite())
+    );
+}
+
+#[test]
+fn preds_csv_has_the_exact_columns_and_one_row_per_origin_and_horizon() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = synthetic(4);
+    let csv_path = dir.path().join("t.csv");
+    let mut csv = String::from("timestamp,value\n");
+    for (i, v) in t.values.iter().enumerate() {
+        csv.push_str(&format!("{},{v}\n", trace::format_ts(t.ts(i))));
+    }
+    std::fs::write(&csv_path, csv).unwrap();
+    let out = dir.path().join("preds.csv");
+    let run = Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["backtest", "forecast", "--horizons", "1,3,12", "--trace"])
+        .arg(&csv_path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("MASE") && stdout.contains("coverage"),
+        "{stdout}"
+    );
+    let preds = std::fs::read_to_string(&out).unwrap();
+    let mut lines = preds.lines();
+    assert_eq!(lines.next(), Some("origin,horizon,actual,point,lo,hi"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let n = t.len();
+    let n_train = n - (n as f64 * 0.3).floor() as usize;
+    // Origins: the last point before the test part, to the last with all horizons inside.
+    let origins = (n - 1 - 12) - (n_train - 1) + 1;
+    assert_eq!(rows.len(), origins * 3);
+    assert_eq!(rows[0][0], trace::format_ts(t.ts(n_train - 1)));
+    assert_eq!(rows[0][1], "1");
+    assert_eq!(rows[2][1], "12");
+    let last = &rows[rows.len() - 1];
+    assert_eq!(last[0], trace::format_ts(t.ts(n - 13)));
+    // The actual of a row is the trace value `horizon` steps after its origin.
+    let actual: f64 = last[2].parse().unwrap();
+    assert_eq!(actual, t.values[n - 1]);
+}
+
+#[test]
+fn a_malformed_trace_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.csv");
+    std::fs::write(
+        &p,
+        "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,2\n2024-01-01 00:10:00,abc\n",
+    )
+    .unwrap();
+    let run = Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["backtest", "forecast", "--trace"])
+        .arg(&p)
+        .args(["--out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains(&format!("{}:4: value: not a number: `abc`", p.display())),
+        "{err}"
+    );
+    let err = trace::parse("time,value\n", "x.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x.csv:1: expected the header `timestamp,value`"),
+        "{err}"
+    );
+}
