@@ -4,9 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use vigil::collect::host::HostCollector;
 use vigil::config::{self, Config, Loaded, Mode};
 use vigil::console::{app::App, i18n::Lang, theme::Theme};
-use vigil::engine::{self, Engine, Notice, Severity, SystemClock};
+use vigil::engine::{self, Clock, Engine, Notice, Severity, Source, SystemClock};
+use vigil::sim::replay::{Replay, ReplayClock};
 
 /// vigil watches this host, forecasts its load and proposes scale and heal actions,
 /// which run only when you approve them (or never, in shadow mode).
@@ -41,6 +43,13 @@ struct Global {
     /// Force shadow mode: show and record what would be done, never act
     #[arg(long, global = true)]
     shadow: bool,
+    /// Drive the console from a trace (CSV timestamp,value) instead of this host: its
+    /// values are shown as CPU load, on a simulated clock
+    #[arg(long, value_name = "CSV")]
+    replay: Option<PathBuf>,
+    /// With --replay: simulated seconds per real second
+    #[arg(long, default_value_t = 60.0, requires = "replay")]
+    speed: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -297,9 +306,31 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
     };
     let lang = Lang::resolve(&cfg.console.lang);
     tracing::info!(interval = ?cfg.interval, mode = ?cfg.mode, "console starting");
+    let (source, clock): (Source, Arc<dyn Clock>) = match &global.replay {
+        Some(path) => {
+            if !(global.speed > 0.0 && global.speed.is_finite()) {
+                anyhow::bail!("--speed: expected a positive number, got {}", global.speed);
+            }
+            let trace = vigil::sim::trace::load(path)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let replay = Replay {
+                name: format!("{name} ×{}", global.speed),
+                trace,
+            };
+            let clock = Arc::new(ReplayClock::new(replay.start(), global.speed));
+            (Source::Replay(Box::new(replay)), clock)
+        }
+        None => (
+            Source::Host(Box::new(HostCollector::proc())),
+            Arc::new(SystemClock),
+        ),
+    };
     let rt = runtime()?;
     rt.block_on(async {
-        let handle = Engine::spawn(cfg.clone(), Arc::new(SystemClock), notices);
+        let handle = Engine::spawn(cfg.clone(), clock, source, notices);
         vigil::console::run(handle, App::new(theme, lang), cfg.console.mouse).await
     })?;
     Ok(ExitCode::SUCCESS)

@@ -13,6 +13,7 @@ use vigil::console::keymap::KEYMAP;
 use vigil::console::theme::Theme;
 use vigil::console::ui;
 use vigil::engine::{HostInfo, Notice, Severity, Snapshot};
+use vigil::forecast::{Forecast, HorizonForecast};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -80,6 +81,26 @@ fn snapshot() -> Snapshot {
             })
             .collect();
         snap.history.insert(m, h);
+        let now = latest.value(m);
+        let horizons = [1, 5, 15, 30, 60]
+            .iter()
+            .map(|&s| HorizonForecast {
+                steps: s,
+                ts: NOW + s as i64 * 60_000,
+                point: now * (1.0 + s as f64 / 200.0),
+                lo: now * (1.0 - s as f64 / 150.0),
+                hi: now * (1.0 + s as f64 / 80.0),
+                model: "linear".into(),
+                recent_mae: Some(now * 0.02),
+            })
+            .collect();
+        let fc = Forecast {
+            origin: NOW,
+            horizons,
+            learning_hours: None,
+            scale: now * 0.025,
+        };
+        snap.forecasts.insert(m, fc);
     }
     snap
 }
@@ -261,7 +282,40 @@ fn a_notice_about_vigil_itself_replaces_the_tab_strip() {
 #[test]
 fn views_not_built_yet_say_so() {
     let mut a = app("default", Lang::En);
-    a.view = View::Forecast;
+    a.view = View::Actions;
     let screen = text(&render(&a, &snapshot(), 80, 24));
     assert!(screen.contains("later release"), "{screen}");
+}
+
+#[test]
+fn the_forecast_view_shows_model_error_and_p90s() {
+    let mut a = app("default", Lang::En);
+    a.view = View::Forecast;
+    let buf = render(&a, &snapshot(), 120, 40);
+    let screen = text(&buf);
+    // CPU 42.5 %: P90 in 15 min = 42.5 × (1 + 15/80), in 1 h = 42.5 × 1.75.
+    assert!(
+        screen.contains("P90 in 15 min 50.5%  in 1 h 74.4%"),
+        "{screen}"
+    );
+    assert!(screen.contains("CPU · linear · MASE 0.80"), "{screen}");
+    insta::assert_snapshot!("forecast_120x40", screen);
+}
+
+#[test]
+fn the_overview_tiles_show_the_next_hour_peak() {
+    let screen = text(&render(&app("default", Lang::En), &snapshot(), 120, 40));
+    assert!(screen.contains("42.5% 1h≤74%"), "{screen}");
+}
+
+#[test]
+fn a_series_still_learning_says_how_long() {
+    let mut snap = snapshot();
+    for fc in snap.forecasts.values_mut() {
+        fc.learning_hours = Some(12.5);
+    }
+    let mut a = app("default", Lang::ZhCn);
+    a.view = View::Forecast;
+    let screen = text(&render(&a, &snap, 140, 40));
+    assert!(screen.contains("学习中：还需 12.5 小时的数据"), "{screen}");
 }

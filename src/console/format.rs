@@ -2,7 +2,8 @@
 
 pub fn bytes(n: f64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n.max(0.0);
+    // Also turns -0.0 (an empty sum) into 0.
+    let mut v = if n > 0.0 { n } else { 0.0 };
     let mut i = 0;
     while v >= 1024.0 && i + 1 < UNITS.len() {
         v /= 1024.0;
@@ -20,7 +21,7 @@ pub fn bytes(n: f64) -> String {
 /// For tight places: "379M", "24G", "96K".
 pub fn bytes_short(n: f64) -> String {
     const UNITS: [&str; 6] = ["", "K", "M", "G", "T", "P"];
-    let mut v = n.max(0.0);
+    let mut v = if n > 0.0 { n } else { 0.0 };
     let mut i = 0;
     while v >= 1024.0 && i + 1 < UNITS.len() {
         v /= 1024.0;

@@ -78,6 +78,11 @@ pub enum Msg {
     ShortQuit,
     ShortView,
     ShortPause,
+    In15m,
+    In1h,
+    Learning,
+    MoreHours,
+    NoData,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -133,6 +138,11 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             ShortQuit => "quit",
             ShortView => "views",
             ShortPause => "pause",
+            In15m => "in 15 min",
+            In1h => "in 1 h",
+            Learning => "learning:",
+            MoreHours => "more hours needed",
+            NoData => "no data from this source",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -166,7 +176,7 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             HelpClose => "按 Esc 或 ? 关闭帮助",
             Dangerous => "(!) 会改变 vigil 的行为",
             TooSmall => "终端窗口太小",
-            NotYet => "此视图将在 vigil 的后续版本中提供。概览（1）现已可用。",
+            NotYet => "此视图将在 vigil 的后续版本中提供。概览（1）和预测（2）现已可用。",
             KeyQuit => "退出",
             KeyHelp => "显示或隐藏帮助",
             KeyNextView => "下一个视图",
@@ -182,6 +192,11 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             ShortQuit => "退出",
             ShortView => "视图",
             ShortPause => "暂停",
+            In15m => "15 分钟后",
+            In1h => "1 小时后",
+            Learning => "学习中：还需",
+            MoreHours => "小时的数据",
+            NoData => "此数据源没有该指标",
         },
     }
 }

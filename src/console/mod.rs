@@ -3,6 +3,7 @@
 //! changed, so an idle screen costs nothing.
 
 pub mod app;
+pub mod forecast_view;
 pub mod format;
 pub mod i18n;
 pub mod keymap;

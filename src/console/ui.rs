@@ -38,6 +38,7 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
     draw_tabs(f, app, snap, tabs);
     match app.view {
         View::Overview => overview(f, app, snap, body),
+        View::Forecast => super::forecast_view::draw(f, app, snap, body),
         other => not_yet(f, app, other, body),
     }
     draw_status(f, app, status);
@@ -168,7 +169,7 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn block<'a>(app: &App, title: impl Into<Line<'a>>) -> Block<'a> {
+pub(super) fn block<'a>(app: &App, title: impl Into<Line<'a>>) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(app.theme.border())
@@ -186,6 +187,8 @@ fn spark_data(values: &[f64], width: usize) -> Vec<u64> {
 
 struct Tile {
     title: Msg,
+    /// The forecast's highest P90 over the next hour, formatted.
+    peak: Option<String>,
     value: String,
     detail: String,
     style: Style,
@@ -203,8 +206,18 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
     let fs = s.fullest_fs();
     let disk_pct = fs.map(|f| f.used_pct()).unwrap_or(0.0);
     let cores = snap.host.cores.max(1) as f64;
+    let peak = |m: Metric, fmt: &dyn Fn(f64) -> String| {
+        snap.forecasts
+            .get(&m)
+            .and_then(|f| f.peak_p90())
+            .map(|(_, v)| format!("1h≤{}", fmt(v)))
+    };
+    let pct = |v: f64| format!("{:.0}%", v.clamp(0.0, 100.0));
+    let no_mem = s.mem_total == 0;
+    let dash = || "–".to_string();
     vec![
         Tile {
+            peak: peak(Metric::Cpu, &pct),
             title: Msg::Cpu,
             value: format!("{:.1}%", s.cpu_pct),
             detail: format!("iowait {:.1}%", s.iowait_pct),
@@ -213,8 +226,17 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
             max: Some(100.0),
         },
         Tile {
+            peak: if no_mem {
+                None
+            } else {
+                peak(Metric::Mem, &pct)
+            },
             title: Msg::Memory,
-            value: format!("{:.1}%", s.mem_pct()),
+            value: if no_mem {
+                dash()
+            } else {
+                format!("{:.1}%", s.mem_pct())
+            },
             detail: format!(
                 "{}/{}{}",
                 format::bytes_short(s.mem_used as f64),
@@ -230,8 +252,13 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
             max: Some(100.0),
         },
         Tile {
+            peak: fs.and_then(|_| peak(Metric::DiskUsed, &pct)),
             title: Msg::Disk,
-            value: format!("{disk_pct:.1}%"),
+            value: if fs.is_none() {
+                dash()
+            } else {
+                format!("{disk_pct:.1}%")
+            },
             detail: format!(
                 "{}{} {}{}",
                 tr(l, Msg::Read),
@@ -244,16 +271,30 @@ fn tiles(app: &App, snap: &Snapshot) -> Vec<Tile> {
             max: None,
         },
         Tile {
+            peak: if s.net.is_empty() {
+                None
+            } else {
+                peak(Metric::NetRx, &|v| format::bytes_short(v))
+            },
             title: Msg::Network,
-            value: format!("↓{}", format::rate(s.net_rx_bps())),
+            value: if s.net.is_empty() {
+                dash()
+            } else {
+                format!("↓{}", format::rate(s.net_rx_bps()))
+            },
             detail: format!("↑{}", format::rate(s.net_tx_bps())),
             style: Style::default().fg(t.accent),
             metric: Metric::NetRx,
             max: None,
         },
         Tile {
+            peak: None,
             title: Msg::Load,
-            value: format!("{:.2}", s.load1),
+            value: if no_mem {
+                dash()
+            } else {
+                format!("{:.2}", s.load1)
+            },
             detail: format!("{:.2} {:.2}", s.load5, s.load15),
             style: t.level(s.load1 / cores, 1.0, 2.0),
             metric: Metric::Load1,
@@ -310,13 +351,14 @@ fn draw_tile(f: &mut Frame, app: &App, snap: &Snapshot, tile: &Tile, area: Rect)
         Constraint::Min(0),
     ])
     .areas(inner);
-    f.render_widget(
-        Paragraph::new(Span::styled(
-            tile.value.clone(),
-            tile.style.add_modifier(Modifier::BOLD),
-        )),
-        v,
-    );
+    let mut value = vec![Span::styled(
+        tile.value.clone(),
+        tile.style.add_modifier(Modifier::BOLD),
+    )];
+    if let Some(p) = &tile.peak {
+        value.push(Span::styled(format!(" {p}"), t.muted()));
+    }
+    f.render_widget(Paragraph::new(Line::from(value)), v);
     f.render_widget(
         Paragraph::new(Span::styled(tile.detail.clone(), t.muted())),
         d,

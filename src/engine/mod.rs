@@ -2,6 +2,7 @@
 //! channel and takes `Command`s. The console never calls a stage; it only talks here.
 
 mod clock;
+pub mod forecasts;
 mod snapshot;
 
 pub use clock::{Clock, SystemClock};
@@ -10,8 +11,11 @@ pub use snapshot::{Command, HostInfo, Notice, Severity, Snapshot};
 use crate::collect::host::HostCollector;
 use crate::collect::{HostSample, Metric, docker};
 use crate::config::Config;
+use crate::forecast::Model;
+use crate::sim::replay::Replay;
 use crate::store::{Retention, Store};
-use std::collections::VecDeque;
+use forecasts::Forecasts;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +27,32 @@ pub const WINDOW_MS: i64 = 3_600_000;
 const DOCKER_EVERY: u64 = 5;
 const MAINTAIN_EVERY_MS: i64 = 60_000;
 
+/// Where samples come from.
+pub enum Source {
+    Host(Box<HostCollector>),
+    Replay(Box<Replay>),
+}
+
+impl Source {
+    fn label(&self) -> String {
+        match self {
+            Source::Host(_) => "procfs".into(),
+            Source::Replay(r) => format!("replay {}", r.name),
+        }
+    }
+}
+
+type Fitted = Vec<(Metric, Vec<Box<dyn Model>>)>;
+
 pub struct Engine {
     config: Config,
     clock: Arc<dyn Clock>,
-    collector: HostCollector,
+    source: Source,
     store: Store,
+    forecasts: Forecasts,
+    refit_tx: mpsc::Sender<Fitted>,
+    refit_rx: mpsc::Receiver<Fitted>,
+    refitting: bool,
     tx: watch::Sender<Snapshot>,
     ticks: u64,
     last_maintain: i64,
@@ -74,33 +99,60 @@ fn host_info() -> HostInfo {
     }
 }
 
+/// History a restart keeps for the forecasts: a week.
+const FORECAST_HISTORY_MS: i64 = 7 * 86_400_000;
+
 impl Engine {
     pub fn new(
         config: Config,
         clock: Arc<dyn Clock>,
+        source: Source,
         fixed_notices: Vec<Notice>,
     ) -> (Engine, watch::Receiver<Snapshot>) {
-        let store = Store::open(store_path(&config).as_deref(), retention(&config));
         let now = clock.now_ms();
+        // A replay must not write into the host's own history.
+        let store = match &source {
+            Source::Host(_) => Store::open(store_path(&config).as_deref(), retention(&config)),
+            Source::Replay(_) => Store::memory(retention(&config)),
+        };
         let mut snap = Snapshot {
             host: host_info(),
-            source: "procfs".into(),
+            source: source.label(),
             mode: config.mode,
             interval_ms: config.interval.as_millis() as u64,
             ts: now,
             ..Snapshot::default()
         };
-        // History survives a restart: the screen starts with the last hour.
+        // History survives a restart (or comes from the trace): the screen and the
+        // forecasts start from it.
+        let mut long: BTreeMap<Metric, Vec<(i64, f64)>> = BTreeMap::new();
         for m in Metric::ALL {
-            let h: VecDeque<(i64, f64)> = store.history(m.name(), now - WINDOW_MS).into();
-            snap.history.insert(m, h);
+            let h = match &source {
+                Source::Host(_) => store.history(m.name(), now - FORECAST_HISTORY_MS),
+                Source::Replay(r) if m == Metric::Cpu => r.before(now),
+                Source::Replay(_) => Vec::new(),
+            };
+            let recent: VecDeque<(i64, f64)> = h
+                .iter()
+                .copied()
+                .filter(|&(t, _)| t >= now - WINDOW_MS)
+                .collect();
+            snap.history.insert(m, recent);
+            long.insert(m, h);
         }
+        let forecasts = Forecasts::warm(&long, now);
+        snap.forecasts = forecasts.latest.clone();
         let (tx, rx) = watch::channel(snap);
+        let (refit_tx, refit_rx) = mpsc::channel(4);
         let engine = Engine {
             config,
             clock,
-            collector: HostCollector::proc(),
+            source,
             store,
+            forecasts,
+            refit_tx,
+            refit_rx,
+            refitting: false,
             tx,
             ticks: 0,
             last_maintain: now,
@@ -114,8 +166,13 @@ impl Engine {
     }
 
     /// Starts the engine on the current tokio runtime.
-    pub fn spawn(config: Config, clock: Arc<dyn Clock>, fixed_notices: Vec<Notice>) -> Handle {
-        let (engine, rx) = Engine::new(config, clock, fixed_notices);
+    pub fn spawn(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        source: Source,
+        fixed_notices: Vec<Notice>,
+    ) -> Handle {
+        let (engine, rx) = Engine::new(config, clock, source, fixed_notices);
         let (ctx, crx) = mpsc::channel(64);
         let task = tokio::spawn(engine.run(crx));
         Handle {
@@ -135,6 +192,10 @@ impl Engine {
                         self.tick().await;
                     }
                 }
+                Some(fitted) = self.refit_rx.recv() => {
+                    self.forecasts.install(fitted);
+                    self.refitting = false;
+                }
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
                     Some(Command::TogglePause) => self.tx.send_modify(|s| {
@@ -150,11 +211,17 @@ impl Engine {
     /// One pass of the pipeline: collect, remember, publish.
     pub async fn tick(&mut self) {
         let now = self.clock.now_ms();
-        if self.ticks.is_multiple_of(DOCKER_EVERY) {
+        if matches!(self.source, Source::Host(_)) && self.ticks.is_multiple_of(DOCKER_EVERY) {
             self.count_containers().await;
         }
         self.ticks += 1;
-        match self.collector.collect(now) {
+        let collected = match &mut self.source {
+            Source::Host(c) => c.collect(now).map_err(|e| e.to_string()),
+            Source::Replay(r) => r
+                .sample(now)
+                .ok_or_else(|| "the trace has ended".to_string()),
+        };
+        match collected {
             Ok(mut sample) => {
                 self.collect_error = None;
                 sample.containers_running = self.containers;
@@ -214,8 +281,36 @@ impl Engine {
                 }
             }
             s.ts = sample.ts;
-            s.latest = Some(sample);
             s.seq += 1;
+        });
+        if has_rates && self.forecasts.observe(&sample) {
+            let latest = self.forecasts.latest.clone();
+            self.tx.send_modify(|s| s.forecasts = latest);
+            self.start_refits();
+        }
+        self.tx.send_modify(|s| s.latest = Some(sample));
+    }
+
+    /// Hands due refits to a blocking thread; the fitted models come back on a channel
+    /// the run loop listens to.
+    fn start_refits(&mut self) {
+        if self.refitting {
+            return;
+        }
+        let jobs = self.forecasts.refit_jobs();
+        if jobs.is_empty() {
+            return;
+        }
+        self.refitting = true;
+        let tx = self.refit_tx.clone();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            // No runtime (a synchronous caller): fit here.
+            self.forecasts.install(forecasts::run_jobs(jobs));
+            self.refitting = false;
+            return;
+        };
+        rt.spawn_blocking(move || {
+            let _ = tx.blocking_send(forecasts::run_jobs(jobs));
         });
     }
 
@@ -253,7 +348,12 @@ pub async fn snapshot_once(config: Config) -> Snapshot {
     let mut cfg = config;
     // A one-shot status must not write to the history of a running vigil.
     cfg.store.enabled = false;
-    let (mut engine, rx) = Engine::new(cfg, Arc::new(SystemClock), Vec::new());
+    let (mut engine, rx) = Engine::new(
+        cfg,
+        Arc::new(SystemClock),
+        Source::Host(Box::new(HostCollector::proc())),
+        Vec::new(),
+    );
     engine.tick().await;
     tokio::time::sleep(interval).await;
     engine.tick().await;

@@ -3,6 +3,7 @@
 
 use crate::collect::{HostSample, Metric};
 use crate::config::Mode;
+use crate::forecast::Forecast;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -46,6 +47,8 @@ pub struct Snapshot {
     #[serde(skip)]
     pub history: BTreeMap<Metric, VecDeque<(i64, f64)>>,
     pub notices: Vec<Notice>,
+    /// Per series: the next hour, on a one-minute grid.
+    pub forecasts: BTreeMap<Metric, Forecast>,
 }
 
 impl Snapshot {

@@ -56,6 +56,46 @@ pub struct Forecast {
     pub horizons: Vec<HorizonForecast>,
     /// Hours of history still needed before the learned models can take over.
     pub learning_hours: Option<f64>,
+    /// The recent mean absolute one-step change: recent MAE / scale is a MASE.
+    pub scale: f64,
+}
+
+impl Forecast {
+    /// The recent MASE of the model leading at horizon `k`.
+    pub fn mase(&self, k: usize) -> Option<f64> {
+        let mae = self.horizons.get(k)?.recent_mae?;
+        (self.scale > 0.0).then(|| mae / self.scale)
+    }
+
+    /// The highest upper band edge (the P90) over all horizons, and its time.
+    pub fn peak_p90(&self) -> Option<(i64, f64)> {
+        self.horizons
+            .iter()
+            .map(|h| (h.ts, h.hi))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+pub struct RefitJob {
+    values: Vec<f64>,
+    start: i64,
+    step: i64,
+    horizons: Vec<usize>,
+    models: Vec<Box<dyn Model>>,
+}
+
+impl RefitJob {
+    pub fn run(mut self) -> Vec<Box<dyn Model>> {
+        let h = History {
+            values: &self.values,
+            start: self.start,
+            step: self.step,
+        };
+        for m in self.models.iter_mut() {
+            m.fit(&h, &self.horizons);
+        }
+        self.models
+    }
 }
 
 struct Pending {
@@ -157,6 +197,45 @@ impl Forecaster {
         self.fitted_once = true;
     }
 
+    /// A copy of what a refit needs, to run off the tick; `install` takes the result.
+    /// Counts as the refit for `needs_refit`, so it is not asked for twice.
+    pub fn refit_job(&mut self) -> RefitJob {
+        self.since_fit = 0;
+        self.fitted_once = true;
+        RefitJob {
+            values: self.values.clone(),
+            start: self.start + self.offset as i64 * self.step,
+            step: self.step,
+            horizons: self.cfg.horizons.clone(),
+            models: models::default_set(),
+        }
+    }
+
+    /// Puts models fitted by a `RefitJob` in place of the current ones.
+    pub fn install(&mut self, models: Vec<Box<dyn Model>>) {
+        // Error records are kept per position: only a like-for-like set may replace.
+        let same = models.len() == self.models.len()
+            && models
+                .iter()
+                .zip(&self.models)
+                .all(|(a, b)| a.name() == b.name());
+        if same {
+            self.models = models;
+        }
+    }
+
+    /// Appends history without forecasting from each point: for warming up from
+    /// stored history, before a `refit` and the last few hundred `push`es.
+    pub fn extend_quietly(&mut self, values: &[f64]) {
+        self.values
+            .extend(values.iter().map(|v| if v.is_finite() { *v } else { 0.0 }));
+        if self.values.len() > self.cfg.max_history {
+            let cut = self.values.len() - self.cfg.max_history;
+            self.values.drain(..cut);
+            self.offset += cut;
+        }
+    }
+
     /// Adds the next value on the grid: scores what came due, then forecasts from it.
     pub fn push(&mut self, v: f64) -> Forecast {
         let v = if v.is_finite() {
@@ -239,6 +318,12 @@ impl Forecaster {
         }
         let origin = h.ts(h.len() - 1);
         let learning_hours = self.learning_hours();
+        let recent = &h.values[h.len().saturating_sub(1000)..];
+        let scale = if recent.len() > 1 {
+            recent.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (recent.len() - 1) as f64
+        } else {
+            0.0
+        };
         self.pending.push_back(Pending {
             origin: now,
             by_model,
@@ -248,6 +333,7 @@ impl Forecaster {
             origin,
             horizons: out,
             learning_hours,
+            scale,
         }
     }
 

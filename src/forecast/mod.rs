@@ -10,7 +10,7 @@ mod forecaster;
 pub mod metrics;
 pub mod models;
 
-pub use forecaster::{Forecast, Forecaster, ForecasterConfig, HorizonForecast};
+pub use forecaster::{Forecast, Forecaster, ForecasterConfig, HorizonForecast, RefitJob};
 
 /// The history a model sees: values on a regular grid, oldest first, ending at the
 /// forecast origin.
