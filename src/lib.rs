@@ -8,5 +8,6 @@ pub mod console;
 pub mod engine;
 pub mod forecast;
 pub mod logging;
+pub mod plan;
 pub mod sim;
 pub mod store;

@@ -89,6 +89,40 @@ enum BacktestCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Replay a trace through a simulated fleet under a scaling policy; writes
+    /// timestamp,load,demand,ready,billed,desired and prints the elasticity scores
+    Scale(ScaleArgs),
+}
+
+#[derive(Args, Debug)]
+struct ScaleArgs {
+    /// CSV with the header timestamp,value
+    #[arg(long, value_name = "CSV")]
+    trace: PathBuf,
+    /// predictive (vigil's), hpa, threshold or oracle
+    #[arg(long, default_value = "predictive")]
+    policy: String,
+    /// Instances the trace's 99th percentile needs
+    #[arg(long, default_value_t = 10.0)]
+    peak: f64,
+    /// Time from purchase to serving
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    boot: std::time::Duration,
+    /// Time between decisions
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    interval: std::time::Duration,
+    /// second or hour
+    #[arg(long, default_value = "second")]
+    billing: String,
+    /// Where to write the steps of --policy
+    #[arg(long, value_name = "CSV")]
+    out: Option<PathBuf>,
+    /// Run every policy on the trace and print one table
+    #[arg(long)]
+    compare: bool,
+    /// Print the scores as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,8 +205,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             model,
             json,
         })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
+        Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
         None => console(&cli.global),
     }
+}
+
+fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {
+    use vigil::sim::fleet::{Billing, FleetParams, PolicyKind};
+    let policy = PolicyKind::parse(&a.policy).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--policy: expected predictive, hpa, threshold or oracle, got \"{}\"",
+            a.policy
+        )
+    })?;
+    let billing = match a.billing.as_str() {
+        "second" => Billing::Second,
+        "hour" => Billing::Hour,
+        other => anyhow::bail!("--billing: expected second or hour, got \"{other}\""),
+    };
+    if !(a.peak > 0.0 && a.peak.is_finite()) {
+        anyhow::bail!(
+            "--peak: expected a positive number of instances, got {}",
+            a.peak
+        );
+    }
+    if a.interval.is_zero() {
+        anyhow::bail!("--interval: must be more than 0");
+    }
+    if a.out.is_none() && !a.compare {
+        anyhow::bail!("--out: where to write the steps (or --compare for the table alone)");
+    }
+    let params = FleetParams {
+        peak: a.peak,
+        boot_ms: a.boot.as_millis() as i64,
+        interval_ms: a.interval.as_millis() as i64,
+        billing,
+    };
+    backtest_scale(
+        &a.trace,
+        &params,
+        policy,
+        a.out.as_deref(),
+        a.compare,
+        a.json,
+    )
 }
 
 fn config_check(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -218,6 +294,89 @@ fn backtest_forecast(
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", backtest::summary_table(&summary));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backtest_scale(
+    trace: &std::path::Path,
+    params: &vigil::sim::fleet::FleetParams,
+    policy: vigil::sim::fleet::PolicyKind,
+    out: Option<&std::path::Path>,
+    compare: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use vigil::sim::fleet::{self, PolicyKind};
+    use vigil::sim::trace as tr;
+    let t = tr::load(trace)?;
+    let policies: Vec<PolicyKind> = if compare {
+        PolicyKind::ALL.to_vec()
+    } else {
+        vec![policy, PolicyKind::Oracle]
+    };
+    let mut scores = Vec::new();
+    for p in &policies {
+        let rows = fleet::simulate(&t, params, *p);
+        if *p == policy {
+            if let Some(out) = out {
+                let file = std::fs::File::create(out)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+                let mut w = std::io::BufWriter::new(file);
+                use std::io::Write;
+                writeln!(w, "timestamp,load,demand,ready,billed,desired")?;
+                for r in &rows {
+                    writeln!(
+                        w,
+                        "{},{},{},{},{},{}",
+                        tr::format_ts(r.ts),
+                        r.load,
+                        r.demand,
+                        r.ready,
+                        r.billed,
+                        r.desired
+                    )?;
+                }
+                w.flush()?;
+            }
+        }
+        scores.push(fleet::score(p.name(), &rows, t.step));
+    }
+    let oracle_cost = scores.iter().find(|s| s.policy == "oracle").map(|s| s.cost);
+    for s in &mut scores {
+        s.cost_ratio_to_oracle = oracle_cost.filter(|c| *c > 0.0).map(|c| s.cost / c);
+    }
+    if !compare {
+        scores.retain(|s| s.policy == policy.name());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&scores)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<11} {:>10} {:>7} {:>8} {:>10} {:>10} {:>7} {:>7} {:>9}",
+        "policy",
+        "cost(i·h)",
+        "×oracle",
+        "under%",
+        "short(i·h)",
+        "effective",
+        "acc_U",
+        "acc_O",
+        "adapt/day"
+    );
+    for s in &scores {
+        println!(
+            "{:<11} {:>10.1} {:>7.3} {:>7.2}% {:>10.2} {:>10.1} {:>7.3} {:>7.3} {:>9.1}",
+            s.policy,
+            s.cost,
+            s.cost_ratio_to_oracle.unwrap_or(f64::NAN),
+            s.under_provisioned_time * 100.0,
+            s.shortage,
+            s.effective_cost,
+            s.under_accuracy,
+            s.over_accuracy,
+            s.adaptations_per_day
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -179,3 +179,21 @@ fn sigterm_restores_the_terminal() {
         "0 1"
     );
 }
+
+#[test]
+fn a_replay_shows_forecasts_from_the_first_frame() {
+    let trace = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/traces/ec2_cpu_utilization_ac20cd.csv"
+    );
+    let t = Tmux::start("replay", &format!("--replay {trace} --speed 60"), 120, 40);
+    t.wait_for("source replay ec2_cpu_utilization_ac20cd.csv");
+    t.keys("2");
+    let s = t.wait_for("P90 in 15 min");
+    assert!(
+        s.contains("no data from this source"),
+        "memory is absent in a replay: {s}"
+    );
+    t.keys("q");
+    t.wait_for("VIGIL_EXITED:0");
+}

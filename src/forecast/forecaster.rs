@@ -20,6 +20,8 @@ pub struct ForecasterConfig {
     pub band_window: usize,
     /// History kept, in points.
     pub max_history: usize,
+    /// The band's quantiles of past errors: (0.1, 0.9) is the 80 % band.
+    pub band: (f64, f64),
 }
 
 impl ForecasterConfig {
@@ -30,6 +32,7 @@ impl ForecasterConfig {
             select_window: 288,
             band_window: 500,
             max_history: 20_160,
+            band: (0.1, 0.9),
         }
     }
 }
@@ -298,7 +301,7 @@ impl Forecaster {
         for (k, &s) in horizons.iter().enumerate() {
             let (mi, point) = self.choose(k, &by_model);
             let mae = self.model_errors[mi][k].mean_abs();
-            let (lo, hi) = match self.band_errors[k].quantiles(0.1, 0.9) {
+            let (lo, hi) = match self.band_errors[k].quantiles(self.cfg.band.0, self.cfg.band.1) {
                 Some((ql, qh)) => (point + ql, point + qh),
                 None => {
                     let spread = self.fallback_spread(s);

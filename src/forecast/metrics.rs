@@ -1,5 +1,10 @@
 //! Forecast scores as ../shared/EVAL.md defines them: MASE, sMAPE, band coverage.
 
+/// Quantile of sorted values, interpolating between neighbours.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    super::conformal::quantile(sorted, q)
+}
+
 /// Autocorrelation at `lag`.
 fn acf(y: &[f64], lag: usize) -> f64 {
     let n = y.len();

@@ -1,0 +1,4 @@
+//! plan: findings, forecasts and fleet state → proposals. Pure and deterministic: the
+//! same inputs give the same decision, live or in a backtest.
+
+pub mod scaling;

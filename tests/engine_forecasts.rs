@@ -1,0 +1,116 @@
+//! The engine's forecasting: samples become a one-minute grid, forecasts follow each
+//! closed minute, and a replay starts with forecasts already learned from its trace.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use vigil::collect::{HostSample, Metric};
+use vigil::config::Config;
+use vigil::engine::forecasts::{Forecasts, HORIZONS, minute_grid};
+use vigil::engine::{Clock, Engine, Source};
+use vigil::sim::replay::{Replay, ReplayClock};
+use vigil::sim::trace;
+
+const T0: i64 = 1_699_999_200_000; // a whole hour
+
+#[test]
+fn samples_are_averaged_per_minute_and_gaps_interpolated() {
+    let points = vec![
+        (T0, 10.0),
+        (T0 + 30_000, 20.0),
+        (T0 + 180_000, 40.0),
+        (T0 + 200_000, 50.0),
+    ];
+    let (start, grid) = minute_grid(&points, T0 + 240_000);
+    assert_eq!(start, T0);
+    assert_eq!(grid, vec![15.0, 25.0, 35.0, 45.0]);
+}
+
+fn sample(ts: i64, cpu: f64) -> HostSample {
+    HostSample {
+        ts,
+        cpu_pct: cpu,
+        cpu_per_core: vec![cpu],
+        mem_total: 100,
+        mem_used: 50,
+        ..HostSample::default()
+    }
+}
+
+#[test]
+fn a_forecast_follows_each_closed_minute() {
+    let mut f = Forecasts::warm(&BTreeMap::new(), T0);
+    let mut closed = 0;
+    for s in 0..180 {
+        if f.observe(&sample(T0 + s * 1000, 30.0 + (s / 60) as f64)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 2, "minutes 0 and 1 closed; minute 2 is still open");
+    let cpu = &f.latest[&Metric::Cpu];
+    assert_eq!(cpu.origin, T0 + 60_000);
+    assert_eq!(
+        cpu.horizons.iter().map(|h| h.steps).collect::<Vec<_>>(),
+        HORIZONS.to_vec()
+    );
+    assert_eq!(
+        cpu.horizons[0].point, 31.0,
+        "too little history: the last minute's mean"
+    );
+    assert!(cpu.learning_hours.is_some());
+    assert_eq!(f.latest[&Metric::Mem].horizons[0].point, 50.0);
+}
+
+fn example_replay() -> Replay {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/traces/ec2_cpu_utilization_ac20cd.csv"
+    );
+    Replay {
+        name: "example".into(),
+        trace: trace::load(std::path::Path::new(path)).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_replay_starts_with_learned_forecasts_and_leaves_the_host_history_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    let db = dir.path().join("vigil.db");
+    config.store.path = Some(db.clone());
+    let replay = example_replay();
+    let start = replay.start();
+    let expected_now = replay.value_at(start).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ReplayClock::new(start, 60.0));
+    let (mut engine, rx) = Engine::new(config, clock, Source::Replay(Box::new(replay)), Vec::new());
+    engine.tick().await;
+    let snap = rx.borrow().clone();
+    assert!(snap.source.starts_with("replay"), "{}", snap.source);
+    let cpu = snap
+        .forecasts
+        .get(&Metric::Cpu)
+        .expect("a CPU forecast on the first frame");
+    assert!(
+        cpu.learning_hours.is_none(),
+        "two days of trace were learned from"
+    );
+    assert!(
+        cpu.horizons
+            .iter()
+            .all(|h| h.lo <= h.point && h.point <= h.hi && h.hi.is_finite())
+    );
+    assert_ne!(
+        cpu.horizons[2].model, "naive",
+        "a learned model leads: {:?}",
+        cpu.horizons[2]
+    );
+    let latest = snap.latest.expect("a sample");
+    assert!((latest.cpu_pct - expected_now).abs() < 5.0);
+    assert!(
+        snap.history[&Metric::Cpu].len() >= 10,
+        "the last hour of the trace is on screen"
+    );
+    assert!(
+        !db.exists(),
+        "a replay must not write into the host's history"
+    );
+}
