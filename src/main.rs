@@ -114,6 +114,9 @@ struct ScaleArgs {
     /// second or hour
     #[arg(long, default_value = "second")]
     billing: String,
+    /// The predictive policy's scale-down stabilisation window (HPA's default is 300s)
+    #[arg(long, default_value = "300s", value_parser = humantime::parse_duration)]
+    stabilisation: std::time::Duration,
     /// Where to write the steps of --policy
     #[arg(long, value_name = "CSV")]
     out: Option<PathBuf>,
@@ -240,6 +243,7 @@ fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {
         boot_ms: a.boot.as_millis() as i64,
         interval_ms: a.interval.as_millis() as i64,
         billing,
+        stabilisation_ms: a.stabilisation.as_millis() as i64,
     };
     backtest_scale(
         &a.trace,

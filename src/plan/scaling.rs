@@ -291,19 +291,24 @@ impl ScalePolicy for Predictive {
             .forecast_hi
             .map(|hi| (hi.max(0.0) / (o.capacity * p.target)).ceil() as usize)
             .unwrap_or(0);
-        let (rec, rule) = if predictive > reactive {
-            (predictive, Rule::Predictive)
-        } else {
-            (reactive, Rule::Reactive)
-        };
-        let desired = self.stabiliser.apply(o.now, rec);
-        let mut d = if desired > rec {
+        // Stabilise the reactive count only: it is the noisy one. The predictive count
+        // already looks a boot time ahead, and holding it would pay for the past.
+        let stabilised = self.stabiliser.apply(o.now, reactive);
+        let mut d = if predictive >= stabilised && predictive > reactive {
             Decision {
-                desired,
+                desired: predictive,
+                rule: Rule::Predictive,
+            }
+        } else if stabilised > reactive {
+            Decision {
+                desired: stabilised,
                 rule: Rule::Stabilised,
             }
         } else {
-            Decision { desired, rule }
+            Decision {
+                desired: reactive,
+                rule: Rule::Reactive,
+            }
         };
         if d.desired == o.billed {
             d.rule = Rule::Hold;

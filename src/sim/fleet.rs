@@ -22,6 +22,8 @@ pub struct FleetParams {
     pub boot_ms: i64,
     pub interval_ms: i64,
     pub billing: Billing,
+    /// The predictive policy's scale-down stabilisation window.
+    pub stabilisation_ms: i64,
 }
 
 impl Default for FleetParams {
@@ -31,6 +33,7 @@ impl Default for FleetParams {
             boot_ms: 120_000,
             interval_ms: 60_000,
             billing: Billing::Second,
+            stabilisation_ms: 300_000,
         }
     }
 }
@@ -112,7 +115,10 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
     };
     let mut policy: Option<Box<dyn ScalePolicy>> = match kind {
         PolicyKind::Predictive => Some(Box::new(Predictive::new(
-            PredictiveParams::default(),
+            PredictiveParams {
+                stabilisation_ms: p.stabilisation_ms,
+                ..PredictiveParams::default()
+            },
             limits,
         ))),
         PolicyKind::Hpa => Some(Box::new(Hpa::new(0.6, 300_000, limits))),
@@ -125,7 +131,6 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
     let h = ((lead + step - 1) / step).max(1) as usize;
     let mut forecaster = (kind == PolicyKind::Predictive).then(|| {
         let mut cfg = ForecasterConfig::new((1..=h).collect());
-        cfg.band = (0.1, 0.9);
         Forecaster::new(cfg, trace.start, step)
     });
     let mut forecast_hi: Option<f64> = None;
