@@ -129,10 +129,9 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
     // could serve: boot plus one interval.
     let lead = p.boot_ms + p.interval_ms;
     let h = ((lead + step - 1) / step).max(1) as usize;
-    let mut forecaster = (kind == PolicyKind::Predictive).then(|| {
-        let mut cfg = ForecasterConfig::new((1..=h).collect());
-        Forecaster::new(cfg, trace.start, step)
-    });
+    // The upper edge of the 80 % band (the P90) is what the policy plans for.
+    let mut forecaster = (kind == PolicyKind::Predictive)
+        .then(|| Forecaster::new(ForecasterConfig::new((1..=h).collect()), trace.start, step));
     let mut forecast_hi: Option<f64> = None;
     let first = demands.first().copied().unwrap_or(1).max(1);
     let mut fleet: Vec<Instance> = (0..first)
