@@ -321,27 +321,14 @@ fn backtest_scale(
     let mut scores = Vec::new();
     for p in &policies {
         let rows = fleet::simulate(&t, params, *p);
-        if *p == policy {
-            if let Some(out) = out {
-                let file = std::fs::File::create(out)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
-                let mut w = std::io::BufWriter::new(file);
-                use std::io::Write;
-                writeln!(w, "timestamp,load,demand,ready,billed,desired")?;
-                for r in &rows {
-                    writeln!(
-                        w,
-                        "{},{},{},{},{},{}",
-                        tr::format_ts(r.ts),
-                        r.load,
-                        r.demand,
-                        r.ready,
-                        r.billed,
-                        r.desired
-                    )?;
-                }
-                w.flush()?;
-            }
+        if *p == policy
+            && let Some(out) = out
+        {
+            let file = std::fs::File::create(out)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            fleet::write_steps(&rows, &mut w)?;
+            std::io::Write::flush(&mut w)?;
         }
         scores.push(fleet::score(p.name(), &rows, t.step));
     }

@@ -262,6 +262,20 @@ fn record(
     }
 }
 
+/// steps.csv: one row per trace step.
+pub fn write_steps(rows: &[StepRow], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "timestamp,load,demand,ready,billed,desired")?;
+    for r in rows {
+        let ts = super::trace::format_ts(r.ts);
+        writeln!(
+            out,
+            "{ts},{},{},{},{},{}",
+            r.load, r.demand, r.ready, r.billed, r.desired
+        )?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScaleScores {
     pub policy: String,
