@@ -9,12 +9,7 @@ use crate::plan::scaling::{
 };
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Billing {
-    Second,
-    Hour,
-}
+pub use crate::plan::cost::Billing;
 
 #[derive(Debug, Clone)]
 pub struct FleetParams {
