@@ -25,6 +25,12 @@ fn full_hour(mut snap: Snapshot) -> Snapshot {
             .collect();
         snap.history.insert(m, h);
     }
+    let long = snap
+        .history
+        .iter()
+        .map(|(m, h)| (*m, h.iter().copied().collect()))
+        .collect();
+    snap.forecasts = vigil::engine::forecasts::Forecasts::warm(&long, now).latest;
     snap
 }
 
@@ -39,6 +45,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             terminal
                 .draw(|f| ui::draw(f, &app, black_box(&snap)))
+                .map(|_| ())
+        })
+    });
+    let mut forecast_app = App::new(Theme::built_in("default").expect("theme"), Lang::En);
+    forecast_app.view = vigil::console::app::View::Forecast;
+    c.bench_function("forecast view frame 200x50", |b| {
+        b.iter(|| {
+            terminal
+                .draw(|f| ui::draw(f, &forecast_app, black_box(&snap)))
                 .map(|_| ())
         })
     });

@@ -282,7 +282,7 @@ fn a_notice_about_vigil_itself_replaces_the_tab_strip() {
 #[test]
 fn views_not_built_yet_say_so() {
     let mut a = app("default", Lang::En);
-    a.view = View::Actions;
+    a.view = View::Incidents;
     let screen = text(&render(&a, &snapshot(), 80, 24));
     assert!(screen.contains("later release"), "{screen}");
 }
@@ -318,4 +318,35 @@ fn a_series_still_learning_says_how_long() {
     a.view = View::Forecast;
     let screen = text(&render(&a, &snap, 140, 40));
     assert!(screen.contains("学习中：还需 12.5 小时的数据"), "{screen}");
+}
+
+#[test]
+fn the_actions_view_shows_a_proposal_with_its_price_and_reason() {
+    use vigil::plan::proposal::TargetPlan;
+    let mut snap = snapshot();
+    let t = vigil::config::ScaleTarget {
+        name: "web".into(),
+        instances: 3,
+        price_per_hour: 0.4,
+        ..Default::default()
+    };
+    let mut plan = TargetPlan::new(t, NOW);
+    let cpu = snap.forecasts[&Metric::Cpu].clone();
+    let p = plan
+        .decide(NOW, 250.0, Some(&cpu), "¥")
+        .expect("a proposal");
+    snap.proposals.push(p);
+    snap.ledgers.push(("web".into(), plan.ledger.clone()));
+    let mut a = app("mono", Lang::En);
+    a.view = View::Actions;
+    let screen = text(&render(&a, &snap, 120, 40));
+    assert!(screen.contains("web: 3 → "), "{screen}");
+    assert!(screen.contains("+¥"), "{screen}");
+    assert!(screen.contains("why: load 250.0"), "{screen}");
+    assert!(
+        screen.contains("SHADOW: recorded as what would have run"),
+        "{screen}"
+    );
+    assert!(screen.contains("do nothing"), "{screen}");
+    insta::assert_snapshot!("actions_120x40", screen);
 }

@@ -296,15 +296,27 @@ fn item_range(key_span: Option<Range<usize>>, item: &Item) -> Option<Range<usize
     }
 }
 
+/// The span of a dotted key; a number picks an entry of an array of tables
+/// (`scale.0.metric`).
 fn span_of_key(root: &Table, dotted: &str) -> Option<Range<usize>> {
     let mut table = root;
-    let parts: Vec<&str> = dotted.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
         let (key, item) = table.get_key_value(part)?;
-        if i + 1 == parts.len() {
+        if parts.peek().is_none() {
             return item.span().or_else(|| key.span());
         }
-        table = item.as_table()?;
+        table = match item {
+            Item::ArrayOfTables(a) => {
+                let i: usize = parts.next()?.parse().ok()?;
+                let t = a.get(i)?;
+                if parts.peek().is_none() {
+                    return t.span();
+                }
+                t
+            }
+            other => other.as_table()?,
+        };
     }
     None
 }

@@ -8,7 +8,9 @@ mod schema;
 
 pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
-pub use schema::{Config, ConsoleConfig, DockerConfig, LogConfig, Mode, StoreConfig};
+pub use schema::{
+    Config, ConsoleConfig, DockerConfig, LogConfig, Mode, ScaleTarget, StoreConfig, TargetKind,
+};
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.
 pub const EXAMPLE: &str = include_str!("../../config.example.toml");

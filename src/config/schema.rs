@@ -17,11 +17,82 @@ pub struct Config {
     pub store: StoreConfig,
     pub log: LogConfig,
     pub docker: DockerConfig,
+    /// Currency symbol for costs on screen.
+    pub currency: String,
+    /// Scale targets: groups vigil proposes to scale.
+    pub scale: Vec<ScaleTarget>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    DockerGroup,
+    SwarmService,
+    HuaweiAsGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScaleTarget {
+    pub name: String,
+    pub kind: TargetKind,
+    /// The series that measures the group's load: cpu_pct, mem_pct, net_rx_bps ...
+    pub metric: String,
+    /// How much of that metric one instance carries at 100 %.
+    pub capacity: f64,
+    /// Instances now, until an executor reads the real count.
+    pub instances: usize,
+    pub min: usize,
+    pub max: usize,
+    /// Utilisation to plan for.
+    pub target: f64,
+    /// Above this utilisation, scale out at once.
+    pub emergency: f64,
+    #[serde(with = "super::duration")]
+    pub boot: Duration,
+    pub price_per_hour: f64,
+    pub billing: crate::plan::cost::Billing,
+    /// 0 means no budget.
+    pub max_monthly_cost: f64,
+    #[serde(with = "super::duration")]
+    pub stabilisation: Duration,
+    #[serde(with = "super::duration")]
+    pub cooldown: Duration,
+    /// A scale-out by more than this many instances needs a person.
+    pub manual_above: usize,
+    /// A scale-in below this many instances needs a person.
+    pub manual_below: usize,
+}
+
+impl Default for ScaleTarget {
+    fn default() -> Self {
+        ScaleTarget {
+            name: "web".into(),
+            kind: TargetKind::DockerGroup,
+            metric: "cpu_pct".into(),
+            capacity: 100.0,
+            instances: 1,
+            min: 1,
+            max: 10,
+            target: 0.6,
+            emergency: 0.9,
+            boot: Duration::from_secs(90),
+            price_per_hour: 0.0,
+            billing: crate::plan::cost::Billing::Second,
+            max_monthly_cost: 0.0,
+            stabilisation: Duration::from_secs(300),
+            cooldown: Duration::from_secs(0),
+            manual_above: 3,
+            manual_below: 1,
+        }
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            currency: "¥".into(),
+            scale: Vec::new(),
             interval: Duration::from_secs(1),
             mode: Mode::Shadow,
             console: ConsoleConfig::default(),
@@ -175,10 +246,57 @@ impl Config {
                 "must not be shorter than store.minute_retention".into(),
             );
         }
+        for (i, t) in self.scale.iter().enumerate() {
+            let key = |k: &str| format!("scale.{i}.{k}");
+            if crate::collect::Metric::from_name(&t.metric).is_none() {
+                let names: Vec<&str> = crate::collect::Metric::ALL
+                    .iter()
+                    .map(|m| m.name())
+                    .collect();
+                bad(
+                    &key("metric"),
+                    format!("expected one of {}, got \"{}\"", names.join(", "), t.metric),
+                );
+            }
+            if !(t.capacity > 0.0 && t.capacity.is_finite()) {
+                bad(
+                    &key("capacity"),
+                    format!("must be more than 0, got {}", t.capacity),
+                );
+            }
+            if t.min == 0 || t.min > t.max {
+                bad(
+                    &key("min"),
+                    format!(
+                        "must be at least 1 and at most max ({}), got {}",
+                        t.max, t.min
+                    ),
+                );
+            }
+            if !(t.target > 0.0 && t.target <= 1.0) {
+                bad(
+                    &key("target"),
+                    format!("a utilisation between 0 and 1, got {}", t.target),
+                );
+            }
+            if !(t.emergency > t.target && t.emergency <= 1.5) {
+                bad(
+                    &key("emergency"),
+                    format!(
+                        "must be above target ({}) and at most 1.5, got {}",
+                        t.target, t.emergency
+                    ),
+                );
+            }
+            if !(t.price_per_hour >= 0.0 && t.max_monthly_cost >= 0.0) {
+                bad(&key("price_per_hour"), "prices cannot be negative".into());
+            }
+        }
         out
     }
 
-    /// Resets the keys that failed a semantic check to their defaults.
+    /// Resets the keys that failed a semantic check to their defaults; drops scale
+    /// targets that failed one.
     pub fn reset_keys(&mut self, keys: &[String]) {
         let d = Config::default();
         for k in keys {
@@ -186,6 +304,14 @@ impl Config {
                 "interval" => self.interval = d.interval,
                 "console.lang" => self.console.lang = d.console.lang.clone(),
                 "log.level" => self.log.level = d.log.level.clone(),
+                k if k.starts_with("scale.") => {
+                    // A target with a wrong value is left out rather than guessed at.
+                    if let Some(i) = k.split('.').nth(1).and_then(|i| i.parse::<usize>().ok())
+                        && i < self.scale.len()
+                    {
+                        self.scale[i].name.clear();
+                    }
+                }
                 "store.raw_retention" | "store.minute_retention" | "store.hour_retention" => {
                     self.store.raw_retention = d.store.raw_retention;
                     self.store.minute_retention = d.store.minute_retention;
@@ -194,5 +320,6 @@ impl Config {
                 _ => {}
             }
         }
+        self.scale.retain(|t| !t.name.is_empty());
     }
 }

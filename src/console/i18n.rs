@@ -83,6 +83,24 @@ pub enum Msg {
     Learning,
     MoreHours,
     NoData,
+    Proposals,
+    NoTargets,
+    NoProposals,
+    Target,
+    Change,
+    PerHour,
+    PerMonth,
+    Rule,
+    RiskCol,
+    Approval,
+    Manual,
+    AutoOk,
+    Why,
+    HowSure,
+    ShadowNote,
+    Ledger,
+    DoNothing,
+    WouldHave,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -143,6 +161,26 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             Learning => "learning:",
             MoreHours => "more hours needed",
             NoData => "no data from this source",
+            Proposals => "Proposals",
+            NoTargets => {
+                "No scale targets: add [[scale]] entries to the config (see config.example.toml) and vigil proposes how many instances each needs."
+            }
+            NoProposals => "No proposals: every target has the instances its forecast needs.",
+            Target => "Target",
+            Change => "Change",
+            PerHour => "Cost/h",
+            PerMonth => "Cost/month",
+            Rule => "Rule",
+            RiskCol => "Risk",
+            Approval => "Approval",
+            Manual => "manual",
+            AutoOk => "auto-approvable",
+            Why => "why:",
+            HowSure => "how sure:",
+            ShadowNote => "SHADOW: recorded as what would have run; nothing is executed.",
+            Ledger => "Shadow ledger (cost since start)",
+            DoNothing => "do nothing",
+            WouldHave => "would have:",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -176,7 +214,9 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             HelpClose => "按 Esc 或 ? 关闭帮助",
             Dangerous => "(!) 会改变 vigil 的行为",
             TooSmall => "终端窗口太小",
-            NotYet => "此视图将在 vigil 的后续版本中提供。概览（1）和预测（2）现已可用。",
+            NotYet => {
+                "此视图将在 vigil 的后续版本中提供。概览（1）、预测（2）和操作（3）现已可用。"
+            }
             KeyQuit => "退出",
             KeyHelp => "显示或隐藏帮助",
             KeyNextView => "下一个视图",
@@ -197,6 +237,26 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             Learning => "学习中：还需",
             MoreHours => "小时的数据",
             NoData => "此数据源没有该指标",
+            Proposals => "操作建议",
+            NoTargets => {
+                "尚未配置扩缩容目标：在配置中添加 [[scale]]（见 config.example.toml），vigil 会给出每个目标所需的实例数。"
+            }
+            NoProposals => "暂无建议：各目标的实例数已满足预测需求。",
+            Target => "目标",
+            Change => "变更",
+            PerHour => "每小时",
+            PerMonth => "每月",
+            Rule => "规则",
+            RiskCol => "风险",
+            Approval => "审批",
+            Manual => "需人工",
+            AutoOk => "可自动批准",
+            Why => "原因：",
+            HowSure => "把握：",
+            ShadowNote => "影子模式：仅记录将会执行的操作，不会真正执行。",
+            Ledger => "影子账本（启动以来的费用）",
+            DoNothing => "不操作",
+            WouldHave => "本会执行：",
         },
     }
 }

@@ -2,6 +2,7 @@
 //! a pipeline stage. It draws only when the snapshot, the terminal size or the input
 //! changed, so an idle screen costs nothing.
 
+pub mod actions_view;
 pub mod app;
 pub mod forecast_view;
 pub mod format;

@@ -39,6 +39,7 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
     match app.view {
         View::Overview => overview(f, app, snap, body),
         View::Forecast => super::forecast_view::draw(f, app, snap, body),
+        View::Actions => super::actions_view::draw(f, app, snap, body),
         other => not_yet(f, app, other, body),
     }
     draw_status(f, app, status);

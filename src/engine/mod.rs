@@ -11,7 +11,9 @@ pub use snapshot::{Command, HostInfo, Notice, Severity, Snapshot};
 use crate::collect::host::HostCollector;
 use crate::collect::{HostSample, Metric, docker};
 use crate::config::Config;
+use crate::config::Mode;
 use crate::forecast::Model;
+use crate::plan::proposal::TargetPlan;
 use crate::sim::replay::Replay;
 use crate::store::{Retention, Store};
 use forecasts::Forecasts;
@@ -53,6 +55,7 @@ pub struct Engine {
     refit_tx: mpsc::Sender<Fitted>,
     refit_rx: mpsc::Receiver<Fitted>,
     refitting: bool,
+    plans: Vec<TargetPlan>,
     tx: watch::Sender<Snapshot>,
     ticks: u64,
     last_maintain: i64,
@@ -144,6 +147,11 @@ impl Engine {
         snap.forecasts = forecasts.latest.clone();
         let (tx, rx) = watch::channel(snap);
         let (refit_tx, refit_rx) = mpsc::channel(4);
+        let plans = config
+            .scale
+            .iter()
+            .map(|t| TargetPlan::new(t.clone(), now))
+            .collect();
         let engine = Engine {
             config,
             clock,
@@ -153,6 +161,7 @@ impl Engine {
             refit_tx,
             refit_rx,
             refitting: false,
+            plans,
             tx,
             ticks: 0,
             last_maintain: now,
@@ -286,9 +295,51 @@ impl Engine {
         if has_rates && self.forecasts.observe(&sample) {
             let latest = self.forecasts.latest.clone();
             self.tx.send_modify(|s| s.forecasts = latest);
+            self.plan(&sample);
             self.start_refits();
         }
         self.tx.send_modify(|s| s.latest = Some(sample));
+    }
+
+    /// Scale decisions for every target, once a minute with the forecasts. In shadow
+    /// mode a proposal is recorded as what would have run, and the ledger follows it.
+    fn plan(&mut self, sample: &HostSample) {
+        if self.plans.is_empty() {
+            return;
+        }
+        let shadow = self.tx.borrow().mode == Mode::Shadow;
+        let mut new = Vec::new();
+        for plan in &mut self.plans {
+            let Some(metric) = Metric::from_name(&plan.cfg.metric) else {
+                continue;
+            };
+            let forecast = self.forecasts.latest.get(&metric);
+            if let Some(p) = plan.decide(
+                sample.ts,
+                sample.value(metric),
+                forecast,
+                &self.config.currency,
+            ) {
+                tracing::info!(proposal = %p.summary(), rule = ?p.rule, shadow, "scale proposal");
+                if shadow {
+                    plan.shadow_follow(&p);
+                }
+                new.push(p);
+            }
+        }
+        let ledgers: Vec<_> = self
+            .plans
+            .iter()
+            .map(|p| (p.cfg.name.clone(), p.ledger.clone()))
+            .collect();
+        self.tx.send_modify(|s| {
+            for p in new {
+                s.proposals.retain(|q| q.id != p.id);
+                s.proposals.push(p);
+            }
+            s.ledgers = ledgers;
+            s.seq += 1;
+        });
     }
 
     /// Hands due refits to a blocking thread; the fitted models come back on a channel

@@ -2,4 +2,5 @@
 //! same inputs give the same decision, live or in a backtest.
 
 pub mod cost;
+pub mod proposal;
 pub mod scaling;

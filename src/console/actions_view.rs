@@ -1,0 +1,180 @@
+//! The Actions view: live proposals with their cost, the reason and forecast behind the
+//! selected one, and in shadow mode the ledger of what would have been done.
+
+use super::app::App;
+use super::i18n::{Msg, tr};
+use crate::config::Mode;
+use crate::engine::Snapshot;
+use crate::plan::proposal::{Proposal, Risk};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
+
+fn money(currency: &str, v: f64) -> String {
+    format!(
+        "{}{currency}{:.2}",
+        if v >= 0.0 { "+" } else { "−" },
+        v.abs()
+    )
+}
+
+pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let [list, detail, ledger] = Layout::vertical([
+        Constraint::Length(7),
+        Constraint::Min(6),
+        Constraint::Length(6),
+    ])
+    .areas(area);
+    let b = super::ui::block(
+        app,
+        Span::styled(format!(" {} ", tr(l, Msg::Proposals)), t.title()),
+    );
+    if snap.proposals.is_empty() {
+        let text = if snap.ledgers.is_empty() {
+            tr(l, Msg::NoTargets)
+        } else {
+            tr(l, Msg::NoProposals)
+        };
+        f.render_widget(
+            Paragraph::new(text)
+                .style(t.muted())
+                .wrap(Wrap { trim: true })
+                .block(b),
+            list,
+        );
+    } else {
+        let header = Row::new(
+            [
+                Msg::Target,
+                Msg::Change,
+                Msg::PerHour,
+                Msg::PerMonth,
+                Msg::Rule,
+                Msg::RiskCol,
+                Msg::Approval,
+            ]
+            .map(|m| Cell::from(tr(l, m))),
+        )
+        .style(t.title());
+        let rows = snap.proposals.iter().map(|p| {
+            let risk_style = match p.risk {
+                Risk::High => Style::default().fg(t.crit).add_modifier(Modifier::BOLD),
+                Risk::Medium => Style::default().fg(t.warn),
+                Risk::Low => Style::default().fg(t.ok),
+            };
+            Row::new(vec![
+                Cell::from(p.target.clone()),
+                Cell::from(format!("{} → {}", p.from, p.to)),
+                Cell::from(money(&p.currency, p.cost_per_hour)),
+                Cell::from(money(&p.currency, p.cost_per_month)),
+                Cell::from(format!("{:?}", p.rule).to_lowercase()),
+                // The word, not only the colour: risk reads in mono too.
+                Cell::from(Span::styled(
+                    format!("{:?}", p.risk).to_lowercase(),
+                    risk_style,
+                )),
+                Cell::from(match &p.manual {
+                    Some(why) => format!("{} ({why})", tr(l, Msg::Manual)),
+                    None => tr(l, Msg::AutoOk).to_string(),
+                }),
+            ])
+        });
+        let widths = [
+            Constraint::Length(12),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(12),
+            Constraint::Length(11),
+            Constraint::Length(7),
+            Constraint::Min(10),
+        ];
+        f.render_widget(Table::new(rows, widths).header(header).block(b), list);
+    }
+    if let Some(p) = snap.proposals.first() {
+        draw_detail(f, app, p, snap.mode, detail);
+    }
+    draw_ledger(f, app, snap, ledger);
+}
+
+fn draw_detail(f: &mut Frame, app: &App, p: &Proposal, mode: Mode, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let b = super::ui::block(
+        app,
+        Span::styled(format!(" {} · v{} ", p.target, p.version), t.title()),
+    );
+    let mut lines = vec![Line::styled(
+        p.summary(),
+        t.text().add_modifier(Modifier::BOLD),
+    )];
+    lines.push(Line::from(vec![
+        Span::styled(format!("{} ", tr(l, Msg::Why)), t.muted()),
+        Span::raw(format!(
+            "load {:.1} at {:.0}% of {} instance(s); rule: {:?}",
+            p.load,
+            p.utilisation * 100.0,
+            p.from,
+            p.rule
+        )),
+    ]));
+    let sure = match (&p.model, p.band_width, p.mase) {
+        (Some(m), Some(w), Some(mase)) => {
+            format!("model {m}, 80% band {w:.1} wide, recent MASE {mase:.2}")
+        }
+        (Some(m), Some(w), None) => format!("model {m}, 80% band {w:.1} wide"),
+        _ => "no forecast yet: reactive only".into(),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("{} ", tr(l, Msg::HowSure)), t.muted()),
+        Span::raw(sure),
+    ]));
+    if mode == Mode::Shadow {
+        lines.push(Line::styled(
+            tr(l, Msg::ShadowNote),
+            Style::default().fg(t.warn),
+        ));
+    }
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
+        area,
+    );
+}
+
+fn draw_ledger(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let b = super::ui::block(
+        app,
+        Span::styled(format!(" {} ", tr(l, Msg::Ledger)), t.title()),
+    );
+    let mut lines = Vec::new();
+    for (name, ledger) in &snap.ledgers {
+        let c = &snap
+            .proposals
+            .iter()
+            .find(|p| &p.target == name)
+            .map(|p| p.currency.clone())
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{name}: "), t.title()),
+            Span::raw(format!(
+                "vigil {c}{:.2} · {} {c}{:.2} · HPA {c}{:.2}",
+                ledger.vigil,
+                tr(l, Msg::DoNothing),
+                ledger.nothing,
+                ledger.hpa
+            )),
+        ]));
+        for w in ledger.would_have.iter().rev().take(2) {
+            lines.push(Line::styled(
+                format!("  {} {w}", tr(l, Msg::WouldHave)),
+                t.muted(),
+            ));
+        }
+    }
+    f.render_widget(Paragraph::new(lines).block(b), area);
+}
