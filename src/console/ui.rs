@@ -381,9 +381,17 @@ fn cpu_chart(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
         .history
         .get(&Metric::Cpu)
         .map(|h| {
-            h.iter()
+            // Two points per braille column are all a chart can show of 3,600 samples.
+            let stride = h.len() / (area.width as usize * 2).max(1) + 1;
+            // Counted from the newest, so the latest sample is always drawn.
+            let mut pts: Vec<(f64, f64)> = h
+                .iter()
+                .rev()
+                .step_by(stride)
                 .map(|&(ts, v)| ((ts - now) as f64 / 60_000.0, v))
-                .collect()
+                .collect();
+            pts.reverse();
+            pts
         })
         .unwrap_or_default();
     let data = Dataset::default()
