@@ -95,7 +95,10 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
         f.render_widget(Table::new(rows, widths).header(header).block(b), list);
     }
     if let Some(p) = snap.proposals.first() {
-        draw_detail(f, app, p, snap.mode, detail);
+        let [text, chart] =
+            Layout::horizontal([Constraint::Min(40), Constraint::Length(44)]).areas(detail);
+        draw_detail(f, app, p, snap.mode, text);
+        draw_capacity_chart(f, app, snap, p, chart);
     }
     draw_ledger(f, app, snap, ledger);
 }
@@ -142,6 +145,78 @@ fn draw_detail(f: &mut Frame, app: &App, p: &Proposal, mode: Mode, area: Rect) {
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
         area,
     );
+}
+
+/// The forecast (point and P90) over the next hour against the capacity now and the
+/// capacity proposed, both at the target utilisation.
+fn draw_capacity_chart(f: &mut Frame, app: &App, snap: &Snapshot, p: &Proposal, area: Rect) {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    let t = &app.theme;
+    let fc = crate::collect::Metric::from_name(&p.metric).and_then(|m| snap.forecasts.get(&m));
+    let mut point = vec![(0.0, p.load)];
+    let mut hi = vec![(0.0, p.load)];
+    if let Some(fc) = fc {
+        for h in &fc.horizons {
+            let x = (h.ts - fc.origin) as f64 / 60_000.0;
+            point.push((x, h.point));
+            hi.push((x, h.hi));
+        }
+    }
+    let now_cap = p.from as f64 * p.planned_per_instance;
+    let new_cap = p.to as f64 * p.planned_per_instance;
+    let top = hi.iter().map(|v| v.1).fold(now_cap.max(new_cap), f64::max) * 1.1;
+    let now_line = [(0.0, now_cap), (60.0, now_cap)];
+    let new_line = [(0.0, new_cap), (60.0, new_cap)];
+    let data = vec![
+        Dataset::default()
+            .name("P90")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.warn))
+            .data(&hi),
+        Dataset::default()
+            .name("forecast")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.chart))
+            .data(&point),
+        Dataset::default()
+            .name(format!("{} now", p.from))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(t.muted())
+            .data(&now_line),
+        Dataset::default()
+            .name(format!("{} proposed", p.to))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(t.ok))
+            .data(&new_line),
+    ];
+    let chart = Chart::new(data)
+        .block(super::ui::block(
+            app,
+            Span::styled(
+                format!(" {} ", tr(app.lang, Msg::ForecastVsCapacity)),
+                t.title(),
+            ),
+        ))
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, 60.0])
+                .style(t.muted())
+                .labels(vec![Span::raw("0"), Span::raw("+60m")]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top.max(1.0)])
+                .style(t.muted())
+                .labels(vec![Span::raw("0"), Span::raw(format!("{top:.0}"))]),
+        )
+        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1)));
+    f.render_widget(chart, area);
 }
 
 fn draw_ledger(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {

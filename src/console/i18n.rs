@@ -101,6 +101,7 @@ pub enum Msg {
     Ledger,
     DoNothing,
     WouldHave,
+    ForecastVsCapacity,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -181,6 +182,7 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             Ledger => "Shadow ledger (cost since start)",
             DoNothing => "do nothing",
             WouldHave => "would have:",
+            ForecastVsCapacity => "forecast vs capacity",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -257,6 +259,7 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             Ledger => "影子账本（启动以来的费用）",
             DoNothing => "不操作",
             WouldHave => "本会执行：",
+            ForecastVsCapacity => "预测与容量",
         },
     }
 }

@@ -21,6 +21,10 @@ pub struct Proposal {
     pub id: String,
     pub version: u32,
     pub target: String,
+    /// The series that measures the target's load.
+    pub metric: String,
+    /// Load one instance carries at the target utilisation.
+    pub planned_per_instance: f64,
     pub from: usize,
     pub to: usize,
     pub rule: Rule,
@@ -204,6 +208,8 @@ impl TargetPlan {
             id: format!("scale:{}", c.name),
             version: self.version,
             target: c.name.clone(),
+            metric: c.metric.clone(),
+            planned_per_instance: c.capacity * c.target,
             from: self.instances,
             to: d.desired,
             rule: d.rule,
