@@ -5,13 +5,11 @@
 #   benches/forecast_traces.sh [--model NAME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${VIGIL_TRACES:-../shared/data}
+. benches/traces.sh
 cargo build --release --quiet
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-find "$dir" -name '*.csv' \
-  \( -path '*realAWSCloudwatch*' -o -path '*nasa_http*' -o -path '*bitbrains*' -o -path '*alibaba2018*' \) | sort |
-while read -r f; do
+list_traces | while read -r f; do
   step=$(awk -F, 'NR==2{a=$1} NR==3{b=$1; print b; print a; exit}' "$f" | xargs -I{} date -u -d {} +%s | paste -sd- | bc)
   h=1,3,12
   [ "${step#-}" = 60 ] && h=1,15,60

@@ -5,13 +5,11 @@
 #   benches/scale_traces.sh [extra backtest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${VIGIL_TRACES:-../shared/data}
+. benches/traces.sh
 cargo build --release --quiet
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-find "$dir" -name '*.csv' \
-  \( -path '*realAWSCloudwatch*' -o -path '*nasa_http*' -o -path '*bitbrains*' -o -path '*alibaba2018*' \) | sort |
-while read -r f; do
+list_traces | while read -r f; do
   ./target/release/vigil backtest scale --trace "$f" --compare --json "$@" > "$out/$(basename "$f" .csv).json"
 done
 python3 - "$out" <<'PY'

@@ -1,17 +1,21 @@
 //! Numbers the way operators read them.
 
-pub fn bytes(n: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    // Also turns -0.0 (an empty sum) into 0.
+/// The value in the largest power-of-1024 unit that keeps it at least 1, and that
+/// unit's index. Negative numbers and -0.0 (an empty sum) read as 0.
+fn scale_1024(n: f64) -> (f64, usize) {
     let mut v = if n > 0.0 { n } else { 0.0 };
     let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
+    while v >= 1024.0 && i < 5 {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{v:.0} {}", UNITS[i])
-    } else if v < 10.0 {
+    (v, i)
+}
+
+pub fn bytes(n: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let (v, i) = scale_1024(n);
+    if i > 0 && v < 10.0 {
         format!("{v:.1} {}", UNITS[i])
     } else {
         format!("{v:.0} {}", UNITS[i])
@@ -21,12 +25,7 @@ pub fn bytes(n: f64) -> String {
 /// For tight places: "379M", "24G", "96K".
 pub fn bytes_short(n: f64) -> String {
     const UNITS: [&str; 6] = ["", "K", "M", "G", "T", "P"];
-    let mut v = if n > 0.0 { n } else { 0.0 };
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
-    }
+    let (v, i) = scale_1024(n);
     if i > 0 && v < 10.0 {
         format!("{v:.1}{}", UNITS[i])
     } else {
