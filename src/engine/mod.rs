@@ -13,7 +13,7 @@ use crate::collect::{HostSample, Metric, docker};
 use crate::config::Config;
 use crate::config::Mode;
 use crate::forecast::Model;
-use crate::plan::proposal::TargetPlan;
+use crate::plan::proposal::{Ledger, Proposal, TargetPlan};
 use crate::sim::replay::Replay;
 use crate::store::{Retention, Store};
 use forecasts::Forecasts;
@@ -45,6 +45,8 @@ impl Source {
 }
 
 type Fitted = Vec<(Metric, Vec<Box<dyn Model>>)>;
+/// New proposals, and every target's ledger.
+type Planned = (Vec<Proposal>, Vec<(String, Ledger)>);
 
 pub struct Engine {
     config: Config,
@@ -279,6 +281,16 @@ impl Engine {
                 .collect();
             self.store.insert(sample.ts, &values);
         }
+        // Forecasts and plans first, so the console gets one consistent snapshot (and
+        // one redraw) per tick.
+        let minute_closed = has_rates && self.forecasts.observe(&sample);
+        let (forecasts, planned) = if minute_closed {
+            let planned = self.plan(&sample);
+            self.start_refits();
+            (Some(self.forecasts.latest.clone()), planned)
+        } else {
+            (None, None)
+        };
         self.tx.send_modify(|s| {
             if has_rates {
                 for m in Metric::ALL {
@@ -289,23 +301,27 @@ impl Engine {
                     }
                 }
             }
+            if let Some(f) = forecasts {
+                s.forecasts = f;
+            }
+            if let Some((new, ledgers)) = planned {
+                for p in new {
+                    s.proposals.retain(|q| q.id != p.id);
+                    s.proposals.push(p);
+                }
+                s.ledgers = ledgers;
+            }
             s.ts = sample.ts;
+            s.latest = Some(sample);
             s.seq += 1;
         });
-        if has_rates && self.forecasts.observe(&sample) {
-            let latest = self.forecasts.latest.clone();
-            self.tx.send_modify(|s| s.forecasts = latest);
-            self.plan(&sample);
-            self.start_refits();
-        }
-        self.tx.send_modify(|s| s.latest = Some(sample));
     }
 
     /// Scale decisions for every target, once a minute with the forecasts. In shadow
     /// mode a proposal is recorded as what would have run, and the ledger follows it.
-    fn plan(&mut self, sample: &HostSample) {
+    fn plan(&mut self, sample: &HostSample) -> Option<Planned> {
         if self.plans.is_empty() {
-            return;
+            return None;
         }
         let shadow = self.tx.borrow().mode == Mode::Shadow;
         let mut new = Vec::new();
@@ -327,19 +343,12 @@ impl Engine {
                 new.push(p);
             }
         }
-        let ledgers: Vec<_> = self
+        let ledgers = self
             .plans
             .iter()
             .map(|p| (p.cfg.name.clone(), p.ledger.clone()))
             .collect();
-        self.tx.send_modify(|s| {
-            for p in new {
-                s.proposals.retain(|q| q.id != p.id);
-                s.proposals.push(p);
-            }
-            s.ledgers = ledgers;
-            s.seq += 1;
-        });
+        Some((new, ledgers))
     }
 
     /// Hands due refits to a blocking thread; the fitted models come back on a channel
