@@ -136,3 +136,56 @@ fn a_scale_target_with_a_bad_value_is_reported_and_left_out() {
         .collect();
     assert_eq!(names, vec!["ok"]);
 }
+
+#[test]
+fn at_the_ceiling_and_still_short_a_bigger_size_is_proposed() {
+    let t = ScaleTarget {
+        instances: 10,
+        resize_to: Some(vigil::config::Flavor {
+            name: "c2.xlarge".into(),
+            capacity: 200.0,
+            price_per_hour: 0.80,
+        }),
+        ..target()
+    };
+    let mut plan = TargetPlan::new(t, 0);
+    // 700 on ten instances of 100 at a 60 % target wants 12; max is 10.
+    let p = plan.decide(0, 700.0, None, "¥").expect("a proposal");
+    assert_eq!(p.rule, Rule::Vertical);
+    assert_eq!(
+        (p.from, p.to, p.resize.as_deref()),
+        (10, 10, Some("c2.xlarge"))
+    );
+    assert!(
+        (p.cost_per_hour - 4.0).abs() < 1e-9,
+        "ten instances at +¥0.40/h each"
+    );
+    assert_eq!(
+        p.manual.as_deref(),
+        Some("a resize restarts every instance")
+    );
+    assert!(
+        p.summary()
+            .starts_with("web: resize 10 instance(s) to c2.xlarge, +¥4.00/h"),
+        "{}",
+        p.summary()
+    );
+    // Once resized (in shadow, as if run), the same load fits: nothing more to propose.
+    plan.shadow_follow(&p);
+    assert_eq!(
+        plan.decide(60_000, 700.0, None, "¥").map(|p| p.rule),
+        Some(Rule::Reactive)
+    );
+    // Below the ceiling, scaling out comes first.
+    let mut plan = TargetPlan::new(
+        ScaleTarget {
+            instances: 8,
+            ..plan.cfg.clone()
+        },
+        0,
+    );
+    assert_eq!(
+        plan.decide(0, 500.0, None, "¥").map(|p| p.resize),
+        Some(None)
+    );
+}

@@ -9,7 +9,8 @@ mod schema;
 pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
 pub use schema::{
-    Config, ConsoleConfig, DockerConfig, LogConfig, Mode, ScaleTarget, StoreConfig, TargetKind,
+    Config, ConsoleConfig, DockerConfig, Flavor, LogConfig, Mode, ScaleTarget, StoreConfig,
+    TargetKind,
 };
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.

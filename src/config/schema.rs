@@ -62,6 +62,18 @@ pub struct ScaleTarget {
     pub manual_above: usize,
     /// A scale-in below this many instances needs a person.
     pub manual_below: usize,
+    /// The next size up, proposed when the group is at `max` and still short: a
+    /// container's raised CPU limit, or a VPS's next flavor.
+    pub resize_to: Option<Flavor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flavor {
+    pub name: String,
+    /// Capacity of one instance of this size, in the target's metric.
+    pub capacity: f64,
+    pub price_per_hour: f64,
 }
 
 impl Default for ScaleTarget {
@@ -84,6 +96,7 @@ impl Default for ScaleTarget {
             cooldown: Duration::from_secs(0),
             manual_above: 3,
             manual_below: 1,
+            resize_to: None,
         }
     }
 }
@@ -285,6 +298,17 @@ impl Config {
                     format!(
                         "must be above target ({}) and at most 1.5, got {}",
                         t.target, t.emergency
+                    ),
+                );
+            }
+            if let Some(f) = &t.resize_to
+                && !(f.capacity > t.capacity && f.price_per_hour >= 0.0)
+            {
+                bad(
+                    &key("resize_to"),
+                    format!(
+                        "a bigger size: capacity above {}, got {}",
+                        t.capacity, f.capacity
                     ),
                 );
             }

@@ -68,7 +68,10 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             };
             Row::new(vec![
                 Cell::from(p.target.clone()),
-                Cell::from(format!("{} → {}", p.from, p.to)),
+                Cell::from(match &p.resize {
+                    Some(size) => format!("→ {size}"),
+                    None => format!("{} → {}", p.from, p.to),
+                }),
                 Cell::from(money(&p.currency, p.cost_per_hour)),
                 Cell::from(money(&p.currency, p.cost_per_month)),
                 Cell::from(format!("{:?}", p.rule).to_lowercase()),

@@ -27,6 +27,8 @@ pub struct Proposal {
     pub planned_per_instance: f64,
     pub from: usize,
     pub to: usize,
+    /// A vertical proposal: resize every instance to this size (from/to stay equal).
+    pub resize: Option<String>,
     pub rule: Rule,
     pub load: f64,
     pub utilisation: f64,
@@ -50,16 +52,18 @@ pub struct Proposal {
 impl Proposal {
     /// One line, as the brief's example reads.
     pub fn summary(&self) -> String {
+        let sign = if self.cost_per_hour >= 0.0 {
+            "+"
+        } else {
+            "−"
+        };
+        let change = match &self.resize {
+            Some(size) => format!("resize {} instance(s) to {size}", self.from),
+            None => format!("{} → {} instances", self.from, self.to),
+        };
         let mut s = format!(
-            "{}: {} → {} instances, {}{}{:.2}/h",
+            "{}: {change}, {sign}{}{:.2}/h",
             self.target,
-            self.from,
-            self.to,
-            if self.cost_per_hour >= 0.0 {
-                "+"
-            } else {
-                "−"
-            },
             self.currency,
             self.cost_per_hour.abs()
         );
@@ -177,17 +181,36 @@ impl TargetPlan {
         self.ledger.nothing += c.instances as f64 * c.price_per_hour * hours;
         self.ledger.hpa += self.hpa_instances as f64 * c.price_per_hour * hours;
         self.hpa_instances = hpa.desired;
-        if d.desired == self.instances {
+        // Already at the ceiling and still short: a bigger size is the only way up.
+        let resize = match (&c.resize_to, d.rule) {
+            (Some(f), Rule::ClampedMax) if d.desired <= self.instances => Some(f.clone()),
+            _ => None,
+        };
+        if d.desired == self.instances && resize.is_none() {
             self.last = None;
             return None;
         }
+        let (to, hourly, rule) = match &resize {
+            Some(f) => (
+                self.instances,
+                self.instances as f64 * (f.price_per_hour - c.price_per_hour),
+                Rule::Vertical,
+            ),
+            None => (
+                d.desired,
+                cost::hourly_delta(self.instances, d.desired, c.price_per_hour),
+                d.rule,
+            ),
+        };
+        let d = super::scaling::Decision { desired: to, rule };
         if self.last != Some((self.instances, d.desired)) {
             self.version += 1;
             self.last = Some((self.instances, d.desired));
         }
-        let hourly = cost::hourly_delta(self.instances, d.desired, c.price_per_hour);
         let step = d.desired.abs_diff(self.instances);
-        let manual = if d.rule == Rule::Emergency {
+        let manual = if resize.is_some() {
+            Some("a resize restarts every instance".to_string())
+        } else if d.rule == Rule::Emergency {
             Some("emergency actions need a person".to_string())
         } else if d.desired > self.instances && step > c.manual_above {
             Some(format!("scale-out by more than {}", c.manual_above))
@@ -198,6 +221,7 @@ impl TargetPlan {
         };
         let risk = match (d.rule, d.desired < self.instances) {
             (Rule::Emergency, _) => Risk::High,
+            (Rule::Vertical, _) => Risk::Medium,
             (_, true) => Risk::Medium,
             _ if step > c.manual_above => Risk::Medium,
             _ => Risk::Low,
@@ -212,6 +236,7 @@ impl TargetPlan {
             planned_per_instance: c.capacity * c.target,
             from: self.instances,
             to: d.desired,
+            resize: resize.map(|f| f.name),
             rule: d.rule,
             load,
             utilisation: obs.utilisation(),
@@ -237,6 +262,12 @@ impl TargetPlan {
             self.ledger.would_have.remove(0);
         }
         self.instances = p.to;
+        if p.resize.is_some()
+            && let Some(f) = self.cfg.resize_to.take()
+        {
+            self.cfg.capacity = f.capacity;
+            self.cfg.price_per_hour = f.price_per_hour;
+        }
         self.last = None;
     }
 }

@@ -47,6 +47,8 @@ pub enum Rule {
     ClampedMin,
     ClampedMax,
     Threshold,
+    /// At the most instances allowed and still short: a bigger size instead.
+    Vertical,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
