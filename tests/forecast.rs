@@ -171,11 +171,7 @@ fn preds_csv_has_the_exact_columns_and_one_row_per_origin_and_horizon() {
     let dir = tempfile::tempdir().unwrap();
     let t = synthetic(4);
     let csv_path = dir.path().join("t.csv");
-    let mut csv = String::from("timestamp,value\n");
-    for (i, v) in t.values.iter().enumerate() {
-        csv.push_str(&format!("{},{v}\n", trace::format_ts(t.ts(i))));
-    }
-    std::fs::write(&csv_path, csv).unwrap();
+    std::fs::write(&csv_path, t.to_csv()).unwrap();
     let out = dir.path().join("preds.csv");
     let run = Command::cargo_bin("vigil")
         .unwrap()

@@ -279,15 +279,16 @@ fn the_predictive_policy_beats_the_baselines_on_a_daily_load() {
 fn backtest_scale_writes_one_row_per_step_and_compares_policies() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("t.csv");
-    let mut csv = String::from("timestamp,value\n");
-    for i in 0..600 {
-        let v = 40.0 + 30.0 * (i as f64 / 288.0 * std::f64::consts::TAU).sin();
-        csv.push_str(&format!(
-            "{},{v}\n",
-            vigil::sim::trace::format_ts(1_700_000_000_000 + i * 300_000)
-        ));
-    }
-    std::fs::write(&trace, csv).unwrap();
+    let values: Vec<f64> = (0..600)
+        .map(|i| 40.0 + 30.0 * (i as f64 / 288.0 * std::f64::consts::TAU).sin())
+        .collect();
+    let t = Trace {
+        start: 1_700_000_000_000,
+        step: 300_000,
+        filled: vec![false; 600],
+        values,
+    };
+    std::fs::write(&trace, t.to_csv()).unwrap();
     let out = dir.path().join("steps.csv");
     let run = assert_cmd::Command::cargo_bin("vigil")
         .unwrap()

@@ -66,7 +66,7 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
                 problems.push(Problem {
                     file: file.to_string(),
                     line: line_of(src, span.start),
-                    message: friendly(e.message(), &key),
+                    message: friendly(e.message()),
                     key: key.clone(),
                     span: span.clone(),
                 });
@@ -147,7 +147,7 @@ fn clamp(src: &str, span: &Range<usize>) -> Range<usize> {
 }
 
 /// serde's messages are written for programmers; operators get the key and its fix.
-fn friendly(msg: &str, key: &str) -> String {
+fn friendly(msg: &str) -> String {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
@@ -169,7 +169,6 @@ fn friendly(msg: &str, key: &str) -> String {
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
         return format!("expected one of {}, got \"{name}\"", expected.join(", "));
     }
-    let _ = key;
     msg.trim().to_string()
 }
 

@@ -150,11 +150,21 @@ fn draw_detail(f: &mut Frame, app: &App, p: &Proposal, mode: Mode, area: Rect) {
     );
 }
 
+fn line<'a>(name: String, style: Style, pts: &'a [(f64, f64)]) -> ratatui::widgets::Dataset<'a> {
+    use ratatui::symbols::Marker;
+    use ratatui::widgets::{Dataset, GraphType};
+    Dataset::default()
+        .name(name)
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(style)
+        .data(pts)
+}
+
 /// The forecast (point and P90) over the next hour against the capacity now and the
 /// capacity proposed, both at the target utilisation.
 fn draw_capacity_chart(f: &mut Frame, app: &App, snap: &Snapshot, p: &Proposal, area: Rect) {
-    use ratatui::symbols::Marker;
-    use ratatui::widgets::{Axis, Chart, Dataset, GraphType};
+    use ratatui::widgets::{Axis, Chart};
     let t = &app.theme;
     let fc = crate::collect::Metric::from_name(&p.metric).and_then(|m| snap.forecasts.get(&m));
     let mut point = vec![(0.0, p.load)];
@@ -172,30 +182,14 @@ fn draw_capacity_chart(f: &mut Frame, app: &App, snap: &Snapshot, p: &Proposal, 
     let now_line = [(0.0, now_cap), (60.0, now_cap)];
     let new_line = [(0.0, new_cap), (60.0, new_cap)];
     let data = vec![
-        Dataset::default()
-            .name("P90")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(t.warn))
-            .data(&hi),
-        Dataset::default()
-            .name("forecast")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(t.chart))
-            .data(&point),
-        Dataset::default()
-            .name(format!("{} now", p.from))
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(t.muted())
-            .data(&now_line),
-        Dataset::default()
-            .name(format!("{} proposed", p.to))
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::default().fg(t.ok))
-            .data(&new_line),
+        line("P90".into(), Style::default().fg(t.warn), &hi),
+        line("forecast".into(), Style::default().fg(t.chart), &point),
+        line(format!("{} now", p.from), t.muted(), &now_line),
+        line(
+            format!("{} proposed", p.to),
+            Style::default().fg(t.ok),
+            &new_line,
+        ),
     ];
     let chart = Chart::new(data)
         .block(super::ui::block(

@@ -178,10 +178,7 @@ impl Forecaster {
     /// Whether enough new samples arrived since the last fit.
     pub fn needs_refit(&self) -> bool {
         let h = self.history();
-        let ready = self
-            .models
-            .iter()
-            .any(|m| h.len() >= m.min_history(&h).min(usize::MAX - 1));
+        let ready = self.models.iter().any(|m| h.len() >= m.min_history(&h));
         ready && (self.since_fit >= self.cfg.refit_every || !self.fitted_once)
     }
 

@@ -47,6 +47,15 @@ impl Trace {
         self.values.is_empty()
     }
 
+    /// The trace as CSV with the header `timestamp,value`, as `load` reads it.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("timestamp,value\n");
+        for (i, v) in self.values.iter().enumerate() {
+            out.push_str(&format!("{},{v}\n", format_ts(self.ts(i))));
+        }
+        out
+    }
+
     /// Steps in one day, when the interval divides it.
     pub fn steps_per_day(&self) -> Option<usize> {
         (self.step > 0 && 86_400_000 % self.step == 0).then(|| (86_400_000 / self.step) as usize)
