@@ -8,12 +8,20 @@ cd "$(dirname "$0")/.."
 need=()
 command -v tmux >/dev/null || need+=(tmux)
 command -v pgrep >/dev/null || need+=(procps)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
   echo "installing: ${need[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The Docker tests run a locally built image and a one-node swarm on the real engine.
+docker info >/dev/null || { echo "the Docker engine does not answer: the executor tests need it" >&2; exit 1; }
+./scripts/test-image.sh
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
 fi
 
 cargo fmt --all -- --check

@@ -2,10 +2,12 @@
 //! scale and heal actions. The pipeline stages are the modules below; `engine` wires
 //! them and `console` only talks to the engine.
 
+pub mod audit;
 pub mod collect;
 pub mod config;
 pub mod console;
 pub mod engine;
+pub mod execute;
 pub mod forecast;
 pub mod logging;
 pub mod plan;

@@ -66,6 +66,41 @@ enum Cmd {
     /// Replay a trace through vigil's own code and score its judgement
     #[command(subcommand)]
     Backtest(BacktestCmd),
+    /// Check or read the hash-chained audit log of every decision and action
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Stop all execution at once, in every running vigil, until a person re-arms it
+    Brake {
+        /// Re-arm: let approved actions run again
+        #[arg(long)]
+        release: bool,
+        /// Why (kept in the audit log)
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Check the whole chain; name the first broken, edited, reordered or missing
+    /// record and exit 1
+    Verify {
+        /// The log [default: audit.path from the config, or $XDG_STATE_HOME/vigil/audit.jsonl]
+        #[arg(long, value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// A checkpoint sent to a webhook or syslog earlier ("SEQ:HASH"): fails if the log
+        /// was cut short before it or rewritten since
+        #[arg(long, value_name = "SEQ:HASH")]
+        checkpoint: Option<String>,
+    },
+    /// Print the latest records readably
+    Tail {
+        #[arg(long, value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// How many
+        #[arg(short, default_value_t = 20)]
+        n: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,8 +244,85 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
         Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
+        Some(Cmd::Audit(cmd)) => audit_cmd(&cli.global, cmd),
+        Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
         None => console(&cli.global),
     }
+}
+
+fn audit_path(global: &Global, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let loaded = load_config(global)?;
+    vigil::engine::audit_path(&loaded.config)
+        .ok_or_else(|| anyhow::anyhow!("no home directory: pass --path"))
+}
+
+fn audit_cmd(global: &Global, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
+    use vigil::audit;
+    match cmd {
+        AuditCmd::Verify { path, checkpoint } => {
+            let path = audit_path(global, path)?;
+            let result = match &checkpoint {
+                Some(cp) => {
+                    let (seq, hash) = cp
+                        .split_once(':')
+                        .and_then(|(s, h)| Some((s.parse().ok()?, h.to_string())))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--checkpoint: expected SEQ:HASH, got \"{cp}\"")
+                        })?;
+                    audit::check_checkpoint(&path, &audit::Head { seq, hash })
+                        .and_then(|_| audit::verify(&path))
+                }
+                None => audit::verify(&path),
+            };
+            match result {
+                Ok(v) => {
+                    println!(
+                        "{}: {} records, chain intact, head #{} {}",
+                        path.display(),
+                        v.records,
+                        v.head.seq,
+                        v.head.hash
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("vigil: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCmd::Tail { path, n } => {
+            let path = audit_path(global, path)?;
+            for line in audit::tail(&path, n)? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn brake_cmd(global: &Global, release: bool, reason: &str) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(global)?;
+    let cfg = &loaded.config;
+    let brake = vigil::execute::Brake::new(vigil::engine::brake_path(cfg));
+    let mut log = vigil::audit::AuditLog::open(
+        &vigil::engine::audit_path(cfg).ok_or_else(|| anyhow::anyhow!("no home directory"))?,
+    )?;
+    let who = vigil::audit::Actor::local();
+    if release {
+        brake.release(&mut log, &who)?;
+        println!("brake released: approved actions may run again");
+    } else {
+        brake.engage(&mut log, &who, reason)?;
+        println!(
+            "brake engaged: nothing runs until `vigil brake --release` ({})",
+            brake.path().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {

@@ -9,8 +9,9 @@ mod schema;
 pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
 pub use schema::{
-    Config, ConsoleConfig, DockerConfig, Flavor, LogConfig, Mode, ScaleTarget, StoreConfig,
-    TargetKind,
+    ACTION_CLASSES, ApproveConfig, AuditConfig, Config, ConsoleConfig, DockerConfig, Flavor,
+    HealConfig, LogConfig, Mode, NotifyTarget, Probe, ScaleTarget, StoreConfig, TargetKind,
+    Template,
 };
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.

@@ -23,3 +23,8 @@ pub fn data_dir() -> Option<PathBuf> {
 pub fn log_dir() -> Option<PathBuf> {
     dirs().map(|d| d.state_dir().unwrap_or(d.data_local_dir()).join("logs"))
 }
+
+/// The audit log, the brake and other state that is not history.
+pub fn state_dir() -> Option<PathBuf> {
+    dirs().map(|d| d.state_dir().unwrap_or(d.data_local_dir()).to_path_buf())
+}

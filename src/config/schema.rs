@@ -21,6 +21,117 @@ pub struct Config {
     pub currency: String,
     /// Scale targets: groups vigil proposes to scale.
     pub scale: Vec<ScaleTarget>,
+    pub approve: ApproveConfig,
+    pub audit: AuditConfig,
+    pub heal: HealConfig,
+    /// Webhooks told about proposals needing approval, executions and failures.
+    pub notify: Vec<NotifyTarget>,
+}
+
+/// Classes of action, as auto-approval rules and notifications name them.
+pub const ACTION_CLASSES: &[&str] = &["scale-out", "scale-in", "resize", "restart", "recreate"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApproveConfig {
+    /// An unanswered proposal is denied after this long.
+    #[serde(with = "super::duration")]
+    pub ttl: Duration,
+    /// Action classes that run without a keypress when no manual rule holds them:
+    /// scale-out, scale-in, resize, restart, recreate. Each is still shown and audited.
+    pub auto: Vec<String>,
+}
+
+impl Default for ApproveConfig {
+    fn default() -> Self {
+        ApproveConfig {
+            ttl: Duration::from_secs(600),
+            auto: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The hash-chained log; unset: $XDG_STATE_HOME/vigil/audit.jsonl.
+    pub path: Option<PathBuf>,
+    /// Syslog socket the chain head is checkpointed to; empty: no syslog checkpoints.
+    pub syslog: Option<PathBuf>,
+    /// A checkpoint after every execution and at least every this many records.
+    pub checkpoint_every: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            path: None,
+            syslog: Some(PathBuf::from("/dev/log")),
+            checkpoint_every: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealConfig {
+    /// Propose a restart when a watched container exits.
+    pub enabled: bool,
+    /// Which containers are watched: members of docker-group targets, and containers
+    /// carrying this label (any value).
+    pub label: String,
+    /// "if N restarts within WINDOW then stop and escalate" (monit).
+    pub max_restarts: u32,
+    #[serde(with = "super::duration")]
+    pub window: Duration,
+    /// A restarted container must be running (and healthy, if it has a healthcheck)
+    /// within this long.
+    #[serde(with = "super::duration")]
+    pub verify_within: Duration,
+}
+
+impl Default for HealConfig {
+    fn default() -> Self {
+        HealConfig {
+            enabled: true,
+            label: "vigil.heal".into(),
+            max_restarts: 3,
+            window: Duration::from_secs(600),
+            verify_within: Duration::from_secs(30),
+        }
+    }
+}
+
+pub const NOTIFY_KINDS: &[&str] = &["generic", "dingtalk", "wecom", "feishu", "slack"];
+pub const NOTIFY_EVENTS: &[&str] = &["approval", "execution", "failure", "checkpoint"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyTarget {
+    /// generic (vigil's JSON), dingtalk, wecom, feishu or slack.
+    pub kind: String,
+    pub url: String,
+    /// The signing secret (DingTalk, Feishu) comes from this environment variable ...
+    pub secret_env: Option<String>,
+    /// ... or from this file, which must not be readable by others (0600).
+    pub secret_file: Option<PathBuf>,
+    /// Which events: approval, execution, failure, checkpoint.
+    pub events: Vec<String>,
+    /// More than this many messages a minute are folded into one summary.
+    pub per_minute: u32,
+}
+
+impl Default for NotifyTarget {
+    fn default() -> Self {
+        NotifyTarget {
+            kind: "generic".into(),
+            url: String::new(),
+            secret_env: None,
+            secret_file: None,
+            events: NOTIFY_EVENTS.iter().map(|s| s.to_string()).collect(),
+            per_minute: 6,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +176,41 @@ pub struct ScaleTarget {
     /// The next size up, proposed when the group is at `max` and still short: a
     /// container's raised CPU limit, or a VPS's next flavor.
     pub resize_to: Option<Flavor>,
+    /// How a new member of a docker-group is made; unset: copied from an existing member.
+    pub template: Option<Template>,
+    /// A new member serves once this passes (after its Docker healthcheck, if it has one).
+    pub probe: Option<Probe>,
+    /// A scale must be ready within this long, or it is marked failed.
+    #[serde(with = "super::duration")]
+    pub ready_timeout: Duration,
+    /// A member being removed gets SIGTERM, then SIGKILL after this long.
+    #[serde(with = "super::duration")]
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Template {
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    /// Docker network to join; unset: the default bridge.
+    pub network: Option<String>,
+    /// CPU limit in cores (0: none) and memory limit in MiB (0: none).
+    pub cpus: f64,
+    pub memory_mib: u64,
+    /// no, always, unless-stopped, on-failure.
+    pub restart: String,
+}
+
+/// How vigil knows a new member serves: a TCP connect or an HTTP 2xx on the member's
+/// own address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub port: u16,
+    /// A path such as "/health": an HTTP GET must answer 2xx. Unset: a TCP connect.
+    pub http: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +243,10 @@ impl Default for ScaleTarget {
             manual_above: 3,
             manual_below: 1,
             resize_to: None,
+            template: None,
+            probe: None,
+            ready_timeout: Duration::from_secs(120),
+            stop_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -112,6 +262,10 @@ impl Default for Config {
             store: StoreConfig::default(),
             log: LogConfig::default(),
             docker: DockerConfig::default(),
+            approve: ApproveConfig::default(),
+            audit: AuditConfig::default(),
+            heal: HealConfig::default(),
+            notify: Vec::new(),
         }
     }
 }
@@ -259,6 +413,41 @@ impl Config {
                 "must not be shorter than store.minute_retention".into(),
             );
         }
+        for (i, a) in self.approve.auto.iter().enumerate() {
+            if !ACTION_CLASSES.contains(&a.as_str()) {
+                bad(
+                    &format!("approve.auto.{i}"),
+                    format!("expected one of {}, got \"{a}\"", ACTION_CLASSES.join(", ")),
+                );
+            }
+        }
+        for (i, n) in self.notify.iter().enumerate() {
+            let key = |k: &str| format!("notify.{i}.{k}");
+            if !NOTIFY_KINDS.contains(&n.kind.as_str()) {
+                bad(
+                    &key("kind"),
+                    format!(
+                        "expected one of {}, got \"{}\"",
+                        NOTIFY_KINDS.join(", "),
+                        n.kind
+                    ),
+                );
+            }
+            if !(n.url.starts_with("http://") || n.url.starts_with("https://")) {
+                bad(
+                    &key("url"),
+                    format!("an http:// or https:// URL, got \"{}\"", n.url),
+                );
+            }
+            for e in &n.events {
+                if !NOTIFY_EVENTS.contains(&e.as_str()) {
+                    bad(
+                        &key("events"),
+                        format!("expected some of {}, got \"{e}\"", NOTIFY_EVENTS.join(", ")),
+                    );
+                }
+            }
+        }
         for (i, t) in self.scale.iter().enumerate() {
             let key = |k: &str| format!("scale.{i}.{k}");
             if crate::collect::Metric::from_name(&t.metric).is_none() {
@@ -327,6 +516,18 @@ impl Config {
             match k.as_str() {
                 "interval" => self.interval = d.interval,
                 "console.lang" => self.console.lang = d.console.lang.clone(),
+                k if k.starts_with("approve.auto.") => self
+                    .approve
+                    .auto
+                    .retain(|a| ACTION_CLASSES.contains(&a.as_str())),
+                k if k.starts_with("notify.") => {
+                    // A webhook with a wrong value is left out, the others still run.
+                    if let Some(i) = k.split('.').nth(1).and_then(|i| i.parse::<usize>().ok())
+                        && i < self.notify.len()
+                    {
+                        self.notify[i].url.clear();
+                    }
+                }
                 "log.level" => self.log.level = d.log.level.clone(),
                 k if k.starts_with("scale.") => {
                     // A target with a wrong value is left out rather than guessed at.
@@ -345,5 +546,6 @@ impl Config {
             }
         }
         self.scale.retain(|t| !t.name.is_empty());
+        self.notify.retain(|n| !n.url.is_empty());
     }
 }

@@ -93,6 +93,19 @@ pub fn store_path(c: &Config) -> Option<PathBuf> {
         .or_else(|| crate::config::paths::data_dir().map(|d| d.join("vigil.db")))
 }
 
+/// The audit log the config asks for.
+pub fn audit_path(c: &Config) -> Option<PathBuf> {
+    c.audit.path.clone().or_else(crate::audit::default_path)
+}
+
+/// The brake lives beside the audit log, so one setting moves both and `vigil brake`
+/// finds the brake of the vigil that reads the same config.
+pub fn brake_path(c: &Config) -> PathBuf {
+    audit_path(c)
+        .and_then(|p| p.parent().map(|d| d.join("brake")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib/vigil/brake"))
+}
+
 fn host_info() -> HostInfo {
     HostInfo {
         name: hostname::get()

@@ -1,0 +1,309 @@
+//! audit: the hash-chained JSONL log of every proposal, decision, execution step and
+//! outcome. Each line carries the SHA-256 of the line before it, so an edited, removed or
+//! reordered record breaks the chain; checkpoints of the head sent elsewhere (webhooks,
+//! syslog) catch a truncated tail too.
+//!
+//! A line is `{"seq":N,"ts":"…","kind":"…","actor":{…},"data":{…},"prev":"HEX","hash":"HEX"}`
+//! where `hash` is the SHA-256 of the line up to (not including) `,"hash"` plus `}`.
+
+pub mod syslog;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const HASH_KEY: &str = ",\"hash\":\"";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("audit log {path} line {line}: {reason}")]
+    Broken {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// Who took a decision: the local user, and the SSH client when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Actor {
+    pub user: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ssh: Option<String>,
+}
+
+impl Actor {
+    /// The person at this terminal, from the environment.
+    pub fn local() -> Actor {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| rustix::process::getuid().as_raw().to_string());
+        // SSH_CONNECTION is "client_ip client_port server_ip server_port".
+        let ssh = std::env::var("SSH_CONNECTION")
+            .ok()
+            .or_else(|| std::env::var("SSH_CLIENT").ok())
+            .and_then(|s| {
+                let mut it = s.split_whitespace();
+                Some(format!("{}:{}", it.next()?, it.next()?))
+            });
+        Actor { user, ssh }
+    }
+
+    /// vigil itself: auto-approvals, expiries, verifications.
+    pub fn vigil() -> Actor {
+        Actor {
+            user: "vigil".into(),
+            ssh: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    pub ts: String,
+    pub kind: String,
+    pub actor: Actor,
+    pub data: serde_json::Value,
+    pub prev: String,
+}
+
+/// The last record's position: what a checkpoint sends away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+pub struct AuditLog {
+    path: PathBuf,
+    file: File,
+    head: Head,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Splits a line into the hashed body and the hash it claims.
+fn split_line(line: &str) -> Option<(String, &str)> {
+    let at = line.rfind(HASH_KEY)?;
+    let claimed = line[at + HASH_KEY.len()..].strip_suffix("\"}")?;
+    Some((format!("{}}}", &line[..at]), claimed))
+}
+
+impl AuditLog {
+    /// Opens (or creates, 0600) the log and finds its head. A log whose chain is broken
+    /// is refused: appending to it would hide the break.
+    pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        let io = |source| AuditError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let head = if path.exists() {
+            verify(path)?.head
+        } else {
+            Head {
+                seq: 0,
+                hash: GENESIS.into(),
+            }
+        };
+        let mut opts = OpenOptions::new();
+        opts.create(true).append(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts.open(path).map_err(io)?;
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            file,
+            head,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// Appends one record and flushes it to the disk (fdatasync) before returning: when
+    /// this returns Ok, the record survives a crash.
+    pub fn append(
+        &mut self,
+        kind: &str,
+        actor: &Actor,
+        data: serde_json::Value,
+    ) -> Result<Head, AuditError> {
+        let rec = Record {
+            seq: self.head.seq + 1,
+            ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            kind: kind.to_string(),
+            actor: actor.clone(),
+            data,
+            prev: self.head.hash.clone(),
+        };
+        let body = serde_json::to_string(&rec).map_err(|e| AuditError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        let hash = sha256_hex(body.as_bytes());
+        let line = format!("{}{HASH_KEY}{hash}\"}}\n", &body[..body.len() - 1]);
+        let io = |source| AuditError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(line.as_bytes()).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.head = Head { seq: rec.seq, hash };
+        Ok(self.head.clone())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub records: u64,
+    pub head: Head,
+}
+
+/// Checks the whole chain. The error names the first line that is edited (its hash does
+/// not match), out of order or missing (its `seq` or `prev` does not follow), or garbled.
+pub fn verify(path: &Path) -> Result<Verified, AuditError> {
+    let file = File::open(path).map_err(|source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let broken = |line: usize, reason: String| AuditError::Broken {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut head = Head {
+        seq: 0,
+        hash: GENESIS.into(),
+    };
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| broken(n, format!("unreadable: {e}")))?;
+        let (body, claimed) =
+            split_line(&line).ok_or_else(|| broken(n, "no hash at the end of the line".into()))?;
+        let actual = sha256_hex(body.as_bytes());
+        if actual != claimed {
+            return Err(broken(
+                n,
+                "edited: the record does not match its hash".into(),
+            ));
+        }
+        let rec: Record =
+            serde_json::from_str(&body).map_err(|e| broken(n, format!("not a record: {e}")))?;
+        if rec.prev != head.hash {
+            return Err(broken(
+                n,
+                format!(
+                    "chain broken: prev does not match record {} (a record before it was removed, edited or reordered)",
+                    head.seq
+                ),
+            ));
+        }
+        if rec.seq != head.seq + 1 {
+            return Err(broken(n, format!("seq {} follows {}", rec.seq, head.seq)));
+        }
+        head = Head {
+            seq: rec.seq,
+            hash: actual,
+        };
+    }
+    Ok(Verified {
+        records: head.seq,
+        head,
+    })
+}
+
+/// Checks that a checkpoint sent away earlier is still in the log: a log cut short
+/// before it, or rewritten since, fails.
+pub fn check_checkpoint(path: &Path, cp: &Head) -> Result<(), AuditError> {
+    let v = verify(path)?;
+    let missing = |reason: String| AuditError::Broken {
+        path: path.to_path_buf(),
+        line: cp.seq as usize,
+        reason,
+    };
+    if v.head.seq < cp.seq {
+        return Err(missing(format!(
+            "truncated: the checkpoint names record {} but the log ends at {}",
+            cp.seq, v.head.seq
+        )));
+    }
+    let rec = read_records(path)?
+        .into_iter()
+        .find(|(r, _)| r.seq == cp.seq)
+        .map(|(_, h)| h);
+    if rec.as_deref() != Some(cp.hash.as_str()) {
+        return Err(missing(format!(
+            "rewritten: record {} no longer has the checkpointed hash",
+            cp.seq
+        )));
+    }
+    Ok(())
+}
+
+/// Every record with its hash, oldest first; garbled lines are skipped (verify names them).
+pub fn read_records(path: &Path) -> Result<Vec<(Record, String)>, AuditError> {
+    let file = File::open(path).map_err(|source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| {
+            let (body, hash) = split_line(&l)?;
+            let hash = hash.to_string();
+            Some((serde_json::from_str(&body).ok()?, hash))
+        })
+        .collect())
+}
+
+/// One record as a person reads it: time, who, what.
+pub fn describe(r: &Record) -> String {
+    let who = match &r.actor.ssh {
+        Some(ssh) => format!("{}@{ssh}", r.actor.user),
+        None => r.actor.user.clone(),
+    };
+    let text = r
+        .data
+        .get("summary")
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| r.data.to_string());
+    format!("#{} {} {:<10} {:<8} {}", r.seq, r.ts, r.kind, who, text)
+}
+
+/// The last `n` records, readably.
+pub fn tail(path: &Path, n: usize) -> Result<Vec<String>, AuditError> {
+    let recs = read_records(path)?;
+    let skip = recs.len().saturating_sub(n);
+    Ok(recs[skip..].iter().map(|(r, _)| describe(r)).collect())
+}
+
+/// The log's default place: `audit.jsonl` in the XDG state directory.
+pub fn default_path() -> Option<PathBuf> {
+    crate::config::paths::state_dir().map(|d| d.join("audit.jsonl"))
+}

@@ -1,0 +1,721 @@
+//! The Docker executor (bollard). A *container group* is every container labelled
+//! `vigil.group=NAME`; a *Swarm service* is scaled through its spec, at the version read.
+//! Every action reads the engine's actual state first, so a retry never double-acts.
+
+use super::{Action, ExecError, Executor, Outcome};
+use crate::config::{Probe, ScaleTarget, TargetKind, Template};
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerUpdateBody, HealthStatusEnum, HostConfig, RestartPolicy,
+    RestartPolicyNameEnum, TaskState,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectServiceOptions, ListContainersOptionsBuilder,
+    ListTasksOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StatsOptionsBuilder, StopContainerOptionsBuilder, UpdateServiceOptionsBuilder,
+};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub const GROUP_LABEL: &str = "vigil.group";
+pub const MEMBER_LABEL: &str = "vigil.member";
+/// Reads of the engine's state must come back quickly; actions may take longer.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(200);
+
+/// One container as the console and the heal rules see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    /// running, exited, created, restarting, paused, dead.
+    pub state: String,
+    /// healthy, unhealthy, starting; None without a healthcheck.
+    pub health: Option<String>,
+    pub group: Option<String>,
+    pub labels: HashMap<String, String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Docker's own words: "Up 3 minutes (healthy)", "Exited (1) 2 seconds ago".
+    pub status: String,
+    /// CPU % of one core and memory, as `docker stats` computes them.
+    pub cpu_pct: Option<f64>,
+    pub mem_bytes: Option<u64>,
+    pub mem_limit: Option<u64>,
+}
+
+impl ContainerInfo {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+pub struct DockerExecutor {
+    /// None when the socket could not even be opened: every action then fails with why.
+    docker: Option<Docker>,
+    connect_error: String,
+    socket: String,
+    targets: Vec<ScaleTarget>,
+}
+
+fn health_of(status: &str) -> Option<String> {
+    ["(healthy)", "(unhealthy)", "(health: starting)"]
+        .iter()
+        .find(|h| status.contains(*h))
+        .map(|h| {
+            h.trim_matches(|c| c == '(' || c == ')')
+                .trim_start_matches("health: ")
+                .to_string()
+        })
+}
+
+fn labels_filter(label: &str) -> HashMap<&'static str, Vec<String>> {
+    HashMap::from([("label", vec![label.to_string()])])
+}
+
+impl DockerExecutor {
+    /// A client for the engine at `socket`. Nothing is sent yet: an engine that does not
+    /// answer shows as an error on the first action, never as a silent no-op.
+    pub fn connect(socket: &Path, targets: Vec<ScaleTarget>) -> DockerExecutor {
+        let s = socket.to_string_lossy().to_string();
+        let (docker, connect_error) =
+            match Docker::connect_with_unix(&s, 120, bollard::API_DEFAULT_VERSION) {
+                Ok(d) => (Some(d), String::new()),
+                Err(e) => (None, e.to_string()),
+            };
+        DockerExecutor {
+            docker,
+            connect_error,
+            socket: s,
+            targets,
+        }
+    }
+
+    fn d(&self) -> Result<&Docker, ExecError> {
+        self.docker.as_ref().ok_or_else(|| ExecError::Unreachable {
+            socket: self.socket.clone(),
+            reason: self.connect_error.clone(),
+        })
+    }
+
+    fn err(&self, e: bollard::errors::Error) -> ExecError {
+        use bollard::errors::Error as E;
+        match e {
+            E::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => ExecError::NotFound(message),
+            E::DockerResponseServerError { message, .. } => ExecError::Engine(message),
+            other => ExecError::Unreachable {
+                socket: self.socket.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, ExecError> {
+        match tokio::time::timeout(READ_TIMEOUT, f).await {
+            Ok(r) => r.map_err(|e| self.err(e)),
+            Err(_) => Err(ExecError::Unreachable {
+                socket: self.socket.clone(),
+                reason: format!("no answer within {} s", READ_TIMEOUT.as_secs()),
+            }),
+        }
+    }
+
+    fn target(&self, name: &str) -> Result<&ScaleTarget, ExecError> {
+        self.targets
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ExecError::Refused(format!("\"{name}\" is not a configured target")))
+    }
+
+    /// Containers, all states; only those carrying `label` (KEY or KEY=VALUE) if given.
+    pub async fn list(&self, label: Option<&str>) -> Result<Vec<ContainerInfo>, ExecError> {
+        let mut opts = ListContainersOptionsBuilder::new().all(true);
+        if let Some(l) = label {
+            opts = opts.filters(&labels_filter(l));
+        }
+        let list = self
+            .timed(self.d()?.list_containers(Some(opts.build())))
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let status = c.status.unwrap_or_default();
+                ContainerInfo {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .and_then(|n| n.first().cloned())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
+                    image: c.image.unwrap_or_default(),
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    health: health_of(&status),
+                    group: labels.get(GROUP_LABEL).cloned(),
+                    labels,
+                    created: c.created.unwrap_or(0),
+                    status,
+                    ..ContainerInfo::default()
+                }
+            })
+            .collect())
+    }
+
+    /// The members of a container group, oldest first.
+    pub async fn members(&self, group: &str) -> Result<Vec<ContainerInfo>, ExecError> {
+        let mut m = self.list(Some(&format!("{GROUP_LABEL}={group}"))).await?;
+        m.sort_by_key(|c| (c.created, c.name.clone()));
+        Ok(m)
+    }
+
+    /// What a new member is made from: the configured template, or a copy of an existing
+    /// member's image, command, environment, labels, limits, network and restart policy.
+    async fn template_for(
+        &self,
+        t: &ScaleTarget,
+        members: &[ContainerInfo],
+    ) -> Result<ContainerCreateBody, ExecError> {
+        if let Some(tpl) = &t.template {
+            return Ok(from_template(&t.name, tpl));
+        }
+        let model = members
+            .iter()
+            .find(|m| m.running())
+            .or(members.first())
+            .ok_or_else(|| {
+                ExecError::Refused(format!(
+                    "group {}: no member to copy and no template in the config",
+                    t.name
+                ))
+            })?;
+        let ins = self
+            .timed(self.d()?.inspect_container(&model.id, None))
+            .await?;
+        let cfg = ins.config.unwrap_or_default();
+        let mut body: ContainerCreateBody = serde_json::to_value(&cfg)
+            .and_then(serde_json::from_value)
+            .map_err(|e| ExecError::Engine(format!("copying {}: {e}", model.name)))?;
+        // Hostnames are per container; published host ports would collide.
+        body.hostname = None;
+        let hc = ins.host_config.unwrap_or_default();
+        body.host_config = Some(HostConfig {
+            nano_cpus: hc.nano_cpus,
+            memory: hc.memory,
+            restart_policy: hc.restart_policy,
+            network_mode: hc.network_mode,
+            ..HostConfig::default()
+        });
+        Ok(body)
+    }
+
+    /// Scales a group to `to` running members: creates and starts new ones (ready only
+    /// once healthy and probed), or stops and removes the unhealthy, then the newest.
+    pub async fn scale_group(&self, t: &ScaleTarget, to: usize) -> Result<Outcome, ExecError> {
+        let start = Instant::now();
+        let members = self.members(&t.name).await?;
+        let running: Vec<&ContainerInfo> = members.iter().filter(|m| m.running()).collect();
+        let from = running.len();
+        let mut out = Outcome {
+            from,
+            to,
+            ..Outcome::default()
+        };
+        if to > from {
+            let mut body = self.template_for(t, &members).await?;
+            let next = members
+                .iter()
+                .filter_map(|m| m.labels.get(MEMBER_LABEL)?.parse::<u32>().ok())
+                .max()
+                .unwrap_or(0);
+            let mut ids = Vec::new();
+            for i in 0..(to - from) as u32 {
+                let n = next + 1 + i;
+                let name = format!("{}-{n}", t.name);
+                let labels = body.labels.get_or_insert_with(HashMap::new);
+                labels.insert(GROUP_LABEL.into(), t.name.clone());
+                labels.insert(MEMBER_LABEL.into(), n.to_string());
+                let created = self
+                    .d()?
+                    .create_container(
+                        Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+                        body.clone(),
+                    )
+                    .await
+                    .map_err(|e| self.err(e))?;
+                self.d()?
+                    .start_container(&created.id, None)
+                    .await
+                    .map_err(|e| self.err(e))?;
+                ids.push(created.id);
+                out.created.push(name);
+            }
+            let deadline = start + t.ready_timeout;
+            let waits = ids
+                .iter()
+                .map(|id| self.wait_ready(id, t.probe.as_ref(), deadline));
+            for r in futures::future::join_all(waits).await {
+                r?;
+            }
+        } else if to < from {
+            let mut victims: Vec<&ContainerInfo> = running.clone();
+            // Unhealthy first, then the newest.
+            victims.sort_by_key(|m| {
+                (
+                    m.health.as_deref() != Some("unhealthy"),
+                    std::cmp::Reverse(m.created),
+                    std::cmp::Reverse(m.name.clone()),
+                )
+            });
+            for v in victims.into_iter().take(from - to) {
+                self.stop_and_remove(&v.id, t.stop_timeout).await?;
+                out.removed.push(v.name.clone());
+            }
+        }
+        out.ready_ms = start.elapsed().as_millis() as u64;
+        out.summary = format!(
+            "{}: {from} → {to} running{}{}",
+            t.name,
+            if out.created.is_empty() {
+                String::new()
+            } else {
+                format!(", started {}", out.created.join(", "))
+            },
+            if out.removed.is_empty() {
+                String::new()
+            } else {
+                format!(", removed {}", out.removed.join(", "))
+            }
+        );
+        Ok(out)
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout` (Docker's own stop), then remove.
+    async fn stop_and_remove(&self, id: &str, timeout: Duration) -> Result<(), ExecError> {
+        let t = timeout.as_secs().min(i32::MAX as u64) as i32;
+        match self
+            .d()?
+            .stop_container(id, Some(StopContainerOptionsBuilder::new().t(t).build()))
+            .await
+        {
+            Ok(()) => {}
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => {}
+            Err(e) => return Err(self.err(e)),
+        }
+        self.d()?
+            .remove_container(
+                id,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Waits until the container runs, its healthcheck (if any) says healthy and the
+    /// probe (if any) answers.
+    pub async fn wait_ready(
+        &self,
+        id: &str,
+        probe: Option<&Probe>,
+        deadline: Instant,
+    ) -> Result<(), ExecError> {
+        let mut last = String::from("not started");
+        while Instant::now() < deadline {
+            let ins = self.timed(self.d()?.inspect_container(id, None)).await?;
+            let state = ins.state.unwrap_or_default();
+            let name = ins.name.unwrap_or_default();
+            if state.running != Some(true) {
+                last = format!(
+                    "{} is {}",
+                    name.trim_start_matches('/'),
+                    state.status.map(|s| s.to_string()).unwrap_or_default()
+                );
+                if state.status.map(|s| s.to_string()).as_deref() == Some("exited") {
+                    return Err(ExecError::Engine(format!(
+                        "{last} (exit code {})",
+                        state.exit_code.unwrap_or(-1)
+                    )));
+                }
+            } else {
+                let health = state.health.and_then(|h| h.status);
+                let healthy = matches!(
+                    health,
+                    None | Some(HealthStatusEnum::HEALTHY)
+                        | Some(HealthStatusEnum::NONE)
+                        | Some(HealthStatusEnum::EMPTY)
+                );
+                let ip = ins.network_settings.and_then(|n| n.networks).and_then(|n| {
+                    n.values()
+                        .filter_map(|e| e.ip_address.clone())
+                        .find(|ip| !ip.is_empty())
+                });
+                if !healthy {
+                    last = format!(
+                        "{} healthcheck not passing yet",
+                        name.trim_start_matches('/')
+                    );
+                } else {
+                    match (probe, ip) {
+                        (None, _) => return Ok(()),
+                        (Some(p), Some(ip)) => match run_probe(&ip, p).await {
+                            Ok(()) => return Ok(()),
+                            Err(e) => last = e,
+                        },
+                        (Some(_), None) => last = "no address to probe".into(),
+                    }
+                }
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Err(ExecError::Timeout(last))
+    }
+
+    /// Sets a Swarm service's replica count at the version read, then waits for the
+    /// running tasks.
+    pub async fn scale_service(
+        &self,
+        name: &str,
+        to: usize,
+        timeout: Duration,
+    ) -> Result<Outcome, ExecError> {
+        let start = Instant::now();
+        let svc = self
+            .timed(
+                self.d()?
+                    .inspect_service(name, None::<InspectServiceOptions>),
+            )
+            .await?;
+        let version = svc.version.and_then(|v| v.index).unwrap_or(0);
+        let mut spec = svc.spec.unwrap_or_default();
+        let replicated = spec
+            .mode
+            .as_mut()
+            .and_then(|m| m.replicated.as_mut())
+            .ok_or_else(|| ExecError::Refused(format!("service {name} is not replicated")))?;
+        let from = replicated.replicas.unwrap_or(0) as usize;
+        if from != to {
+            replicated.replicas = Some(to as i64);
+            self.d()?
+                .update_service(
+                    name,
+                    spec,
+                    UpdateServiceOptionsBuilder::new()
+                        .version(version as i32)
+                        .build(),
+                    None,
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        let deadline = start + timeout;
+        loop {
+            let running = self.service_running(name).await?;
+            if running == to {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(ExecError::Timeout(format!(
+                    "service {name}: {running} of {to} tasks running"
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Ok(Outcome {
+            summary: format!("service {name}: {from} → {to} replicas running"),
+            from,
+            to,
+            ready_ms: start.elapsed().as_millis() as u64,
+            ..Outcome::default()
+        })
+    }
+
+    /// Tasks of a service that should run and do.
+    pub async fn service_running(&self, name: &str) -> Result<usize, ExecError> {
+        let filters = HashMap::from([
+            ("service", vec![name.to_string()]),
+            ("desired-state", vec!["running".to_string()]),
+        ]);
+        let tasks = self
+            .timed(self.d()?.list_tasks(Some(
+                ListTasksOptionsBuilder::new().filters(&filters).build(),
+            )))
+            .await?;
+        Ok(tasks
+            .iter()
+            .filter(|t| {
+                t.status.as_ref().and_then(|s| s.state.as_ref()) == Some(&TaskState::RUNNING)
+            })
+            .count())
+    }
+
+    /// Restarts a container (SIGTERM, then SIGKILL after the timeout) and waits until it
+    /// runs and passes its healthcheck.
+    pub async fn restart(&self, name: &str, timeout: Duration) -> Result<Outcome, ExecError> {
+        let start = Instant::now();
+        self.timed(self.d()?.inspect_container(name, None)).await?;
+        self.d()?
+            .restart_container(
+                name,
+                Some(
+                    RestartContainerOptionsBuilder::new()
+                        .t(timeout.as_secs() as i32)
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        self.wait_ready(name, None, start + timeout + Duration::from_secs(30))
+            .await?;
+        Ok(Outcome {
+            summary: format!("{name} restarted"),
+            from: 0,
+            to: 1,
+            ready_ms: start.elapsed().as_millis() as u64,
+            ..Outcome::default()
+        })
+    }
+
+    /// Removes a container and creates it again from the same image and settings.
+    pub async fn recreate(&self, name: &str) -> Result<Outcome, ExecError> {
+        let start = Instant::now();
+        let ins = self.timed(self.d()?.inspect_container(name, None)).await?;
+        let mut body: ContainerCreateBody = serde_json::to_value(ins.config.unwrap_or_default())
+            .and_then(serde_json::from_value)
+            .map_err(|e| ExecError::Engine(format!("copying {name}: {e}")))?;
+        body.host_config = ins.host_config;
+        self.stop_and_remove(name, Duration::from_secs(10)).await?;
+        let created = self
+            .d()?
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        self.d()?
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| self.err(e))?;
+        self.wait_ready(&created.id, None, start + Duration::from_secs(60))
+            .await?;
+        Ok(Outcome {
+            summary: format!("{name} recreated"),
+            from: 0,
+            to: 1,
+            created: vec![name.to_string()],
+            ready_ms: start.elapsed().as_millis() as u64,
+            ..Outcome::default()
+        })
+    }
+
+    /// New CPU and memory limits for every running member, in place.
+    pub async fn resize(
+        &self,
+        group: &str,
+        cpus: f64,
+        memory_mib: u64,
+    ) -> Result<Outcome, ExecError> {
+        let members = self.members(group).await?;
+        let body = ContainerUpdateBody {
+            nano_cpus: (cpus > 0.0).then_some((cpus * 1e9) as i64),
+            memory: (memory_mib > 0).then_some((memory_mib * 1024 * 1024) as i64),
+            // The swap limit must not fall below the new memory limit.
+            memory_swap: (memory_mib > 0).then_some(-1),
+            ..ContainerUpdateBody::default()
+        };
+        let mut done = Vec::new();
+        for m in members.iter().filter(|m| m.running()) {
+            self.d()?
+                .update_container(&m.id, body.clone())
+                .await
+                .map_err(|e| self.err(e))?;
+            done.push(m.name.clone());
+        }
+        Ok(Outcome {
+            summary: format!(
+                "{group}: {} member(s) now {cpus} CPU, {memory_mib} MiB",
+                done.len()
+            ),
+            from: done.len(),
+            to: done.len(),
+            ..Outcome::default()
+        })
+    }
+
+    /// CPU % (of one core, as `docker stats`) and memory of a running container.
+    pub async fn stats(&self, id: &str) -> Result<(f64, u64, u64), ExecError> {
+        let mut stream = self
+            .d()?
+            .stats(id, Some(StatsOptionsBuilder::new().stream(false).build()));
+        let s = match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
+            Ok(Some(r)) => r.map_err(|e| self.err(e))?,
+            Ok(None) => return Err(ExecError::NotFound(id.to_string())),
+            Err(_) => {
+                return Err(ExecError::Unreachable {
+                    socket: self.socket.clone(),
+                    reason: "stats timed out".into(),
+                });
+            }
+        };
+        let cpu = s.cpu_stats.unwrap_or_default();
+        let pre = s.precpu_stats.unwrap_or_default();
+        let total = |c: &bollard::models::ContainerCpuStats| {
+            c.cpu_usage
+                .as_ref()
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0)
+        };
+        let cpu_delta = total(&cpu).saturating_sub(total(&pre)) as f64;
+        let sys_delta = cpu
+            .system_cpu_usage
+            .unwrap_or(0)
+            .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
+        let online = cpu.online_cpus.unwrap_or(1).max(1) as f64;
+        let pct = if sys_delta > 0.0 {
+            cpu_delta / sys_delta * online * 100.0
+        } else {
+            0.0
+        };
+        let mem = s.memory_stats.unwrap_or_default();
+        // As the docker CLI: page cache the kernel can drop is not "used".
+        let cache = mem
+            .stats
+            .as_ref()
+            .and_then(|st| {
+                st.get("total_inactive_file")
+                    .or(st.get("inactive_file"))
+                    .copied()
+            })
+            .unwrap_or(0);
+        let used = mem.usage.unwrap_or(0).saturating_sub(cache);
+        Ok((pct, used, mem.limit.unwrap_or(0)))
+    }
+
+    /// Every container with its stats filled in for the running ones.
+    pub async fn containers_with_stats(&self) -> Result<Vec<ContainerInfo>, ExecError> {
+        let mut list = self.list(None).await?;
+        let stats = futures::future::join_all(list.iter().map(|c| async move {
+            if c.running() {
+                self.stats(&c.id).await.ok()
+            } else {
+                None
+            }
+        }))
+        .await;
+        for (c, s) in list.iter_mut().zip(stats) {
+            if let Some((cpu, mem, limit)) = s {
+                c.cpu_pct = Some(cpu);
+                c.mem_bytes = Some(mem);
+                c.mem_limit = Some(limit);
+            }
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+}
+
+fn from_template(group: &str, tpl: &Template) -> ContainerCreateBody {
+    let restart = match tpl.restart.as_str() {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => RestartPolicyNameEnum::NO,
+    };
+    ContainerCreateBody {
+        image: Some(tpl.image.clone()),
+        cmd: (!tpl.cmd.is_empty()).then(|| tpl.cmd.clone()),
+        env: Some(tpl.env.clone()),
+        labels: Some(HashMap::from([(
+            GROUP_LABEL.to_string(),
+            group.to_string(),
+        )])),
+        host_config: Some(HostConfig {
+            nano_cpus: (tpl.cpus > 0.0).then_some((tpl.cpus * 1e9) as i64),
+            memory: (tpl.memory_mib > 0).then_some((tpl.memory_mib * 1024 * 1024) as i64),
+            restart_policy: Some(RestartPolicy {
+                name: Some(restart),
+                maximum_retry_count: None,
+            }),
+            network_mode: tpl.network.clone(),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    }
+}
+
+/// A TCP connect, or an HTTP GET that must answer 2xx, within a second.
+async fn run_probe(ip: &str, p: &Probe) -> Result<(), String> {
+    let addr = format!("{ip}:{}", p.port);
+    let limit = Duration::from_secs(1);
+    match &p.http {
+        None => match tokio::time::timeout(limit, tokio::net::TcpStream::connect(&addr)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("probe {addr}: {e}")),
+            Err(_) => Err(format!("probe {addr}: timed out")),
+        },
+        Some(path) => {
+            let url = format!("http://{addr}{path}");
+            let client = reqwest::Client::builder()
+                .timeout(limit)
+                .no_proxy()
+                .build()
+                .map_err(|e| e.to_string())?;
+            match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) => Err(format!("probe {url}: HTTP {}", r.status())),
+                Err(e) => Err(format!("probe {url}: {e}")),
+            }
+        }
+    }
+}
+
+impl Executor for DockerExecutor {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            match action {
+                Action::Scale { target, kind, to } => {
+                    let t = self.target(target)?;
+                    match kind {
+                        TargetKind::DockerGroup => self.scale_group(t, *to).await,
+                        TargetKind::SwarmService => {
+                            self.scale_service(target, *to, t.ready_timeout).await
+                        }
+                        TargetKind::HuaweiAsGroup => Err(ExecError::Refused(format!(
+                            "{target} is a Huawei Cloud group, not a Docker one"
+                        ))),
+                    }
+                }
+                Action::Resize {
+                    target,
+                    cpus,
+                    memory_mib,
+                } => {
+                    self.target(target)?;
+                    self.resize(target, *cpus, *memory_mib).await
+                }
+                Action::Restart { container } => {
+                    self.restart(container, Duration::from_secs(10)).await
+                }
+                Action::Recreate { container } => self.recreate(container).await,
+            }
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! The one gate every action passes: shadow mode and the brake are enforced here, not in
+//! the views, and the intent is on disk before the executor is called.
+
+use super::{Action, ExecError, Executor, Outcome};
+use crate::audit::{Actor, AuditLog};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// An approved proposal, bound to the version that was approved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub proposal: String,
+    pub version: u32,
+    pub action: Action,
+    /// The count or state the proposal started from (for the class and a rollback).
+    pub from: usize,
+    pub by: Actor,
+    /// Approved by a config rule rather than a keypress.
+    pub auto: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateResult {
+    /// Shadow mode: recorded as what would have run.
+    Shadowed,
+    /// The brake is engaged: nothing ran.
+    Braked,
+    /// The intent could not be written: nothing ran.
+    Unauditable(String),
+    Done(Outcome),
+    Failed(ExecError),
+}
+
+pub struct Gate {
+    shadow: AtomicBool,
+    brake: super::Brake,
+    audit: Arc<Mutex<AuditLog>>,
+}
+
+impl Gate {
+    pub fn new(shadow: bool, brake: super::Brake, audit: Arc<Mutex<AuditLog>>) -> Gate {
+        Gate {
+            shadow: AtomicBool::new(shadow),
+            brake,
+            audit,
+        }
+    }
+
+    pub fn shadow(&self) -> bool {
+        self.shadow.load(Ordering::SeqCst)
+    }
+
+    pub fn set_shadow(&self, on: bool) {
+        self.shadow.store(on, Ordering::SeqCst);
+    }
+
+    pub fn brake(&self) -> &super::Brake {
+        &self.brake
+    }
+
+    pub fn audit(&self) -> &Arc<Mutex<AuditLog>> {
+        &self.audit
+    }
+
+    /// Appends one record; false when the log cannot take it.
+    pub fn record(&self, kind: &str, who: &Actor, data: serde_json::Value) -> Result<(), String> {
+        let mut log = self
+            .audit
+            .lock()
+            .map_err(|_| "audit log lock poisoned".to_string())?;
+        log.append(kind, who, data)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs a decision through shadow, brake and audit, then the executor.
+    pub async fn pass(&self, d: &Decision, exec: &dyn Executor) -> GateResult {
+        let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
+        let data = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({
+                "proposal": d.proposal,
+                "version": d.version,
+                "action": d.action,
+                "auto": d.auto,
+                "summary": summary,
+            });
+            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            v
+        };
+        if self.shadow() {
+            let _ = self.record(
+                "shadow",
+                &d.by,
+                data(serde_json::json!({"would_run": true})),
+            );
+            return GateResult::Shadowed;
+        }
+        if self.brake.engaged() {
+            let _ = self.record("braked", &d.by, data(serde_json::json!({"ran": false})));
+            return GateResult::Braked;
+        }
+        if let Err(e) = self.record(
+            "intent",
+            &d.by,
+            data(serde_json::json!({"executor": exec.name()})),
+        ) {
+            tracing::error!("not running {summary}: the audit log cannot take its intent: {e}");
+            return GateResult::Unauditable(e);
+        }
+        let result = exec.apply(&d.action).await;
+        let after = match &result {
+            Ok(o) => serde_json::json!({"ok": true, "outcome": o}),
+            Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
+        };
+        if let Err(e) = self.record("result", &Actor::vigil(), data(after)) {
+            tracing::error!("the result of {summary} could not be audited: {e}");
+        }
+        match result {
+            Ok(o) => GateResult::Done(o),
+            Err(e) => GateResult::Failed(e),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! execute: decisions → outcomes. Every executor is reached through the one [`Gate`],
+//! which holds shadow mode and the brake and writes the intent to the audit log before
+//! anything touches the world.
+
+mod brake;
+pub mod docker;
+mod gate;
+
+pub use brake::Brake;
+pub use gate::{Decision, Gate, GateResult};
+
+use crate::config::TargetKind;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+/// What an executor may do: typed and allowlisted, never a command line. A scale says
+/// the count wanted ("6 replicas"), never a delta, so a retry cannot double-act.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    Scale {
+        target: String,
+        kind: TargetKind,
+        to: usize,
+    },
+    /// New CPU (cores) and memory (MiB) limits for every member of a group, in place.
+    Resize {
+        target: String,
+        cpus: f64,
+        memory_mib: u64,
+    },
+    Restart {
+        container: String,
+    },
+    /// Remove the container and create it again from its image and settings.
+    Recreate {
+        container: String,
+    },
+}
+
+impl Action {
+    /// The class auto-approval rules and notifications name.
+    pub fn class(&self, from: usize) -> &'static str {
+        match self {
+            Action::Scale { to, .. } if *to < from => "scale-in",
+            Action::Scale { .. } => "scale-out",
+            Action::Resize { .. } => "resize",
+            Action::Restart { .. } => "restart",
+            Action::Recreate { .. } => "recreate",
+        }
+    }
+
+    /// Which group or container it touches.
+    pub fn subject(&self) -> &str {
+        match self {
+            Action::Scale { target, .. } | Action::Resize { target, .. } => target,
+            Action::Restart { container } | Action::Recreate { container } => container,
+        }
+    }
+}
+
+/// What an executor did, read back from the world.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub summary: String,
+    /// Instances or replicas running before and after.
+    pub from: usize,
+    pub to: usize,
+    pub created: Vec<String>,
+    pub removed: Vec<String>,
+    /// From the start of the action to every new member ready.
+    pub ready_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExecError {
+    #[error("the Docker engine at {socket} does not answer: {reason}")]
+    Unreachable { socket: String, reason: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("not ready in time: {0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("docker: {0}")]
+    Engine(String),
+}
+
+/// One backend: Docker now, Huawei Cloud later. Reads the actual state before acting.
+pub trait Executor: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Outcome, ExecError>>;
+}

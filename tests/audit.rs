@@ -1,0 +1,149 @@
+//! The hash-chained audit log: every kind of tampering is caught and named by line.
+
+use assert_cmd::Command;
+use vigil::audit::{self, Actor, AuditLog, Head};
+
+fn write_log(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let path = dir.join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    for i in 0..n {
+        log.append(
+            "decision",
+            &Actor::local(),
+            serde_json::json!({"summary": format!("approve web 3 → {}", i + 4)}),
+        )
+        .unwrap();
+    }
+    path
+}
+
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn rewrite(path: &std::path::Path, lines: &[String]) {
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+fn broken_line(path: &std::path::Path) -> usize {
+    match audit::verify(path) {
+        Err(audit::AuditError::Broken { line, .. }) => line,
+        other => panic!("expected a broken chain, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_intact_log_verifies_and_reopens_at_its_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 5);
+    let v = audit::verify(&path).unwrap();
+    assert_eq!(v.records, 5);
+    // Reopening continues the chain rather than starting a new one.
+    let mut log = AuditLog::open(&path).unwrap();
+    assert_eq!(log.head(), &v.head);
+    log.append("result", &Actor::vigil(), serde_json::json!({}))
+        .unwrap();
+    assert_eq!(audit::verify(&path).unwrap().records, 6);
+    // Private to its owner.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn an_edited_record_is_named_by_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 5);
+    let mut l = lines(&path);
+    l[2] = l[2].replace("3 → 6", "3 → 9");
+    rewrite(&path, &l);
+    assert_eq!(broken_line(&path), 3);
+}
+
+#[test]
+fn a_removed_or_reordered_record_breaks_the_chain_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 5);
+    let orig = lines(&path);
+    let mut l = orig.clone();
+    l.remove(1);
+    rewrite(&path, &l);
+    assert_eq!(broken_line(&path), 2);
+
+    let mut l = orig.clone();
+    l.swap(3, 4);
+    rewrite(&path, &l);
+    assert_eq!(broken_line(&path), 4);
+
+    // An edited record whose hash was recomputed still breaks the next link.
+    let mut l = orig;
+    let (body, _) = l[1].rsplit_once(",\"hash\"").unwrap();
+    let forged = format!("{}}}", body.replace("3 → 5", "3 → 50"));
+    let hash: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(forged.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    l[1] = format!("{},\"hash\":\"{hash}\"}}", &forged[..forged.len() - 1]);
+    rewrite(&path, &l);
+    assert_eq!(broken_line(&path), 3);
+}
+
+#[test]
+fn a_truncated_log_is_caught_by_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 5);
+    let head = audit::verify(&path).unwrap().head;
+    let l = lines(&path);
+    rewrite(&path, &l[..3]);
+    // The shorter chain is itself intact ...
+    assert!(audit::verify(&path).is_ok());
+    // ... but not the head that was sent away.
+    let err = audit::check_checkpoint(&path, &head).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let ok = Head {
+        seq: 2,
+        hash: audit::read_records(&path).unwrap()[1].1.clone(),
+    };
+    assert!(audit::check_checkpoint(&path, &ok).is_ok());
+}
+
+#[test]
+fn audit_verify_and_tail_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 3);
+    let p = path.to_str().unwrap();
+    Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["audit", "verify", "--path", p])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("3 records, chain intact"));
+    let out = Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["audit", "tail", "--path", p, "-n", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 2);
+    assert!(
+        text.contains("#3") && text.contains("approve web 3 → 6"),
+        "{text}"
+    );
+
+    let mut l = lines(&path);
+    l[1] = l[1].replace("decision", "decisioN");
+    rewrite(&path, &l);
+    Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["audit", "verify", "--path", p])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("line 2"));
+}

@@ -1,0 +1,359 @@
+//! The Docker executor against the real engine on this machine, with the image
+//! scripts/test-image.sh builds (busybox httpd with a healthcheck). These tests fail, not
+//! skip, when the engine or the image is missing: `./scripts/test.sh` provides both.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use vigil::config::{Probe, ScaleTarget, TargetKind, Template};
+use vigil::execute::docker::DockerExecutor;
+use vigil::execute::{Action, ExecError, Executor};
+
+const IMAGE: &str = "vigil-test:latest";
+const SOCKET: &str = "/var/run/docker.sock";
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn docker_ok(args: &[&str]) {
+    let _ = Command::new("docker").args(args).output();
+}
+
+/// Running members of a group, by name, as the engine itself reports them.
+fn running(group: &str) -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=vigil.group={group}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// Removes a group's containers when a test ends, passed or not.
+struct Cleanup(String);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=vigil.group={}", self.0),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        for id in ids.split_whitespace() {
+            docker_ok(&["rm", "-f", id]);
+        }
+        docker_ok(&["rm", "-f", &self.0]);
+        docker_ok(&["service", "rm", &self.0]);
+    }
+}
+
+fn group(name: &str, template: bool) -> ScaleTarget {
+    ScaleTarget {
+        name: name.into(),
+        kind: TargetKind::DockerGroup,
+        min: 1,
+        max: 5,
+        template: template.then(|| Template {
+            image: IMAGE.into(),
+            restart: "no".into(),
+            ..Template::default()
+        }),
+        probe: Some(Probe {
+            port: 8080,
+            http: Some("/health".into()),
+        }),
+        ready_timeout: Duration::from_secs(60),
+        stop_timeout: Duration::from_secs(2),
+        ..ScaleTarget::default()
+    }
+}
+
+fn unique(tag: &str) -> String {
+    format!("vt-{tag}-{}", std::process::id())
+}
+
+#[tokio::test]
+async fn a_group_scales_1_to_3_to_1_on_the_real_engine() {
+    let name = unique("grp");
+    let _c = Cleanup(name.clone());
+    let t = group(&name, true);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![t.clone()]);
+    let scale = |to| Action::Scale {
+        target: name.clone(),
+        kind: TargetKind::DockerGroup,
+        to,
+    };
+
+    let o = exec.apply(&scale(1)).await.unwrap();
+    assert_eq!((o.from, o.to, o.created.len()), (0, 1, 1));
+    assert_eq!(running(&name).len(), 1);
+
+    let o = exec.apply(&scale(3)).await.unwrap();
+    assert_eq!((o.from, o.to), (1, 3));
+    assert_eq!(o.created.len(), 2, "only the missing two are made");
+    assert_eq!(running(&name).len(), 3);
+    // Ready means healthy: the engine agrees for every new member.
+    for m in &o.created {
+        let h = docker(&["inspect", "-f", "{{.State.Health.Status}}", m]);
+        assert_eq!(h, "healthy", "{m}");
+    }
+
+    // Desired state: asking again for 3 does nothing.
+    let again = exec.apply(&scale(3)).await.unwrap();
+    assert!(again.created.is_empty() && again.removed.is_empty());
+    assert_eq!(running(&name).len(), 3);
+
+    let o = exec.apply(&scale(1)).await.unwrap();
+    assert_eq!(o.removed.len(), 2);
+    let left = running(&name);
+    assert_eq!(left, vec![format!("{name}-1")], "the newest go first");
+    // Removed, not merely stopped.
+    let all = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=vigil.group={name}"),
+        "-q",
+    ]);
+    assert_eq!(all.lines().count(), 1);
+}
+
+#[tokio::test]
+async fn new_members_copy_an_existing_member_when_there_is_no_template() {
+    let name = unique("copy");
+    let _c = Cleanup(name.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("{name}-1"),
+        "--label",
+        &format!("vigil.group={name}"),
+        "--label",
+        "vigil.member=1",
+        "--env",
+        "ROLE=web",
+        "--memory",
+        "64m",
+        IMAGE,
+    ]);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![group(&name, false)]);
+    let o = exec
+        .apply(&Action::Scale {
+            target: name.clone(),
+            kind: TargetKind::DockerGroup,
+            to: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!(o.created, vec![format!("{name}-2")]);
+    let env = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Env}}",
+        &format!("{name}-2"),
+    ]);
+    assert!(env.contains("ROLE=web"), "{env}");
+    let mem = docker(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.Memory}}",
+        &format!("{name}-2"),
+    ]);
+    assert_eq!(mem, (64 * 1024 * 1024).to_string());
+}
+
+#[tokio::test]
+async fn an_unhealthy_member_is_removed_before_a_healthy_one() {
+    let name = unique("unh");
+    let _c = Cleanup(name.clone());
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![group(&name, true)]);
+    let scale = |to| Action::Scale {
+        target: name.clone(),
+        kind: TargetKind::DockerGroup,
+        to,
+    };
+    exec.apply(&scale(2)).await.unwrap();
+    // Break member 1's health: its httpd no longer serves /health.
+    docker(&[
+        "exec",
+        &format!("{name}-1"),
+        "/bin/busybox",
+        "rm",
+        "/www/health",
+    ]);
+    for _ in 0..50 {
+        let h = docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Health.Status}}",
+            &format!("{name}-1"),
+        ]);
+        if h == "unhealthy" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let o = exec.apply(&scale(1)).await.unwrap();
+    assert_eq!(o.removed, vec![format!("{name}-1")]);
+}
+
+#[tokio::test]
+async fn a_container_is_restarted_and_resized_in_place() {
+    let name = unique("heal");
+    let _c = Cleanup(name.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &format!("vigil.group={name}"),
+        IMAGE,
+    ]);
+    docker(&["kill", &name]);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![group(&name, true)]);
+    let o = exec
+        .apply(&Action::Restart {
+            container: name.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(o.summary.contains("restarted"));
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &name]),
+        "running"
+    );
+
+    exec.apply(&Action::Resize {
+        target: name.clone(),
+        cpus: 0.5,
+        memory_mib: 96,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.HostConfig.NanoCpus}}", &name]),
+        "500000000"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.HostConfig.Memory}}", &name]),
+        (96 * 1024 * 1024).to_string()
+    );
+
+    let before = docker(&["inspect", "-f", "{{.Id}}", &name]);
+    exec.apply(&Action::Recreate {
+        container: name.clone(),
+    })
+    .await
+    .unwrap();
+    let after = docker(&["inspect", "-f", "{{.Id}}", &name]);
+    assert_ne!(before, after, "a new container under the same name");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &name]),
+        "running"
+    );
+}
+
+#[tokio::test]
+async fn a_swarm_service_is_scaled_through_its_spec() {
+    let name = unique("svc");
+    let _c = Cleanup(name.clone());
+    let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_eq!(
+        state, "active",
+        "scripts/test.sh makes this engine a one-node swarm"
+    );
+    docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--quiet",
+        "--name",
+        &name,
+        "--replicas",
+        "1",
+        "--no-resolve-image",
+        IMAGE,
+    ]);
+    let t = ScaleTarget {
+        kind: TargetKind::SwarmService,
+        ..group(&name, false)
+    };
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![t]);
+    let o = exec
+        .apply(&Action::Scale {
+            target: name.clone(),
+            kind: TargetKind::SwarmService,
+            to: 3,
+        })
+        .await
+        .unwrap();
+    assert_eq!((o.from, o.to), (1, 3));
+    assert_eq!(
+        docker(&[
+            "service",
+            "inspect",
+            "-f",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            &name
+        ]),
+        "3"
+    );
+    assert_eq!(exec.service_running(&name).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_dead_socket_is_a_clear_error_and_nothing_is_retried() {
+    let exec = DockerExecutor::connect(
+        Path::new("/tmp/vigil-no-such-docker.sock"),
+        vec![group("web", true)],
+    );
+    let err = exec
+        .apply(&Action::Scale {
+            target: "web".into(),
+            kind: TargetKind::DockerGroup,
+            to: 2,
+        })
+        .await
+        .unwrap_err();
+    match &err {
+        ExecError::Unreachable { socket, .. } => {
+            assert!(socket.contains("vigil-no-such-docker.sock"))
+        }
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    assert!(err.to_string().contains("does not answer"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_target_is_refused() {
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![]);
+    let err = exec
+        .apply(&Action::Scale {
+            target: "nope".into(),
+            kind: TargetKind::DockerGroup,
+            to: 2,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExecError::Refused(_)), "{err:?}");
+}
