@@ -2,6 +2,7 @@
 //! scale and heal actions. The pipeline stages are the modules below; `engine` wires
 //! them and `console` only talks to the engine.
 
+pub mod approve;
 pub mod audit;
 pub mod collect;
 pub mod config;
@@ -10,6 +11,8 @@ pub mod engine;
 pub mod execute;
 pub mod forecast;
 pub mod logging;
+pub mod notify;
 pub mod plan;
 pub mod sim;
 pub mod store;
+pub mod verify;

@@ -77,6 +77,7 @@ async fn a_replay_starts_with_learned_forecasts_and_leaves_the_host_history_alon
     let mut config = Config::default();
     let db = dir.path().join("vigil.db");
     config.store.path = Some(db.clone());
+    config.audit.path = Some(dir.path().join("audit.jsonl"));
     let replay = example_replay();
     let start = replay.start();
     let expected_now = replay.value_at(start).unwrap();
@@ -128,7 +129,9 @@ impl Clock for ManualClock {
 
 #[tokio::test]
 async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
+    let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
+    config.audit.path = Some(dir.path().join("audit.jsonl"));
     config.scale.push(vigil::config::ScaleTarget {
         name: "web".into(),
         capacity: 25.0,
@@ -168,4 +171,13 @@ async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
         !ledger.would_have.is_empty(),
         "shadow mode records what would have run"
     );
+    // The proposal waits in the approval queue, and the audit log has it.
+    let e = snap
+        .board
+        .iter()
+        .find(|e| e.proposal.target == "web")
+        .expect("queued for approval");
+    assert_eq!(e.state, vigil::approve::State::Pending);
+    let recs = vigil::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    assert!(recs.iter().any(|(r, _)| r.kind == "proposal"), "{recs:?}");
 }

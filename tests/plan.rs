@@ -145,6 +145,8 @@ fn at_the_ceiling_and_still_short_a_bigger_size_is_proposed() {
             name: "c2.xlarge".into(),
             capacity: 200.0,
             price_per_hour: 0.80,
+            cpus: 2.0,
+            memory_mib: 2048,
         }),
         ..target()
     };

@@ -88,6 +88,9 @@ pub struct AuditLog {
     path: PathBuf,
     file: File,
     head: Head,
+    /// The file's length after our last write: a different length means another process
+    /// (`vigil brake`, a second console) appended, and the head must be read again.
+    len: u64,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -129,10 +132,12 @@ impl AuditLog {
         opts.create(true).append(true);
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let file = opts.open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
             head,
+            len,
         })
     }
 
@@ -152,6 +157,35 @@ impl AuditLog {
         actor: &Actor,
         data: serde_json::Value,
     ) -> Result<Head, AuditError> {
+        let io = |source| AuditError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // One writer at a time across processes; the lock goes with the descriptor.
+        rustix::fs::flock(&self.file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io(e.into()))?;
+        let result = self.append_locked(kind, actor, data);
+        let _ = rustix::fs::flock(&self.file, rustix::fs::FlockOperation::Unlock);
+        result
+    }
+
+    fn append_locked(
+        &mut self,
+        kind: &str,
+        actor: &Actor,
+        data: serde_json::Value,
+    ) -> Result<Head, AuditError> {
+        let actual = self
+            .file
+            .metadata()
+            .map_err(|source| AuditError::Io {
+                path: self.path.clone(),
+                source,
+            })?
+            .len();
+        if actual != self.len {
+            self.head = last_head(&self.path)?;
+        }
         let rec = Record {
             seq: self.head.seq + 1,
             ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -172,9 +206,39 @@ impl AuditLog {
         };
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_data().map_err(io)?;
+        self.len = self.file.metadata().map_err(io)?.len();
         self.head = Head { seq: rec.seq, hash };
         Ok(self.head.clone())
     }
+}
+
+/// The head as the file's last line states it (its own hash checked).
+fn last_head(path: &Path) -> Result<Head, AuditError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let n = text.lines().count();
+    let Some(line) = text.lines().last() else {
+        return Ok(Head {
+            seq: 0,
+            hash: GENESIS.into(),
+        });
+    };
+    let broken = |reason: &str| AuditError::Broken {
+        path: path.to_path_buf(),
+        line: n,
+        reason: reason.into(),
+    };
+    let (body, claimed) = split_line(line).ok_or_else(|| broken("no hash at the end"))?;
+    if sha256_hex(body.as_bytes()) != claimed {
+        return Err(broken("edited: the record does not match its hash"));
+    }
+    let rec: Record = serde_json::from_str(&body).map_err(|_| broken("not a record"))?;
+    Ok(Head {
+        seq: rec.seq,
+        hash: claimed.to_string(),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,6 +26,9 @@ pub struct Config {
     pub heal: HealConfig,
     /// Webhooks told about proposals needing approval, executions and failures.
     pub notify: Vec<NotifyTarget>,
+    /// Set by --shadow (and replays): shadow mode cannot be left from the console.
+    #[serde(skip)]
+    pub shadow_forced: bool,
 }
 
 /// Classes of action, as auto-approval rules and notifications name them.
@@ -220,6 +223,11 @@ pub struct Flavor {
     /// Capacity of one instance of this size, in the target's metric.
     pub capacity: f64,
     pub price_per_hour: f64,
+    /// For a docker-group: the container limits of this size (cores, MiB; 0: none).
+    #[serde(default)]
+    pub cpus: f64,
+    #[serde(default)]
+    pub memory_mib: u64,
 }
 
 impl Default for ScaleTarget {
@@ -266,6 +274,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             heal: HealConfig::default(),
             notify: Vec::new(),
+            shadow_forced: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! engine: owns the tick, wires the pipeline stages, publishes `Snapshot`s on a watch
 //! channel and takes `Command`s. The console never calls a stage; it only talks here.
 
+mod actions;
 mod clock;
 pub mod forecasts;
 mod snapshot;
@@ -9,7 +10,7 @@ pub use clock::{Clock, SystemClock};
 pub use snapshot::{Command, HostInfo, Notice, Severity, Snapshot};
 
 use crate::collect::host::HostCollector;
-use crate::collect::{HostSample, Metric, docker};
+use crate::collect::{HostSample, Metric};
 use crate::config::Config;
 use crate::config::Mode;
 use crate::forecast::Model;
@@ -65,7 +66,8 @@ pub struct Engine {
     /// Notices that stay for the whole run (config problems).
     fixed_notices: Vec<Notice>,
     collect_error: Option<String>,
-    docker_error: Option<String>,
+    actions: actions::Actions,
+    published_changes: u64,
 }
 
 pub struct Handle {
@@ -133,10 +135,37 @@ impl Engine {
             Source::Host(_) => Store::open(store_path(&config).as_deref(), retention(&config)),
             Source::Replay(_) => Store::memory(retention(&config)),
         };
+        let mut config = config;
+        // A replay's proposals are about the trace, never about this host's containers.
+        if matches!(source, Source::Replay(_)) {
+            config.shadow_forced = true;
+        }
+        if config.shadow_forced {
+            config.mode = Mode::Shadow;
+        }
+        let db = match &source {
+            Source::Host(_) => store.path().map(|p| p.to_path_buf()),
+            Source::Replay(_) => None,
+        };
+        let (notifier, notify_problems) = match tokio::runtime::Handle::try_current() {
+            Ok(_) => crate::notify::Notifier::spawn(
+                &config.notify,
+                &host_info().name,
+                crate::notify::Pace::default(),
+            ),
+            Err(_) => (crate::notify::Notifier::none(), Vec::new()),
+        };
+        let mut fixed_notices = fixed_notices;
+        fixed_notices.extend(notify_problems.into_iter().map(|text| Notice {
+            severity: Severity::Warn,
+            text,
+        }));
+        let actions = actions::Actions::new(&config, db.as_deref(), notifier);
         let mut snap = Snapshot {
             host: host_info(),
             source: source.label(),
             mode: config.mode,
+            shadow_forced: config.shadow_forced,
             interval_ms: config.interval.as_millis() as u64,
             ts: now,
             ..Snapshot::default()
@@ -167,7 +196,7 @@ impl Engine {
             .iter()
             .map(|t| TargetPlan::new(t.clone(), now))
             .collect();
-        let engine = Engine {
+        let mut engine = Engine {
             config,
             clock,
             source,
@@ -183,9 +212,11 @@ impl Engine {
             containers: None,
             fixed_notices,
             collect_error: None,
-            docker_error: None,
+            actions,
+            published_changes: u64::MAX,
         };
         engine.publish_notices();
+        engine.publish_actions();
         (engine, rx)
     }
 
@@ -197,6 +228,7 @@ impl Engine {
         fixed_notices: Vec<Notice>,
     ) -> Handle {
         let (engine, rx) = Engine::new(config, clock, source, fixed_notices);
+        engine.start_watchers();
         let (ctx, crx) = mpsc::channel(64);
         let task = tokio::spawn(engine.run(crx));
         Handle {
@@ -220,24 +252,126 @@ impl Engine {
                     self.forecasts.install(fitted);
                     self.refitting = false;
                 }
+                Some(ev) = self.actions.rx.recv() => {
+                    self.actions.on_event(ev, self.clock.now_ms());
+                    self.after_actions();
+                }
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
-                    Some(Command::TogglePause) => self.tx.send_modify(|s| {
-                        s.paused = !s.paused;
-                        s.seq += 1;
-                    }),
+                    Some(cmd) => self.command(cmd),
                 },
             }
         }
         tracing::info!("engine stopped");
     }
 
+    /// Watches the Docker engine for container exits (on this host only).
+    pub fn start_watchers(&self) {
+        if matches!(self.source, Source::Host(_)) {
+            self.actions.watch();
+        }
+    }
+
+    /// Handles one result of the action side (an execution, a verification, a container
+    /// listing), waiting at most `wait`; false if none came. `run` does this itself.
+    pub async fn pump(&mut self, wait: Duration) -> bool {
+        match tokio::time::timeout(wait, self.actions.rx.recv()).await {
+            Ok(Some(ev)) => {
+                self.actions.on_event(ev, self.clock.now_ms());
+                self.after_actions();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// What the console (or a daemon client) asks for.
+    pub fn command(&mut self, cmd: Command) {
+        let now = self.clock.now_ms();
+        match cmd {
+            Command::TogglePause => self.tx.send_modify(|s| {
+                s.paused = !s.paused;
+                s.seq += 1;
+            }),
+            Command::Approve { id, version, by } => {
+                self.actions.answer(&id, version, true, &by, now, false)
+            }
+            Command::Reject { id, version, by } => {
+                self.actions.answer(&id, version, false, &by, now, false)
+            }
+            Command::SetShadow { on, by } => {
+                if !on && self.config.shadow_forced {
+                    self.actions.message =
+                        Some("shadow mode was forced (--shadow or a replay): it stays on".into());
+                    self.actions.changes += 1;
+                } else {
+                    self.actions.set_shadow(on, &by);
+                    let mode = if on { Mode::Shadow } else { Mode::Live };
+                    self.tx.send_modify(|s| {
+                        s.mode = mode;
+                        s.seq += 1;
+                    });
+                }
+            }
+            Command::Brake { engage, by } => self.actions.set_brake(engage, &by),
+            Command::Shutdown => {}
+        }
+        self.after_actions();
+    }
+
+    /// Publishes the action side when it changed, and lets the plans follow the real
+    /// size of the groups.
+    fn after_actions(&mut self) {
+        if self.tx.borrow().mode == Mode::Live {
+            let counts = self.actions.group_counts();
+            for plan in &mut self.plans {
+                if plan.cfg.kind == crate::config::TargetKind::DockerGroup
+                    && !self.actions.is_busy(&plan.cfg.name)
+                    && let Some(&n) = counts.get(&plan.cfg.name)
+                {
+                    plan.instances = n;
+                }
+            }
+        }
+        self.publish_actions();
+        self.publish_notices();
+    }
+
+    fn publish_actions(&mut self) {
+        let brake = self.actions.gate.brake().engaged();
+        if self.actions.changes == self.published_changes && self.tx.borrow().brake == brake {
+            return;
+        }
+        self.published_changes = self.actions.changes;
+        let board = self.actions.board();
+        let containers = self.actions.containers.clone();
+        let message = self.actions.message.clone();
+        let tail: Vec<String> = self.actions.audit_tail.iter().cloned().collect();
+        let running = containers.iter().filter(|c| c.running()).count() as u32;
+        let have_docker = self.actions.docker_error.is_none() && !containers.is_empty();
+        if have_docker {
+            self.containers = Some(running);
+        }
+        self.tx.send_modify(|s| {
+            s.board = board;
+            s.brake = brake;
+            s.containers = containers;
+            s.message = message;
+            s.audit_tail = tail;
+            s.seq += 1;
+        });
+    }
+
     /// One pass of the pipeline: collect, remember, publish.
     pub async fn tick(&mut self) {
         let now = self.clock.now_ms();
-        if matches!(self.source, Source::Host(_)) && self.ticks.is_multiple_of(DOCKER_EVERY) {
-            self.count_containers().await;
+        if matches!(self.source, Source::Host(_))
+            && self.ticks.is_multiple_of(DOCKER_EVERY)
+            && self.config.docker.socket.exists()
+        {
+            self.actions.list_containers(true);
         }
+        self.actions.expire(now);
         self.ticks += 1;
         let collected = match &mut self.source {
             Source::Host(c) => c.collect(now).map_err(|e| e.to_string()),
@@ -263,24 +397,7 @@ impl Engine {
             self.store.maintain(now);
             self.last_maintain = now;
         }
-        self.publish_notices();
-    }
-
-    async fn count_containers(&mut self) {
-        let socket = self.config.docker.socket.clone();
-        let result =
-            tokio::time::timeout(Duration::from_secs(2), docker::running_containers(&socket)).await;
-        match result {
-            Ok(Ok(n)) => {
-                self.containers = n;
-                self.docker_error = None;
-            }
-            Ok(Err(e)) => {
-                self.docker_error =
-                    Some(format!("docker: {} does not answer: {e}", socket.display()))
-            }
-            Err(_) => self.docker_error = Some(format!("docker: {} timed out", socket.display())),
-        }
+        self.after_actions();
     }
 
     /// Adds a sample to the history and the store and publishes it.
@@ -338,6 +455,7 @@ impl Engine {
         }
         let shadow = self.tx.borrow().mode == Mode::Shadow;
         let mut new = Vec::new();
+        let mut quiet = Vec::new();
         for plan in &mut self.plans {
             let Some(metric) = Metric::from_name(&plan.cfg.metric) else {
                 continue;
@@ -354,7 +472,19 @@ impl Engine {
                     plan.shadow_follow(&p);
                 }
                 new.push(p);
+            } else {
+                quiet.push(format!("scale:{}", plan.cfg.name));
             }
+        }
+        // In shadow mode the plan assumes its proposal ran, so its silence next minute
+        // does not make the waiting one stale: it waits for an answer or its expiry.
+        if !shadow {
+            for id in quiet {
+                self.actions.withdraw(&id, sample.ts);
+            }
+        }
+        for p in &new {
+            self.actions.offer(p.clone(), sample.ts);
         }
         let ledgers = self
             .plans
@@ -395,9 +525,24 @@ impl Engine {
                 text: n.to_string(),
             });
         }
-        for e in [&self.collect_error, &self.docker_error]
-            .into_iter()
-            .flatten()
+        if let Some(n) = &self.actions.queue.notice {
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text: n.clone(),
+            });
+        }
+        let docker_error = self
+            .actions
+            .docker_error
+            .as_ref()
+            .map(|e| format!("docker: {e}"));
+        for e in [
+            &self.collect_error,
+            &docker_error,
+            &self.actions.audit_error,
+        ]
+        .into_iter()
+        .flatten()
         {
             notices.push(Notice {
                 severity: Severity::Error,
@@ -430,5 +575,7 @@ pub async fn snapshot_once(config: Config) -> Snapshot {
     engine.tick().await;
     tokio::time::sleep(interval).await;
     engine.tick().await;
+    // The container listing runs as a task: take its answer if it comes in time.
+    engine.pump(Duration::from_secs(3)).await;
     rx.borrow().clone()
 }

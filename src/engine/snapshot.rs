@@ -1,8 +1,11 @@
 //! What the engine tells the console, and what the console asks of the engine. The
 //! same types travel in-process now and over the daemon's socket later.
 
+use crate::approve::Entry;
+use crate::audit::Actor;
 use crate::collect::{HostSample, Metric};
 use crate::config::Mode;
+use crate::execute::docker::ContainerInfo;
 use crate::forecast::Forecast;
 use crate::plan::proposal::{Ledger, Proposal};
 use serde::{Deserialize, Serialize};
@@ -54,6 +57,19 @@ pub struct Snapshot {
     pub proposals: Vec<Proposal>,
     /// Per target, in shadow mode: what following vigil would have cost.
     pub ledgers: Vec<(String, Ledger)>,
+    /// The approval queue: waiting and running first, then the latest answered.
+    pub board: Vec<Entry>,
+    /// The global brake is on: nothing runs.
+    pub brake: bool,
+    /// --shadow or a replay: shadow mode cannot be left from here.
+    pub shadow_forced: bool,
+    /// The Docker engine's containers, with CPU and memory for the running ones.
+    pub containers: Vec<ContainerInfo>,
+    /// The engine's answer to the operator's last command.
+    pub message: Option<String>,
+    /// The latest audit records, readably, oldest first.
+    #[serde(skip)]
+    pub audit_tail: Vec<String>,
 }
 
 impl Snapshot {
@@ -69,5 +85,24 @@ impl Snapshot {
 pub enum Command {
     /// Freeze sampling (the screen keeps the last picture) or resume it.
     TogglePause,
+    /// An answer to exactly this version of a proposal.
+    Approve {
+        id: String,
+        version: u32,
+        by: Actor,
+    },
+    Reject {
+        id: String,
+        version: u32,
+        by: Actor,
+    },
+    SetShadow {
+        on: bool,
+        by: Actor,
+    },
+    Brake {
+        engage: bool,
+        by: Actor,
+    },
     Shutdown,
 }

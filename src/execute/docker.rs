@@ -3,131 +3,45 @@
 //! Every action reads the engine's actual state first, so a retry never double-acts.
 
 use super::{Action, ExecError, Executor, Outcome};
+pub use crate::collect::docker::{Client, ContainerInfo, GROUP_LABEL};
 use crate::config::{Probe, ScaleTarget, TargetKind, Template};
-use bollard::Docker;
 use bollard::models::{
     ContainerCreateBody, ContainerUpdateBody, HealthStatusEnum, HostConfig, RestartPolicy,
     RestartPolicyNameEnum, TaskState,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectServiceOptions, ListContainersOptionsBuilder,
-    ListTasksOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
-    StatsOptionsBuilder, StopContainerOptionsBuilder, UpdateServiceOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectServiceOptions, ListTasksOptionsBuilder,
+    RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    UpdateServiceOptionsBuilder,
 };
-use futures::StreamExt;
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub const GROUP_LABEL: &str = "vigil.group";
 pub const MEMBER_LABEL: &str = "vigil.member";
-/// Reads of the engine's state must come back quickly; actions may take longer.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(200);
 
-/// One container as the console and the heal rules see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct ContainerInfo {
-    pub id: String,
-    pub name: String,
-    pub image: String,
-    /// running, exited, created, restarting, paused, dead.
-    pub state: String,
-    /// healthy, unhealthy, starting; None without a healthcheck.
-    pub health: Option<String>,
-    pub group: Option<String>,
-    pub labels: HashMap<String, String>,
-    /// Unix seconds.
-    pub created: i64,
-    /// Docker's own words: "Up 3 minutes (healthy)", "Exited (1) 2 seconds ago".
-    pub status: String,
-    /// CPU % of one core and memory, as `docker stats` computes them.
-    pub cpu_pct: Option<f64>,
-    pub mem_bytes: Option<u64>,
-    pub mem_limit: Option<u64>,
-}
-
-impl ContainerInfo {
-    pub fn running(&self) -> bool {
-        self.state == "running"
-    }
-}
-
 pub struct DockerExecutor {
-    /// None when the socket could not even be opened: every action then fails with why.
-    docker: Option<Docker>,
-    connect_error: String,
-    socket: String,
+    client: Client,
     targets: Vec<ScaleTarget>,
 }
 
-fn health_of(status: &str) -> Option<String> {
-    ["(healthy)", "(unhealthy)", "(health: starting)"]
-        .iter()
-        .find(|h| status.contains(*h))
-        .map(|h| {
-            h.trim_matches(|c| c == '(' || c == ')')
-                .trim_start_matches("health: ")
-                .to_string()
-        })
-}
-
-fn labels_filter(label: &str) -> HashMap<&'static str, Vec<String>> {
-    HashMap::from([("label", vec![label.to_string()])])
+/// Reads go through the collector's client.
+impl std::ops::Deref for DockerExecutor {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl DockerExecutor {
     /// A client for the engine at `socket`. Nothing is sent yet: an engine that does not
     /// answer shows as an error on the first action, never as a silent no-op.
     pub fn connect(socket: &Path, targets: Vec<ScaleTarget>) -> DockerExecutor {
-        let s = socket.to_string_lossy().to_string();
-        let (docker, connect_error) =
-            match Docker::connect_with_unix(&s, 120, bollard::API_DEFAULT_VERSION) {
-                Ok(d) => (Some(d), String::new()),
-                Err(e) => (None, e.to_string()),
-            };
         DockerExecutor {
-            docker,
-            connect_error,
-            socket: s,
+            client: Client::connect(socket),
             targets,
-        }
-    }
-
-    fn d(&self) -> Result<&Docker, ExecError> {
-        self.docker.as_ref().ok_or_else(|| ExecError::Unreachable {
-            socket: self.socket.clone(),
-            reason: self.connect_error.clone(),
-        })
-    }
-
-    fn err(&self, e: bollard::errors::Error) -> ExecError {
-        use bollard::errors::Error as E;
-        match e {
-            E::DockerResponseServerError {
-                status_code: 404,
-                message,
-            } => ExecError::NotFound(message),
-            E::DockerResponseServerError { message, .. } => ExecError::Engine(message),
-            other => ExecError::Unreachable {
-                socket: self.socket.clone(),
-                reason: other.to_string(),
-            },
-        }
-    }
-
-    async fn timed<T>(
-        &self,
-        f: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
-    ) -> Result<T, ExecError> {
-        match tokio::time::timeout(READ_TIMEOUT, f).await {
-            Ok(r) => r.map_err(|e| self.err(e)),
-            Err(_) => Err(ExecError::Unreachable {
-                socket: self.socket.clone(),
-                reason: format!("no answer within {} s", READ_TIMEOUT.as_secs()),
-            }),
         }
     }
 
@@ -136,41 +50,6 @@ impl DockerExecutor {
             .iter()
             .find(|t| t.name == name)
             .ok_or_else(|| ExecError::Refused(format!("\"{name}\" is not a configured target")))
-    }
-
-    /// Containers, all states; only those carrying `label` (KEY or KEY=VALUE) if given.
-    pub async fn list(&self, label: Option<&str>) -> Result<Vec<ContainerInfo>, ExecError> {
-        let mut opts = ListContainersOptionsBuilder::new().all(true);
-        if let Some(l) = label {
-            opts = opts.filters(&labels_filter(l));
-        }
-        let list = self
-            .timed(self.d()?.list_containers(Some(opts.build())))
-            .await?;
-        Ok(list
-            .into_iter()
-            .map(|c| {
-                let labels = c.labels.unwrap_or_default();
-                let status = c.status.unwrap_or_default();
-                ContainerInfo {
-                    id: c.id.unwrap_or_default(),
-                    name: c
-                        .names
-                        .and_then(|n| n.first().cloned())
-                        .unwrap_or_default()
-                        .trim_start_matches('/')
-                        .to_string(),
-                    image: c.image.unwrap_or_default(),
-                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                    health: health_of(&status),
-                    group: labels.get(GROUP_LABEL).cloned(),
-                    labels,
-                    created: c.created.unwrap_or(0),
-                    status,
-                    ..ContainerInfo::default()
-                }
-            })
-            .collect())
     }
 
     /// The members of a container group, oldest first.
@@ -555,77 +434,6 @@ impl DockerExecutor {
             ..Outcome::default()
         })
     }
-
-    /// CPU % (of one core, as `docker stats`) and memory of a running container.
-    pub async fn stats(&self, id: &str) -> Result<(f64, u64, u64), ExecError> {
-        let mut stream = self
-            .d()?
-            .stats(id, Some(StatsOptionsBuilder::new().stream(false).build()));
-        let s = match tokio::time::timeout(READ_TIMEOUT, stream.next()).await {
-            Ok(Some(r)) => r.map_err(|e| self.err(e))?,
-            Ok(None) => return Err(ExecError::NotFound(id.to_string())),
-            Err(_) => {
-                return Err(ExecError::Unreachable {
-                    socket: self.socket.clone(),
-                    reason: "stats timed out".into(),
-                });
-            }
-        };
-        let cpu = s.cpu_stats.unwrap_or_default();
-        let pre = s.precpu_stats.unwrap_or_default();
-        let total = |c: &bollard::models::ContainerCpuStats| {
-            c.cpu_usage
-                .as_ref()
-                .and_then(|u| u.total_usage)
-                .unwrap_or(0)
-        };
-        let cpu_delta = total(&cpu).saturating_sub(total(&pre)) as f64;
-        let sys_delta = cpu
-            .system_cpu_usage
-            .unwrap_or(0)
-            .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
-        let online = cpu.online_cpus.unwrap_or(1).max(1) as f64;
-        let pct = if sys_delta > 0.0 {
-            cpu_delta / sys_delta * online * 100.0
-        } else {
-            0.0
-        };
-        let mem = s.memory_stats.unwrap_or_default();
-        // As the docker CLI: page cache the kernel can drop is not "used".
-        let cache = mem
-            .stats
-            .as_ref()
-            .and_then(|st| {
-                st.get("total_inactive_file")
-                    .or(st.get("inactive_file"))
-                    .copied()
-            })
-            .unwrap_or(0);
-        let used = mem.usage.unwrap_or(0).saturating_sub(cache);
-        Ok((pct, used, mem.limit.unwrap_or(0)))
-    }
-
-    /// Every container with its stats filled in for the running ones.
-    pub async fn containers_with_stats(&self) -> Result<Vec<ContainerInfo>, ExecError> {
-        let mut list = self.list(None).await?;
-        let stats = futures::future::join_all(list.iter().map(|c| async move {
-            if c.running() {
-                self.stats(&c.id).await.ok()
-            } else {
-                None
-            }
-        }))
-        .await;
-        for (c, s) in list.iter_mut().zip(stats) {
-            if let Some((cpu, mem, limit)) = s {
-                c.cpu_pct = Some(cpu);
-                c.mem_bytes = Some(mem);
-                c.mem_limit = Some(limit);
-            }
-        }
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(list)
-    }
 }
 
 fn from_template(group: &str, tpl: &Template) -> ContainerCreateBody {
@@ -683,9 +491,86 @@ async fn run_probe(ip: &str, p: &Probe) -> Result<(), String> {
     }
 }
 
+impl DockerExecutor {
+    async fn holds(&self, action: &Action) -> Result<(), String> {
+        let healthy = |c: &ContainerInfo| {
+            c.running() && !matches!(c.health.as_deref(), Some("unhealthy") | Some("starting"))
+        };
+        match action {
+            Action::Scale {
+                target,
+                kind: TargetKind::SwarmService,
+                to,
+            } => {
+                let n = self
+                    .service_running(target)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                (n == *to)
+                    .then_some(())
+                    .ok_or(format!("{n} of {to} tasks running"))
+            }
+            Action::Scale { target, to, .. } => {
+                let m = self.members(target).await.map_err(|e| e.to_string())?;
+                let ready = m.iter().filter(|c| healthy(c)).count();
+                let running = m.iter().filter(|c| c.running()).count();
+                (ready == *to && running == *to)
+                    .then_some(())
+                    .ok_or(format!("{ready} of {to} members ready ({running} running)"))
+            }
+            Action::Resize {
+                target,
+                cpus,
+                memory_mib,
+            } => {
+                for c in self
+                    .members(target)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .filter(|c| c.running())
+                {
+                    let hc = self
+                        .timed(
+                            self.d()
+                                .map_err(|e| e.to_string())?
+                                .inspect_container(&c.id, None),
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .host_config
+                        .unwrap_or_default();
+                    let want_cpu = (*cpus > 0.0).then_some((*cpus * 1e9) as i64);
+                    let want_mem = (*memory_mib > 0).then_some((*memory_mib * 1024 * 1024) as i64);
+                    if (want_cpu.is_some() && hc.nano_cpus != want_cpu)
+                        || (want_mem.is_some() && hc.memory != want_mem)
+                    {
+                        return Err(format!("{} still has its old limits", c.name));
+                    }
+                }
+                Ok(())
+            }
+            Action::Restart { container } | Action::Recreate { container } => {
+                let list = self.list(None).await.map_err(|e| e.to_string())?;
+                let c = list
+                    .iter()
+                    .find(|c| &c.name == container)
+                    .ok_or(format!("{container} is gone"))?;
+                healthy(c)
+                    .then_some(())
+                    .ok_or(format!("{container}: {}", c.status))
+            }
+        }
+    }
+}
+
 impl Executor for DockerExecutor {
     fn name(&self) -> &'static str {
         "docker"
+    }
+
+    fn check<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(self.holds(action))
     }
 
     fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Outcome, ExecError>> {

@@ -31,14 +31,17 @@ pub enum GateResult {
     Failed(ExecError),
 }
 
+/// The audit log, or why there is none: without one, nothing runs.
+pub type AuditSink = Arc<Mutex<Result<AuditLog, String>>>;
+
 pub struct Gate {
     shadow: AtomicBool,
     brake: super::Brake,
-    audit: Arc<Mutex<AuditLog>>,
+    audit: AuditSink,
 }
 
 impl Gate {
-    pub fn new(shadow: bool, brake: super::Brake, audit: Arc<Mutex<AuditLog>>) -> Gate {
+    pub fn new(shadow: bool, brake: super::Brake, audit: AuditSink) -> Gate {
         Gate {
             shadow: AtomicBool::new(shadow),
             brake,
@@ -58,19 +61,23 @@ impl Gate {
         &self.brake
     }
 
-    pub fn audit(&self) -> &Arc<Mutex<AuditLog>> {
+    pub fn audit(&self) -> &AuditSink {
         &self.audit
     }
 
-    /// Appends one record; false when the log cannot take it.
-    pub fn record(&self, kind: &str, who: &Actor, data: serde_json::Value) -> Result<(), String> {
-        let mut log = self
+    /// Appends one record; an error when the log cannot take it.
+    pub fn record(
+        &self,
+        kind: &str,
+        who: &Actor,
+        data: serde_json::Value,
+    ) -> Result<crate::audit::Head, String> {
+        let mut guard = self
             .audit
             .lock()
             .map_err(|_| "audit log lock poisoned".to_string())?;
-        log.append(kind, who, data)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let log = guard.as_mut().map_err(|e| e.clone())?;
+        log.append(kind, who, data).map_err(|e| e.to_string())
     }
 
     /// Runs a decision through shadow, brake and audit, then the executor.

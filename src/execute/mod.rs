@@ -7,7 +7,7 @@ pub mod docker;
 mod gate;
 
 pub use brake::Brake;
-pub use gate::{Decision, Gate, GateResult};
+pub use gate::{AuditSink, Decision, Gate, GateResult};
 
 use crate::config::TargetKind;
 use futures::future::BoxFuture;
@@ -90,4 +90,6 @@ pub enum ExecError {
 pub trait Executor: Send + Sync {
     fn name(&self) -> &'static str;
     fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Outcome, ExecError>>;
+    /// Whether the state the action promised holds now; the error says what is missing.
+    fn check<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), String>>;
 }

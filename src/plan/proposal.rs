@@ -4,6 +4,7 @@
 use super::cost;
 use super::scaling::{Hpa, Limits, Observation, Predictive, PredictiveParams, Rule, ScalePolicy};
 use crate::config::ScaleTarget;
+use crate::execute::Action;
 use crate::forecast::Forecast;
 use serde::{Deserialize, Serialize};
 
@@ -47,11 +48,67 @@ pub struct Proposal {
     /// Why a person must approve it; None: it may be auto-approved by rules.
     pub manual: Option<String>,
     pub created: i64,
+    /// What runs if it is approved.
+    pub action: Action,
+    /// For heal and rollback proposals: what happened, in words.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl Proposal {
+    /// The class auto-approval rules name: scale-out, scale-in, resize, restart, recreate.
+    pub fn class(&self) -> &'static str {
+        self.action.class(self.from)
+    }
+
+    /// A repair that is not about load: a restart, a recreate, a rollback.
+    pub fn repair(
+        id: String,
+        action: Action,
+        rule: Rule,
+        reason: String,
+        manual: Option<String>,
+        risk: Risk,
+        now: i64,
+    ) -> Proposal {
+        let (from, to) = match &action {
+            Action::Scale { to, .. } => (0, *to),
+            _ => (1, 1),
+        };
+        Proposal {
+            id,
+            version: 1,
+            target: action.subject().to_string(),
+            metric: String::new(),
+            planned_per_instance: 0.0,
+            from,
+            to,
+            resize: None,
+            rule,
+            load: 0.0,
+            utilisation: 0.0,
+            p90: None,
+            p90_at: None,
+            band_width: None,
+            model: None,
+            mase: None,
+            boot_secs: 0,
+            risk,
+            cost_per_hour: 0.0,
+            cost_per_month: 0.0,
+            currency: String::new(),
+            manual,
+            created: now,
+            action,
+            reason: Some(reason),
+        }
+    }
+
     /// One line, as the brief's example reads.
     pub fn summary(&self) -> String {
+        if let Some(reason) = &self.reason {
+            return format!("{}: {} {}", reason, self.class(), self.action.subject());
+        }
         let sign = if self.cost_per_hour >= 0.0 {
             "+"
         } else {
@@ -236,7 +293,7 @@ impl TargetPlan {
             planned_per_instance: c.capacity * c.target,
             from: self.instances,
             to: d.desired,
-            resize: resize.map(|f| f.name),
+            resize: resize.as_ref().map(|f| f.name.clone()),
             rule: d.rule,
             load,
             utilisation: obs.utilisation(),
@@ -250,8 +307,21 @@ impl TargetPlan {
             cost_per_hour: hourly,
             cost_per_month: cost::monthly(hourly),
             currency: currency.to_string(),
+            action: match &resize {
+                Some(f) => Action::Resize {
+                    target: c.name.clone(),
+                    cpus: f.cpus,
+                    memory_mib: f.memory_mib,
+                },
+                None => Action::Scale {
+                    target: c.name.clone(),
+                    kind: c.kind,
+                    to: d.desired,
+                },
+            },
             manual,
             created: now,
+            reason: None,
         })
     }
 

@@ -49,6 +49,10 @@ pub enum Rule {
     Threshold,
     /// At the most instances allowed and still short: a bigger size instead.
     Vertical,
+    /// A container exited: a playbook's repair.
+    Heal,
+    /// Undo an action whose promised effect did not come.
+    Rollback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

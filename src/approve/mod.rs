@@ -1,0 +1,382 @@
+//! approve: proposals → decisions. Every proposal enters a queue kept in SQLite, so a
+//! restart loses no pending approval and no answer. An answer is bound to the proposal's
+//! id *and* version: an answer to a version that has since changed decides nothing.
+
+use crate::audit::Actor;
+use crate::plan::proposal::Proposal;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for a person.
+    Pending,
+    Approved,
+    Rejected,
+    /// Nobody answered in time: denied.
+    Expired,
+    /// A newer version replaced it before anyone answered.
+    Superseded,
+    Running,
+    Done,
+    Failed,
+    /// Approved in shadow mode: recorded as what would have run.
+    Shadowed,
+    /// Approved while the brake was on: nothing ran.
+    Braked,
+    Verified,
+    /// Ran, but the promised effect did not come.
+    Unverified,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::Rejected => "rejected",
+            State::Expired => "expired",
+            State::Superseded => "superseded",
+            State::Running => "running",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Shadowed => "shadowed",
+            State::Braked => "braked",
+            State::Verified => "verified",
+            State::Unverified => "unverified",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        [
+            State::Pending,
+            State::Approved,
+            State::Rejected,
+            State::Expired,
+            State::Superseded,
+            State::Running,
+            State::Done,
+            State::Failed,
+            State::Shadowed,
+            State::Braked,
+            State::Verified,
+            State::Unverified,
+        ]
+        .into_iter()
+        .find(|st| st.name() == s)
+        .unwrap_or(State::Failed)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub proposal: Proposal,
+    pub state: State,
+    pub updated: i64,
+    /// Unanswered past this (unix ms), it is denied.
+    pub expires: i64,
+    pub by: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecideError {
+    #[error("proposal {id} changed: version {current} is on screen now, nothing was decided")]
+    Changed { id: String, current: u32 },
+    #[error("proposal {id} v{version} is {state}, not waiting for an answer")]
+    NotPending {
+        id: String,
+        version: u32,
+        state: &'static str,
+    },
+    #[error("no proposal {0}")]
+    Unknown(String),
+    #[error("approval queue: {0}")]
+    Store(String),
+}
+
+pub struct Queue {
+    conn: Connection,
+    ttl_ms: i64,
+    /// Why the queue is in memory only, if it is.
+    pub notice: Option<String>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    proposal TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated INTEGER NOT NULL,
+    expires INTEGER NOT NULL,
+    by TEXT,
+    note TEXT,
+    PRIMARY KEY (id, version)
+);
+CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state);
+";
+
+fn store_err(e: rusqlite::Error) -> DecideError {
+    DecideError::Store(e.to_string())
+}
+
+impl Queue {
+    /// Opens the queue in the database file (the history's file), or in memory when
+    /// there is none or it cannot be opened — said in `notice`, shown on screen.
+    pub fn open(path: Option<&Path>, ttl_ms: i64) -> Queue {
+        let opened = path.map(|p| {
+            Connection::open(p).and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(2))?;
+                c.execute_batch(SCHEMA)?;
+                Ok(c)
+            })
+        });
+        let (conn, notice) = match opened {
+            Some(Ok(c)) => (c, None),
+            Some(Err(e)) => (
+                Self::memory_conn(),
+                Some(format!(
+                    "approvals kept in memory only (a restart forgets them): {e}"
+                )),
+            ),
+            None => (Self::memory_conn(), None),
+        };
+        Queue {
+            conn,
+            ttl_ms,
+            notice,
+        }
+    }
+
+    fn memory_conn() -> Connection {
+        let c = Connection::open_in_memory().expect("SQLite opens in memory");
+        c.execute_batch(SCHEMA).expect("schema in memory");
+        c
+    }
+
+    /// Adds a proposal. A new version of a pending one supersedes it; the same version
+    /// again is ignored. Returns the superseded versions, and whether it was new.
+    pub fn offer(&mut self, p: &Proposal, now: i64) -> Result<(Vec<u32>, bool), DecideError> {
+        let exists: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM approvals WHERE id = ?1 AND version = ?2",
+                params![p.id, p.version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(store_err)?;
+        if exists.is_some() {
+            return Ok((Vec::new(), false));
+        }
+        let tx = self.conn.transaction().map_err(store_err)?;
+        let superseded: Vec<u32> = {
+            let mut st = tx
+                .prepare("SELECT version FROM approvals WHERE id = ?1 AND state = 'pending'")
+                .map_err(store_err)?;
+            st.query_map(params![p.id], |r| r.get(0))
+                .map_err(store_err)?
+                .filter_map(Result::ok)
+                .collect()
+        };
+        tx.execute(
+            "UPDATE approvals SET state = 'superseded', updated = ?2 WHERE id = ?1 AND state = 'pending'",
+            params![p.id, now],
+        )
+        .map_err(store_err)?;
+        let json = serde_json::to_string(p).map_err(|e| DecideError::Store(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO approvals (id, version, proposal, state, updated, expires) VALUES (?1, ?2, ?3, 'pending', ?4, ?5)",
+            params![p.id, p.version, json, now, now + self.ttl_ms],
+        )
+        .map_err(store_err)?;
+        tx.commit().map_err(store_err)?;
+        Ok((superseded, true))
+    }
+
+    fn current_version(&self, id: &str) -> Result<Option<u32>, DecideError> {
+        self.conn
+            .query_row(
+                "SELECT MAX(version) FROM approvals WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .map_err(store_err)
+    }
+
+    /// The version a new proposal under this id must carry.
+    pub fn next_version(&self, id: &str) -> u32 {
+        self.current_version(id).ok().flatten().unwrap_or(0) + 1
+    }
+
+    /// Whether this id has a version waiting for an answer or running.
+    pub fn open_for(&self, id: &str) -> bool {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM approvals WHERE id = ?1 AND state IN ('pending', 'approved', 'running')",
+                params![id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .unwrap_or(false)
+    }
+
+    pub fn get(&self, id: &str, version: u32) -> Result<Option<Entry>, DecideError> {
+        self.conn
+            .query_row(
+                "SELECT proposal, state, updated, expires, by, note FROM approvals WHERE id = ?1 AND version = ?2",
+                params![id, version],
+                row_entry,
+            )
+            .optional()
+            .map_err(store_err)?
+            .transpose()
+    }
+
+    /// A person's (or an auto rule's) answer to exactly this version.
+    pub fn decide(
+        &mut self,
+        id: &str,
+        version: u32,
+        approve: bool,
+        who: &Actor,
+        now: i64,
+    ) -> Result<Entry, DecideError> {
+        let current = self
+            .current_version(id)?
+            .ok_or_else(|| DecideError::Unknown(id.to_string()))?;
+        if current != version {
+            return Err(DecideError::Changed {
+                id: id.to_string(),
+                current,
+            });
+        }
+        let entry = self
+            .get(id, version)?
+            .ok_or_else(|| DecideError::Unknown(id.to_string()))?;
+        if entry.state != State::Pending {
+            return Err(DecideError::NotPending {
+                id: id.to_string(),
+                version,
+                state: entry.state.name(),
+            });
+        }
+        let state = if approve {
+            State::Approved
+        } else {
+            State::Rejected
+        };
+        let by = match &who.ssh {
+            Some(s) => format!("{} from {s}", who.user),
+            None => who.user.clone(),
+        };
+        self.conn
+            .execute(
+                "UPDATE approvals SET state = ?3, updated = ?4, by = ?5 WHERE id = ?1 AND version = ?2",
+                params![id, version, state.name(), now, by],
+            )
+            .map_err(store_err)?;
+        Ok(Entry {
+            state,
+            updated: now,
+            by: Some(by),
+            ..entry
+        })
+    }
+
+    /// The pending version of an id, if one waits.
+    pub fn pending(&self, id: &str) -> Option<Entry> {
+        self.select("id = ?1 AND state = 'pending'", params![id])
+            .ok()?
+            .into_iter()
+            .next()
+    }
+
+    /// A proposal the planner no longer makes is stale: it leaves the queue unanswered.
+    pub fn withdraw(&mut self, id: &str, now: i64) -> Result<Option<Entry>, DecideError> {
+        let Some(e) = self.pending(id) else {
+            return Ok(None);
+        };
+        self.set_state(
+            id,
+            e.proposal.version,
+            State::Superseded,
+            Some("no longer needed"),
+            now,
+        )?;
+        Ok(Some(e))
+    }
+
+    /// Pending proposals past their time become denied; returns them for the audit.
+    pub fn expire(&mut self, now: i64) -> Result<Vec<Entry>, DecideError> {
+        let due = self.select("state = 'pending' AND expires <= ?1", params![now])?;
+        self.conn
+            .execute(
+                "UPDATE approvals SET state = 'expired', updated = ?1 WHERE state = 'pending' AND expires <= ?1",
+                params![now],
+            )
+            .map_err(store_err)?;
+        Ok(due)
+    }
+
+    pub fn set_state(
+        &mut self,
+        id: &str,
+        version: u32,
+        state: State,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<(), DecideError> {
+        self.conn
+            .execute(
+                "UPDATE approvals SET state = ?3, updated = ?4, note = COALESCE(?5, note) WHERE id = ?1 AND version = ?2",
+                params![id, version, state.name(), now, note],
+            )
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    fn select(&self, cond: &str, args: impl rusqlite::Params) -> Result<Vec<Entry>, DecideError> {
+        let sql = format!(
+            "SELECT proposal, state, updated, expires, by, note FROM approvals WHERE {cond} ORDER BY updated DESC"
+        );
+        let mut st = self.conn.prepare(&sql).map_err(store_err)?;
+        let rows = st.query_map(args, row_entry).map_err(store_err)?;
+        // A row that no longer parses (an older vigil wrote it) is skipped, not fatal.
+        Ok(rows.filter_map(|r| r.ok().and_then(Result::ok)).collect())
+    }
+
+    /// Pending first (oldest first), then the latest answered, for the Actions view.
+    pub fn board(&self, answered: usize) -> Result<Vec<Entry>, DecideError> {
+        let mut pending = self.select("state IN ('pending', 'approved', 'running')", [])?;
+        pending.reverse();
+        let done = self.select("state NOT IN ('pending', 'approved', 'running')", [])?;
+        pending.extend(done.into_iter().take(answered));
+        Ok(pending)
+    }
+
+    /// Approved but never run: what a crash between the answer and the gate left.
+    pub fn approved(&self) -> Result<Vec<Entry>, DecideError> {
+        self.select("state = 'approved'", [])
+    }
+}
+
+type RowEntry = Result<Entry, DecideError>;
+
+fn row_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowEntry> {
+    let json: String = r.get(0)?;
+    let state: String = r.get(1)?;
+    let parsed = serde_json::from_str::<Proposal>(&json)
+        .map_err(|e| DecideError::Store(format!("unreadable proposal: {e}")));
+    Ok(parsed.map(|proposal| Entry {
+        proposal,
+        state: State::parse(&state),
+        updated: r.get(2).unwrap_or(0),
+        expires: r.get(3).unwrap_or(0),
+        by: r.get(4).unwrap_or(None),
+        note: r.get(5).unwrap_or(None),
+    }))
+}

@@ -1,0 +1,712 @@
+//! The engine's action side: proposals into the approval queue, answers through the gate
+//! to the executor, results to verification, and every step to the audit log and the
+//! webhooks. Executions run as tasks; their results come back on a channel, so a slow
+//! engine call never stalls the tick.
+
+use crate::approve::{DecideError, Entry, Queue, State};
+use crate::audit::{Actor, AuditLog};
+use crate::config::{Config, TargetKind};
+use crate::execute::docker::{ContainerInfo, DockerExecutor};
+use crate::execute::{Action, AuditSink, Brake, Decision, ExecError, Gate, GateResult};
+use crate::notify::{Event, Notifier};
+use crate::plan::proposal::{Proposal, Risk};
+use crate::plan::scaling::Rule;
+use crate::verify::{self, Verdict};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub enum ActionEvent {
+    Ran {
+        decision: Decision,
+        result: GateResult,
+    },
+    Verified {
+        decision: Decision,
+        verdict: Verdict,
+    },
+    Containers(Result<Vec<ContainerInfo>, ExecError>),
+    /// A container exited (from the engine's event stream).
+    Died(String),
+}
+
+/// How many answered proposals the Actions view keeps on the board.
+const BOARD_ANSWERED: usize = 30;
+const AUDIT_TAIL: usize = 200;
+
+pub struct Actions {
+    pub queue: Queue,
+    pub gate: Arc<Gate>,
+    exec: Arc<DockerExecutor>,
+    notifier: Notifier,
+    cfg: Config,
+    tx: mpsc::Sender<ActionEvent>,
+    pub rx: mpsc::Receiver<ActionEvent>,
+    /// Groups and containers with an action under way: not acted on twice.
+    busy: HashSet<String>,
+    /// Restarts per container, for "N restarts within the window, then escalate".
+    restarts: HashMap<String, VecDeque<i64>>,
+    pub containers: Vec<ContainerInfo>,
+    pub docker_error: Option<String>,
+    listing: bool,
+    /// The answer to the operator's last key: "changed: v3 is on screen now".
+    pub message: Option<String>,
+    pub audit_tail: VecDeque<String>,
+    pub audit_error: Option<String>,
+    last_checkpoint: u64,
+    /// A bumped counter tells the engine the board must be published again.
+    pub changes: u64,
+}
+
+impl Actions {
+    pub fn new(cfg: &Config, db: Option<&std::path::Path>, notifier: Notifier) -> Actions {
+        let audit_path = super::audit_path(cfg);
+        let log = match &audit_path {
+            Some(p) => AuditLog::open(p).map_err(|e| e.to_string()),
+            None => Err("no place for the audit log: set audit.path".to_string()),
+        };
+        let audit_error = log.as_ref().err().map(|e| format!("nothing will run: {e}"));
+        let mut audit_tail = VecDeque::new();
+        if let Some(p) = &audit_path
+            && let Ok(lines) = crate::audit::tail(p, AUDIT_TAIL)
+        {
+            audit_tail.extend(lines);
+        }
+        let last_checkpoint = log.as_ref().map(|l| l.head().seq).unwrap_or(0);
+        let sink: AuditSink = Arc::new(Mutex::new(log));
+        let shadow = cfg.mode == crate::config::Mode::Shadow;
+        let gate = Arc::new(Gate::new(shadow, Brake::new(super::brake_path(cfg)), sink));
+        let exec = Arc::new(DockerExecutor::connect(
+            &cfg.docker.socket,
+            cfg.scale.clone(),
+        ));
+        let (tx, rx) = mpsc::channel(64);
+        let mut a = Actions {
+            queue: Queue::open(db, cfg.approve.ttl.as_millis() as i64),
+            gate,
+            exec,
+            notifier,
+            cfg: cfg.clone(),
+            tx,
+            rx,
+            busy: HashSet::new(),
+            restarts: HashMap::new(),
+            containers: Vec::new(),
+            docker_error: None,
+            listing: false,
+            message: None,
+            audit_tail,
+            audit_error,
+            last_checkpoint,
+            changes: 0,
+        };
+        a.recover();
+        a
+    }
+
+    /// Starts the watcher of container exits (needs a runtime).
+    pub fn watch(&self) {
+        if !self.cfg.heal.enabled || !self.cfg.docker.socket.exists() {
+            return;
+        }
+        let (dtx, mut drx) = mpsc::channel(64);
+        let exec = self.exec.clone();
+        tokio::spawn(async move { exec.watch_exits(dtx).await });
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(name) = drx.recv().await {
+                if tx.send(ActionEvent::Died(name)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// A crash between an answer and its result leaves entries approved or running. They
+    /// are not run now (the world has moved on) but kept and marked, never dropped.
+    fn recover(&mut self) {
+        let now = chrono::Utc::now().timestamp_millis();
+        for e in self.queue.approved().unwrap_or_default() {
+            let p = &e.proposal;
+            let _ = self.queue.set_state(
+                &p.id,
+                p.version,
+                State::Failed,
+                Some("vigil stopped before it ran: not run"),
+                now,
+            );
+            self.audit(
+                "interrupted",
+                &Actor::vigil(),
+                serde_json::json!({"proposal": p.id, "version": p.version, "summary": format!("not run (vigil restarted): {}", p.summary())}),
+            );
+        }
+    }
+
+    /// Appends to the audit log and to the screen's tail. Returns false if the log
+    /// cannot take it (shown on screen; nothing will run).
+    pub fn audit(&mut self, kind: &str, who: &Actor, data: serde_json::Value) -> bool {
+        match self.gate.record(kind, who, data) {
+            Ok(head) => {
+                self.audit_error = None;
+                self.refresh_tail(head.seq);
+                true
+            }
+            Err(e) => {
+                self.audit_error = Some(format!("audit log: {e}; nothing will run"));
+                self.changes += 1;
+                false
+            }
+        }
+    }
+
+    fn refresh_tail(&mut self, seq: u64) {
+        if let Some(p) = super::audit_path(&self.cfg)
+            && let Ok(lines) = crate::audit::tail(&p, AUDIT_TAIL)
+        {
+            self.audit_tail = lines.into();
+        }
+        if seq >= self.last_checkpoint + self.cfg.audit.checkpoint_every.max(1) {
+            self.checkpoint();
+        }
+        self.changes += 1;
+    }
+
+    /// Sends the chain's head away (webhooks, syslog), where a rewrite of the file here
+    /// cannot reach it.
+    pub fn checkpoint(&mut self) {
+        let head = match self.gate.audit().lock() {
+            Ok(g) => match g.as_ref() {
+                Ok(log) => log.head().clone(),
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        if head.seq == 0 || head.seq == self.last_checkpoint {
+            return;
+        }
+        self.last_checkpoint = head.seq;
+        let line = format!("audit checkpoint {}:{}", head.seq, head.hash);
+        if let Some(sock) = &self.cfg.audit.syslog {
+            crate::audit::syslog::send(sock, &line);
+        }
+        let mut ev = Event::new(
+            "checkpoint",
+            format!("audit head #{}", head.seq),
+            format!("vigil audit verify --checkpoint {}:{}", head.seq, head.hash),
+        );
+        ev.data = serde_json::json!({"seq": head.seq, "hash": head.hash});
+        self.notifier.send(ev);
+    }
+
+    fn proposal_data(p: &Proposal) -> serde_json::Value {
+        serde_json::json!({
+            "proposal": p.id,
+            "version": p.version,
+            "class": p.class(),
+            "action": p.action,
+            "risk": p.risk,
+            "manual": p.manual,
+            "cost_per_hour": p.cost_per_hour,
+            "currency": p.currency,
+            "summary": p.summary(),
+        })
+    }
+
+    /// A proposal from the planner or a playbook. The queue owns versions: the same
+    /// change again is no news; a different change is the next version and replaces the
+    /// one waiting.
+    pub fn offer(&mut self, mut p: Proposal, now: i64) {
+        if let Some(e) = self.queue.pending(&p.id)
+            && (e.proposal.from, e.proposal.to, &e.proposal.action) == (p.from, p.to, &p.action)
+        {
+            return;
+        }
+        if self.busy.contains(p.action.subject()) {
+            return;
+        }
+        p.version = self.queue.next_version(&p.id);
+        match self.queue.offer(&p, now) {
+            Ok((superseded, true)) => {
+                for v in superseded {
+                    self.audit(
+                        "superseded",
+                        &Actor::vigil(),
+                        serde_json::json!({"proposal": p.id, "version": v, "summary": format!("{} v{v} replaced by v{}", p.id, p.version)}),
+                    );
+                }
+                self.audit("proposal", &Actor::vigil(), Self::proposal_data(&p));
+            }
+            Ok((_, false)) => return,
+            Err(e) => {
+                self.message = Some(e.to_string());
+                return;
+            }
+        }
+        let auto = p.manual.is_none() && self.cfg.approve.auto.iter().any(|c| c == p.class());
+        if auto {
+            self.answer(&p.id, p.version, true, &Actor::vigil(), now, true);
+        } else {
+            self.notifier.send(Event::new(
+                "approval",
+                format!("approval needed: {}", p.summary()),
+                format!(
+                    "risk {:?}{}; expires in {}",
+                    p.risk,
+                    p.manual
+                        .as_deref()
+                        .map(|m| format!(", manual: {m}"))
+                        .unwrap_or_default(),
+                    humantime::format_duration(self.cfg.approve.ttl)
+                ),
+            ));
+        }
+        self.changes += 1;
+    }
+
+    /// The planner no longer wants what waits under this id.
+    pub fn withdraw(&mut self, id: &str, now: i64) {
+        if let Ok(Some(e)) = self.queue.withdraw(id, now) {
+            self.audit(
+                "withdrawn",
+                &Actor::vigil(),
+                serde_json::json!({"proposal": id, "version": e.proposal.version, "summary": format!("no longer needed: {}", e.proposal.summary())}),
+            );
+        }
+    }
+
+    /// An answer to exactly one version. Approving runs it through the gate.
+    pub fn answer(
+        &mut self,
+        id: &str,
+        version: u32,
+        approve: bool,
+        who: &Actor,
+        now: i64,
+        auto: bool,
+    ) {
+        self.changes += 1;
+        let entry = match self.queue.decide(id, version, approve, who, now) {
+            Ok(e) => e,
+            Err(e @ DecideError::Changed { .. }) => {
+                self.audit(
+                    "stale-answer",
+                    who,
+                    serde_json::json!({"proposal": id, "version": version, "summary": format!("{} to v{version} decided nothing: {e}", if approve {"approval"} else {"rejection"})}),
+                );
+                self.message = Some(e.to_string());
+                return;
+            }
+            Err(e) => {
+                self.message = Some(e.to_string());
+                return;
+            }
+        };
+        let p = entry.proposal.clone();
+        let verb = if approve { "approved" } else { "rejected" };
+        let mut data = Self::proposal_data(&p);
+        data["decision"] = serde_json::json!(verb);
+        data["auto"] = serde_json::json!(auto);
+        data["summary"] = serde_json::json!(format!(
+            "{verb}{}: {}",
+            if auto { " (auto rule)" } else { "" },
+            p.summary()
+        ));
+        if !self.audit("decision", who, data) && approve {
+            // An approval that cannot be recorded is not acted on.
+            let _ = self.queue.set_state(
+                id,
+                version,
+                State::Failed,
+                Some("not run: the audit log cannot take it"),
+                now,
+            );
+            self.message = Some(format!(
+                "{id} v{version} not run: the audit log cannot take it"
+            ));
+            return;
+        }
+        self.message = Some(format!("{verb} {} v{version}", p.id));
+        if approve {
+            self.start(p, who.clone(), auto, now);
+        }
+    }
+
+    fn start(&mut self, p: Proposal, by: Actor, auto: bool, now: i64) {
+        let _ = self
+            .queue
+            .set_state(&p.id, p.version, State::Running, None, now);
+        self.busy.insert(p.action.subject().to_string());
+        let decision = Decision {
+            proposal: p.id.clone(),
+            version: p.version,
+            action: p.action.clone(),
+            from: p.from,
+            by,
+            auto,
+        };
+        let gate = self.gate.clone();
+        let exec = self.exec.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = gate.pass(&decision, exec.as_ref()).await;
+            let _ = tx.send(ActionEvent::Ran { decision, result }).await;
+        });
+    }
+
+    /// Denies what waited too long, and records that it did.
+    pub fn expire(&mut self, now: i64) {
+        for e in self.queue.expire(now).unwrap_or_default() {
+            let p = &e.proposal;
+            self.audit(
+                "expired",
+                &Actor::vigil(),
+                serde_json::json!({"proposal": p.id, "version": p.version, "decision": "denied", "summary": format!("expired unanswered (denied): {}", p.summary())}),
+            );
+            self.changes += 1;
+        }
+    }
+
+    pub fn on_event(&mut self, ev: ActionEvent, now: i64) {
+        match ev {
+            ActionEvent::Ran { decision, result } => self.ran(decision, result, now),
+            ActionEvent::Verified { decision, verdict } => self.verified(decision, verdict, now),
+            ActionEvent::Containers(r) => {
+                self.listing = false;
+                match r {
+                    Ok(list) => {
+                        self.docker_error = None;
+                        // Stats come from the slower full listing; keep the last ones.
+                        let old: HashMap<String, &ContainerInfo> =
+                            self.containers.iter().map(|c| (c.id.clone(), c)).collect();
+                        let list: Vec<ContainerInfo> = list
+                            .into_iter()
+                            .map(|mut c| {
+                                if c.cpu_pct.is_none()
+                                    && let Some(o) = old.get(&c.id)
+                                    && c.running()
+                                {
+                                    c.cpu_pct = o.cpu_pct;
+                                    c.mem_bytes = o.mem_bytes;
+                                    c.mem_limit = o.mem_limit;
+                                }
+                                c
+                            })
+                            .collect();
+                        self.containers = list;
+                        self.heal_scan(now);
+                    }
+                    Err(e) => self.docker_error = Some(e.to_string()),
+                }
+                self.changes += 1;
+            }
+            ActionEvent::Died(name) => {
+                tracing::info!(container = %name, "container exited");
+                self.list_containers(false)
+            }
+        }
+    }
+
+    /// Reads the engine's containers in a task; `stats` adds CPU and memory (slower).
+    pub fn list_containers(&mut self, stats: bool) {
+        if self.listing && stats {
+            return;
+        }
+        self.listing = true;
+        let exec = self.exec.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let r = if stats {
+                exec.containers_with_stats().await
+            } else {
+                exec.list(None).await
+            };
+            let _ = tx.send(ActionEvent::Containers(r)).await;
+        });
+    }
+
+    fn ran(&mut self, d: Decision, result: GateResult, now: i64) {
+        let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
+        let (state, note) = match &result {
+            GateResult::Shadowed => (State::Shadowed, "shadow mode: recorded, not run".into()),
+            GateResult::Braked => (State::Braked, "the brake is on: not run".into()),
+            GateResult::Unauditable(e) => (State::Failed, format!("not run: {e}")),
+            GateResult::Done(o) => (State::Done, o.summary.clone()),
+            GateResult::Failed(e) => (State::Failed, e.to_string()),
+        };
+        let _ = self
+            .queue
+            .set_state(&d.proposal, d.version, state, Some(&note), now);
+        self.refresh_tail(0);
+        self.checkpoint();
+        match &result {
+            GateResult::Done(o) => {
+                self.notifier.send(Event::new(
+                    "execution",
+                    format!("done: {summary}"),
+                    o.summary.clone(),
+                ));
+                if let Action::Restart { container } | Action::Recreate { container } = &d.action {
+                    self.restarts
+                        .entry(container.clone())
+                        .or_default()
+                        .push_back(now);
+                }
+                let within = match &d.action {
+                    Action::Scale { target, .. } | Action::Resize { target, .. } => self
+                        .cfg
+                        .scale
+                        .iter()
+                        .find(|t| &t.name == target)
+                        .map(|t| t.ready_timeout)
+                        .unwrap_or(Duration::from_secs(120)),
+                    _ => self.cfg.heal.verify_within,
+                };
+                let exec = self.exec.clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let settle = verify::settle_for(&d.action);
+                    let verdict = verify::verify(exec.as_ref(), &d.action, within, settle).await;
+                    let _ = tx
+                        .send(ActionEvent::Verified {
+                            decision: d,
+                            verdict,
+                        })
+                        .await;
+                });
+                self.message = Some(format!("{summary}: done, verifying"));
+            }
+            GateResult::Failed(e) => {
+                self.busy.remove(d.action.subject());
+                self.notifier.send(Event::new(
+                    "failure",
+                    format!("failed: {summary}"),
+                    e.to_string(),
+                ));
+                // Nothing is retried without a new approval.
+                self.message = Some(format!("{summary} failed: {e}"));
+            }
+            _ => {
+                self.busy.remove(d.action.subject());
+                self.message = Some(format!("{summary}: {note}"));
+            }
+        }
+        self.changes += 1;
+    }
+
+    fn verified(&mut self, d: Decision, verdict: Verdict, now: i64) {
+        self.busy.remove(d.action.subject());
+        let (state, text, ok) = match &verdict {
+            Verdict::Verified(t) => (State::Verified, t.clone(), true),
+            Verdict::Failed(t) => (State::Unverified, t.clone(), false),
+        };
+        let _ = self
+            .queue
+            .set_state(&d.proposal, d.version, state, Some(&text), now);
+        let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
+        self.audit(
+            "verify",
+            &Actor::vigil(),
+            serde_json::json!({"proposal": d.proposal, "version": d.version, "verified": ok, "summary": format!("{}: {summary}: {text}", if ok {"verified"} else {"NOT verified"})}),
+        );
+        if ok {
+            self.message = Some(format!("{summary}: verified"));
+            return;
+        }
+        self.notifier.send(Event::new(
+            "failure",
+            format!("not verified: {summary}"),
+            text.clone(),
+        ));
+        self.message = Some(format!("{summary}: not verified: {text}"));
+        // A scale or resize that did not bring what it promised: offer to undo it.
+        if let Action::Scale { target, kind, to } = &d.action
+            && *to != d.from
+        {
+            let back = Action::Scale {
+                target: target.clone(),
+                kind: *kind,
+                to: d.from,
+            };
+            let mut p = Proposal::repair(
+                format!("rollback:{target}"),
+                back,
+                Rule::Rollback,
+                format!("{target} {} → {to} not verified ({text})", d.from),
+                Some("a rollback is for a person to decide".into()),
+                Risk::Medium,
+                now,
+            );
+            p.from = *to;
+            p.to = d.from;
+            self.offer(p, now);
+        }
+    }
+
+    /// Containers that should run and do not: members of docker-group targets and
+    /// containers carrying the heal label.
+    fn watched(&self, c: &ContainerInfo) -> bool {
+        let in_group = c.group.as_ref().is_some_and(|g| {
+            self.cfg
+                .scale
+                .iter()
+                .any(|t| &t.name == g && t.kind == TargetKind::DockerGroup)
+        });
+        in_group || c.labels.contains_key(&self.cfg.heal.label)
+    }
+
+    fn heal_scan(&mut self, now: i64) {
+        if !self.cfg.heal.enabled {
+            return;
+        }
+        let window = self.cfg.heal.window.as_millis() as i64;
+        let down: Vec<ContainerInfo> = self
+            .containers
+            .iter()
+            .filter(|c| matches!(c.state.as_str(), "exited" | "dead") && self.watched(c))
+            .cloned()
+            .collect();
+        for c in down {
+            let id = format!("heal:{}", c.name);
+            if self.busy.contains(&c.name)
+                || c.group.as_ref().is_some_and(|g| self.busy.contains(g))
+                || self.queue.open_for(&id)
+                || self.answered_since_exit(&id, &c)
+            {
+                continue;
+            }
+            let recent = self.restarts.entry(c.name.clone()).or_default();
+            while recent.front().is_some_and(|&t| t < now - window) {
+                recent.pop_front();
+            }
+            let n = recent.len() as u32;
+            let what = c
+                .status
+                .split(" ago")
+                .next()
+                .unwrap_or(&c.status)
+                .to_string();
+            let p = if n < self.cfg.heal.max_restarts {
+                Proposal::repair(
+                    id,
+                    Action::Restart {
+                        container: c.name.clone(),
+                    },
+                    Rule::Heal,
+                    format!("{} {what}", c.name),
+                    None,
+                    Risk::Low,
+                    now,
+                )
+            } else {
+                // monit: "if N restarts within W then stop and alert".
+                self.notifier.send(Event::new(
+                    "failure",
+                    format!("{} keeps exiting: escalated", c.name),
+                    format!(
+                        "restarted {n}× within {}; vigil stops restarting it",
+                        humantime::format_duration(self.cfg.heal.window)
+                    ),
+                ));
+                Proposal::repair(
+                    id,
+                    Action::Recreate {
+                        container: c.name.clone(),
+                    },
+                    Rule::Heal,
+                    format!(
+                        "{} exited {}× within {}",
+                        c.name,
+                        n + 1,
+                        humantime::format_duration(self.cfg.heal.window)
+                    ),
+                    Some(format!(
+                        "restarted {n}× already: a person must look before more"
+                    )),
+                    Risk::High,
+                    now,
+                )
+            };
+            self.offer(p, now);
+        }
+    }
+
+    /// A person said no (or nobody answered) to healing this exit: do not ask again
+    /// until the container has run since.
+    fn answered_since_exit(&self, id: &str, c: &ContainerInfo) -> bool {
+        let Some(Some(last)) = self
+            .queue
+            .next_version(id)
+            .checked_sub(1)
+            .filter(|v| *v > 0)
+            .map(|v| self.queue.get(id, v).ok().flatten())
+        else {
+            return false;
+        };
+        let refused = matches!(last.state, State::Rejected | State::Expired);
+        let still_same_exit = self
+            .restarts
+            .get(&c.name)
+            .and_then(|r| r.back())
+            .is_none_or(|&t| t < last.updated);
+        refused && still_same_exit
+    }
+
+    /// Running members of each docker-group target, as the engine reports them.
+    pub fn group_counts(&self) -> HashMap<String, usize> {
+        let mut m = HashMap::new();
+        for c in self.containers.iter().filter(|c| c.running()) {
+            if let Some(g) = &c.group {
+                *m.entry(g.clone()).or_insert(0) += 1;
+            }
+        }
+        m
+    }
+
+    pub fn is_busy(&self, subject: &str) -> bool {
+        self.busy.contains(subject)
+    }
+
+    pub fn board(&self) -> Vec<Entry> {
+        self.queue.board(BOARD_ANSWERED).unwrap_or_default()
+    }
+
+    pub fn set_shadow(&mut self, on: bool, who: &Actor) {
+        if self.gate.shadow() == on {
+            return;
+        }
+        self.gate.set_shadow(on);
+        self.audit(
+            "mode",
+            who,
+            serde_json::json!({"shadow": on, "summary": if on {"shadow mode on: nothing runs"} else {"live mode: approved actions run"}}),
+        );
+        self.message = Some(if on { "shadow mode on" } else { "live mode" }.into());
+    }
+
+    pub fn set_brake(&mut self, engage: bool, who: &Actor) {
+        let Some(path) = super::audit_path(&self.cfg) else {
+            return;
+        };
+        // The brake writes its own record, through its own handle on the log.
+        let result = AuditLog::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|mut log| {
+                let brake = self.gate.brake();
+                if engage {
+                    brake
+                        .engage(&mut log, who, "from the console")
+                        .map_err(|e| e.to_string())
+                } else {
+                    brake.release(&mut log, who).map_err(|e| e.to_string())
+                }
+            });
+        self.message = Some(match result {
+            Ok(()) if engage => "brake engaged: nothing runs until it is released".into(),
+            Ok(()) => "brake released".into(),
+            Err(e) => format!("brake: {e}"),
+        });
+        self.refresh_tail(0);
+    }
+}

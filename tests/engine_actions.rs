@@ -1,0 +1,398 @@
+//! From proposal to verified change through the whole engine, on the real Docker engine:
+//! approval bound to a version, the gate (shadow, brake, audit first), the executor,
+//! verification, heal playbook with auto-approval and escalation, a dead socket.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use vigil::approve::State;
+use vigil::audit::{self, Actor};
+use vigil::collect::host::HostCollector;
+use vigil::config::{Config, Mode, Probe, ScaleTarget, TargetKind, Template};
+use vigil::engine::{Clock, Command as Cmd, Engine, Snapshot, Source};
+
+const IMAGE: &str = "vigil-test:latest";
+
+struct ManualClock(AtomicI64);
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Cleanup(String);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=vigil.group={}", self.0),
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        for id in ids.split_whitespace() {
+            let _ = Command::new("docker").args(["rm", "-f", id]).output();
+        }
+    }
+}
+
+fn running(group: &str) -> usize {
+    docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=vigil.group={group}"),
+    ])
+    .lines()
+    .count()
+}
+
+fn start_member(group: &str, n: u32) {
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("{group}-{n}"),
+        "--label",
+        &format!("vigil.group={group}"),
+        "--label",
+        &format!("vigil.member={n}"),
+        IMAGE,
+    ]);
+}
+
+/// A live config whose one group always wants its maximum (capacity is tiny against
+/// the host's memory use), with everything it writes in `dir`.
+fn config(dir: &std::path::Path, group: &str, wants_max: bool) -> Config {
+    let mut c = Config {
+        mode: Mode::Live,
+        ..Config::default()
+    };
+    c.store.path = Some(dir.join("vigil.db"));
+    c.audit.path = Some(dir.join("audit.jsonl"));
+    c.audit.syslog = None;
+    c.scale.push(ScaleTarget {
+        name: group.into(),
+        kind: TargetKind::DockerGroup,
+        metric: "mem_pct".into(),
+        capacity: if wants_max { 0.01 } else { 1e9 },
+        instances: 1,
+        min: 1,
+        max: 3,
+        template: Some(Template {
+            image: IMAGE.into(),
+            restart: "no".into(),
+            ..Template::default()
+        }),
+        probe: Some(Probe {
+            port: 8080,
+            http: Some("/health".into()),
+        }),
+        ready_timeout: Duration::from_secs(60),
+        stop_timeout: Duration::from_secs(2),
+        ..ScaleTarget::default()
+    });
+    c
+}
+
+fn engine(
+    c: Config,
+) -> (
+    Engine,
+    tokio::sync::watch::Receiver<Snapshot>,
+    Arc<ManualClock>,
+) {
+    let clock = Arc::new(ManualClock(AtomicI64::new(
+        chrono::Utc::now().timestamp_millis(),
+    )));
+    let (e, rx) = Engine::new(
+        c,
+        clock.clone(),
+        Source::Host(Box::new(HostCollector::proc())),
+        Vec::new(),
+    );
+    (e, rx, clock)
+}
+
+/// Ticks a minute at a time until the target's scale proposal waits for an answer.
+async fn pending_scale(
+    e: &mut Engine,
+    rx: &tokio::sync::watch::Receiver<Snapshot>,
+    clock: &ManualClock,
+    group: &str,
+) -> vigil::approve::Entry {
+    let id = format!("scale:{group}");
+    for _ in 0..8 {
+        e.tick().await;
+        e.pump(Duration::from_millis(300)).await;
+        if let Some(p) = rx
+            .borrow()
+            .board
+            .iter()
+            .find(|x| x.proposal.id == id && x.state == State::Pending)
+        {
+            return p.clone();
+        }
+        clock.0.fetch_add(60_000, Ordering::SeqCst);
+    }
+    panic!("no pending proposal for {group}: {:?}", rx.borrow().board);
+}
+
+/// Handles results until the entry reaches a final state.
+async fn settle(
+    e: &mut Engine,
+    rx: &tokio::sync::watch::Receiver<Snapshot>,
+    id: &str,
+    version: u32,
+) -> vigil::approve::Entry {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        e.pump(Duration::from_millis(500)).await;
+        if let Some(x) = rx
+            .borrow()
+            .board
+            .iter()
+            .find(|x| x.proposal.id == id && x.proposal.version == version)
+            && !matches!(
+                x.state,
+                State::Pending | State::Approved | State::Running | State::Done
+            )
+        {
+            return x.clone();
+        }
+    }
+    panic!("{id} v{version} never settled: {:?}", rx.borrow().board);
+}
+
+fn kinds(dir: &std::path::Path) -> Vec<String> {
+    audit::read_records(&dir.join("audit.jsonl"))
+        .unwrap()
+        .into_iter()
+        .map(|(r, _)| r.kind)
+        .collect()
+}
+
+fn tester() -> Actor {
+    Actor {
+        user: "tester".into(),
+        ssh: Some("192.0.2.7:50000".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_scale_runs_once_is_verified_and_audited_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-app-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let (mut e, rx, clock) = engine(config(dir.path(), &g, true));
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    assert_eq!((p.proposal.from, p.proposal.to), (1, 3));
+
+    // An answer to another version decides nothing, and says why.
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version + 1,
+        by: tester(),
+    });
+    let msg = rx.borrow().message.clone().unwrap_or_default();
+    assert!(msg.contains("changed"), "{msg}");
+    assert_eq!(running(&g), 1, "nothing ran");
+
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: tester(),
+    });
+    let done = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    assert_eq!(done.state, State::Verified, "{done:?}");
+    assert_eq!(running(&g), 3);
+
+    // The same approval again runs nothing a second time.
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: tester(),
+    });
+    e.pump(Duration::from_millis(500)).await;
+    assert_eq!(running(&g), 3);
+
+    let k = kinds(dir.path());
+    assert_eq!(k.iter().filter(|k| *k == "intent").count(), 1, "{k:?}");
+    let at = |kind: &str| k.iter().position(|x| x == kind).unwrap_or(usize::MAX);
+    assert!(at("proposal") < at("decision"), "{k:?}");
+    assert!(at("decision") < at("intent"), "{k:?}");
+    assert!(at("intent") < at("result"), "{k:?}");
+    assert!(at("result") < at("verify"), "{k:?}");
+    let recs = audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let decision = recs.iter().find(|(r, _)| r.kind == "decision").unwrap();
+    assert_eq!(decision.0.actor.user, "tester");
+    assert_eq!(decision.0.actor.ssh.as_deref(), Some("192.0.2.7:50000"));
+    assert!(audit::verify(&dir.path().join("audit.jsonl")).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_member_is_restarted_by_an_auto_rule_then_escalated() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-heal-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let member = format!("{g}-1");
+    let mut c = config(dir.path(), &g, false);
+    c.approve.auto = vec!["restart".into()];
+    c.heal.max_restarts = 1;
+    let (mut e, rx, _clock) = engine(c);
+    e.start_watchers();
+    e.tick().await;
+    e.pump(Duration::from_secs(3)).await;
+
+    docker(&["kill", &member]);
+    let id = format!("heal:{member}");
+    let healed = settle(&mut e, &rx, &id, 1).await;
+    assert_eq!(healed.state, State::Verified, "{healed:?}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &member]),
+        "running"
+    );
+    // Docker's own clock: from the exit to the start again.
+    let started = docker(&["inspect", "-f", "{{.State.StartedAt}}", &member]);
+    let finished = docker(&["inspect", "-f", "{{.State.FinishedAt}}", &member]);
+    let gap = chrono::DateTime::parse_from_rfc3339(&started).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(&finished).unwrap();
+    eprintln!("exit → restart: {} ms", gap.num_milliseconds());
+    let recs = audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
+    let d = recs
+        .iter()
+        .find(|(r, _)| r.kind == "decision")
+        .expect("the auto decision is audited");
+    assert_eq!(d.0.actor.user, "vigil");
+    assert_eq!(d.0.data["auto"], true);
+
+    // A second exit within the window: no more restarts, a person must decide.
+    docker(&["kill", &member]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let escalated = loop {
+        e.pump(Duration::from_millis(500)).await;
+        if let Some(x) = rx
+            .borrow()
+            .board
+            .iter()
+            .find(|x| x.proposal.id == id && x.proposal.version == 2)
+        {
+            break x.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no escalation: {:?}",
+            rx.borrow().board
+        );
+    };
+    assert_eq!(escalated.state, State::Pending);
+    assert!(escalated.proposal.manual.is_some());
+    assert_eq!(escalated.proposal.class(), "recreate");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &member]),
+        "exited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_docker_socket_fails_the_action_clearly_and_nothing_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-dead-{}", std::process::id());
+    let mut c = config(dir.path(), &g, true);
+    c.docker.socket = dir.path().join("docker.sock");
+    let (mut e, rx, clock) = engine(c);
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: tester(),
+    });
+    let done = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    assert_eq!(done.state, State::Failed);
+    assert!(
+        done.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not answer"),
+        "{done:?}"
+    );
+    let msg = rx.borrow().message.clone().unwrap_or_default();
+    assert!(
+        msg.contains("failed") && msg.contains("does not answer"),
+        "{msg}"
+    );
+    // More minutes pass: proposals may come again, but nothing runs unapproved.
+    for _ in 0..3 {
+        clock.0.fetch_add(60_000, Ordering::SeqCst);
+        e.tick().await;
+        e.pump(Duration::from_millis(200)).await;
+    }
+    let k = kinds(dir.path());
+    assert_eq!(k.iter().filter(|k| *k == "intent").count(), 1, "{k:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_brake_and_shadow_mode_stop_an_approved_action_at_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-brake-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let (mut e, rx, clock) = engine(config(dir.path(), &g, true));
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    e.command(Cmd::Brake {
+        engage: true,
+        by: tester(),
+    });
+    assert!(rx.borrow().brake);
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: tester(),
+    });
+    let braked = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    assert_eq!(braked.state, State::Braked);
+    assert_eq!(running(&g), 1);
+
+    // `vigil brake --release` would do the same from another shell.
+    e.command(Cmd::Brake {
+        engage: false,
+        by: tester(),
+    });
+    e.command(Cmd::SetShadow {
+        on: true,
+        by: tester(),
+    });
+    assert_eq!(rx.borrow().mode, Mode::Shadow);
+    let p2 = pending_scale(&mut e, &rx, &clock, &g).await;
+    e.command(Cmd::Approve {
+        id: p2.proposal.id.clone(),
+        version: p2.proposal.version,
+        by: tester(),
+    });
+    let shadowed = settle(&mut e, &rx, &p2.proposal.id, p2.proposal.version).await;
+    assert_eq!(shadowed.state, State::Shadowed);
+    assert_eq!(running(&g), 1);
+    let k = kinds(dir.path());
+    assert!(!k.contains(&"intent".to_string()), "{k:?}");
+    assert!(k.contains(&"braked".to_string()) && k.contains(&"shadow".to_string()));
+    assert!(audit::verify(&dir.path().join("audit.jsonl")).is_ok());
+}
