@@ -220,7 +220,7 @@ async fn a_secret_file_others_can_read_is_refused_without_showing_it() {
         secret_file: Some(f.clone()),
         ..target("dingtalk", "http://127.0.0.1:9/x".into())
     };
-    let (_, problems) = Notifier::spawn(&[t.clone()], "h", fast());
+    let (_, problems) = Notifier::spawn(std::slice::from_ref(&t), "h", fast());
     assert_eq!(problems.len(), 1);
     assert!(problems[0].contains("chmod 600"), "{problems:?}");
     assert!(!problems[0].contains("SECtopsecret"));
