@@ -215,6 +215,7 @@ fn load_config(global: &Global) -> anyhow::Result<Loaded> {
     }
     if global.shadow {
         c.mode = Mode::Shadow;
+        c.shadow_forced = true;
     }
     Ok(loaded)
 }

@@ -280,11 +280,51 @@ fn a_notice_about_vigil_itself_replaces_the_tab_strip() {
 }
 
 #[test]
-fn views_not_built_yet_say_so() {
-    let mut a = app("default", Lang::En);
-    a.view = View::Incidents;
-    let screen = text(&render(&a, &snapshot(), 80, 24));
-    assert!(screen.contains("later release"), "{screen}");
+fn the_containers_view_shows_health_group_and_stats() {
+    use vigil::execute::docker::ContainerInfo;
+    let mut snap = snapshot();
+    snap.containers = vec![
+        ContainerInfo {
+            name: "web-1".into(),
+            state: "running".into(),
+            health: Some("healthy".into()),
+            group: Some("web".into()),
+            image: "vigil-test:latest".into(),
+            cpu_pct: Some(12.5),
+            mem_bytes: Some(64 << 20),
+            mem_limit: Some(256 << 20),
+            status: "Up 3 minutes (healthy)".into(),
+            ..ContainerInfo::default()
+        },
+        ContainerInfo {
+            name: "api".into(),
+            state: "exited".into(),
+            image: "api:2".into(),
+            status: "Exited (137) 5 seconds ago".into(),
+            ..ContainerInfo::default()
+        },
+    ];
+    let mut a = app("mono", Lang::En);
+    a.view = View::Containers;
+    let screen = text(&render(&a, &snap, 120, 30));
+    assert!(screen.contains("running (healthy)"), "{screen}");
+    assert!(screen.contains("12.5%"), "{screen}");
+    assert!(screen.contains("64 MiB / 256 MiB"), "{screen}");
+    assert!(screen.contains("exited"), "{screen}");
+}
+
+#[test]
+fn the_audit_view_shows_the_latest_records_newest_last() {
+    let mut snap = snapshot();
+    snap.audit_tail = (1..=60)
+        .map(|i| format!("#{i} 2026-11-24T00:00:00Z decision  tester   approved web v{i}"))
+        .collect();
+    let mut a = app("mono", Lang::ZhCn);
+    a.view = View::Audit;
+    let screen = text(&render(&a, &snap, 100, 30));
+    assert!(screen.contains("approved web v60"), "{screen}");
+    assert!(!screen.contains("approved web v1 "), "{screen}");
+    assert!(screen.contains("审计日志"), "{screen}");
 }
 
 #[test]
@@ -335,7 +375,15 @@ fn the_actions_view_shows_a_proposal_with_its_price_and_reason() {
     let p = plan
         .decide(NOW, 250.0, Some(&cpu), "¥")
         .expect("a proposal");
-    snap.proposals.push(p);
+    snap.proposals.push(p.clone());
+    snap.board.push(vigil::approve::Entry {
+        proposal: p,
+        state: vigil::approve::State::Pending,
+        updated: NOW,
+        expires: NOW + 600_000,
+        by: None,
+        note: None,
+    });
     snap.ledgers.push(("web".into(), plan.ledger.clone()));
     let mut a = app("mono", Lang::En);
     a.view = View::Actions;

@@ -3,6 +3,7 @@
 
 use super::app::App;
 use super::i18n::{Msg, tr};
+use crate::approve::{Entry, State};
 use crate::config::Mode;
 use crate::engine::Snapshot;
 use crate::plan::proposal::{Proposal, Risk};
@@ -20,24 +21,40 @@ fn money(currency: &str, v: f64) -> String {
     )
 }
 
+fn state_style(app: &App, st: State) -> Style {
+    let t = &app.theme;
+    match st {
+        State::Pending => Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+        State::Approved | State::Running | State::Done => Style::default().fg(t.accent),
+        State::Verified => Style::default().fg(t.ok),
+        State::Failed | State::Unverified => Style::default().fg(t.crit),
+        _ => t.muted(),
+    }
+}
+
 pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let t = &app.theme;
     let l = app.lang;
+    let ledger_h = if snap.mode == Mode::Shadow && !snap.ledgers.is_empty() {
+        6
+    } else {
+        0
+    };
     let [list, detail, ledger] = Layout::vertical([
-        Constraint::Length(7),
+        Constraint::Percentage(40),
         Constraint::Min(6),
-        Constraint::Length(6),
+        Constraint::Length(ledger_h),
     ])
     .areas(area);
     let b = super::ui::block(
         app,
-        Span::styled(format!(" {} ", tr(l, Msg::Proposals)), t.title()),
+        Span::styled(format!(" {} ", tr(l, Msg::Queue)), t.title()),
     );
-    if snap.proposals.is_empty() {
-        let text = if snap.ledgers.is_empty() {
+    if snap.board.is_empty() {
+        let text = if snap.ledgers.is_empty() && snap.containers.is_empty() {
             tr(l, Msg::NoTargets)
         } else {
-            tr(l, Msg::NoProposals)
+            tr(l, Msg::NoQueue)
         };
         f.render_widget(
             Paragraph::new(text)
@@ -49,33 +66,39 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     } else {
         let header = Row::new(
             [
+                Msg::StateCol,
                 Msg::Target,
                 Msg::Change,
                 Msg::PerHour,
-                Msg::PerMonth,
-                Msg::Rule,
                 Msg::RiskCol,
                 Msg::Approval,
             ]
             .map(|m| Cell::from(tr(l, m))),
         )
         .style(t.title());
-        let rows = snap.proposals.iter().map(|p| {
+        let selected = app.selected.min(snap.board.len() - 1);
+        let rows = snap.board.iter().enumerate().map(|(i, e)| {
+            let p = &e.proposal;
             let risk_style = match p.risk {
                 Risk::High => Style::default().fg(t.crit).add_modifier(Modifier::BOLD),
                 Risk::Medium => Style::default().fg(t.warn),
                 Risk::Low => Style::default().fg(t.ok),
             };
-            Row::new(vec![
-                Cell::from(p.target.clone()),
-                Cell::from(match &p.resize {
-                    Some(size) => format!("→ {size}"),
-                    None => format!("{} → {}", p.from, p.to),
+            let change = match (&p.resize, &p.reason) {
+                (Some(size), _) => format!("→ {size}"),
+                (None, Some(_)) => p.class().to_string(),
+                (None, None) => format!("{} → {}", p.from, p.to),
+            };
+            let row = Row::new(vec![
+                // The word, not only the colour: state and risk read in mono too.
+                Cell::from(Span::styled(e.state.name(), state_style(app, e.state))),
+                Cell::from(format!("{} v{}", p.target, p.version)),
+                Cell::from(change),
+                Cell::from(if p.currency.is_empty() {
+                    String::new()
+                } else {
+                    money(&p.currency, p.cost_per_hour)
                 }),
-                Cell::from(money(&p.currency, p.cost_per_hour)),
-                Cell::from(money(&p.currency, p.cost_per_month)),
-                Cell::from(format!("{:?}", p.rule).to_lowercase()),
-                // The word, not only the colour: risk reads in mono too.
                 Cell::from(Span::styled(
                     format!("{:?}", p.risk).to_lowercase(),
                     risk_style,
@@ -84,31 +107,52 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
                     Some(why) => format!("{} ({why})", tr(l, Msg::Manual)),
                     None => tr(l, Msg::AutoOk).to_string(),
                 }),
-            ])
+            ]);
+            if i == selected {
+                row.style(Style::default().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
         });
         let widths = [
-            Constraint::Length(12),
-            Constraint::Length(9),
             Constraint::Length(10),
-            Constraint::Length(12),
-            Constraint::Length(11),
+            Constraint::Length(22),
+            Constraint::Length(9),
+            Constraint::Length(9),
             Constraint::Length(7),
             Constraint::Min(10),
         ];
         f.render_widget(Table::new(rows, widths).header(header).block(b), list);
     }
-    if let Some(p) = snap.proposals.first() {
-        let [text, chart] =
-            Layout::horizontal([Constraint::Min(40), Constraint::Length(44)]).areas(detail);
-        draw_detail(f, app, p, snap.mode, text);
-        draw_capacity_chart(f, app, snap, p, chart);
+    let shown = if app.detail {
+        app.selected_entry(snap)
+    } else {
+        snap.board
+            .iter()
+            .find(|e| e.state == State::Pending)
+            .or(app.selected_entry(snap))
+    };
+    if let Some(e) = shown {
+        let p = &e.proposal;
+        if p.metric.is_empty() {
+            draw_detail(f, app, e, snap, detail);
+        } else {
+            let [text, chart] =
+                Layout::horizontal([Constraint::Min(40), Constraint::Length(44)]).areas(detail);
+            draw_detail(f, app, e, snap, text);
+            draw_capacity_chart(f, app, snap, p, chart);
+        }
     }
-    draw_ledger(f, app, snap, ledger);
+    if ledger_h > 0 {
+        draw_ledger(f, app, snap, ledger);
+    }
 }
 
-fn draw_detail(f: &mut Frame, app: &App, p: &Proposal, mode: Mode, area: Rect) {
+fn draw_detail(f: &mut Frame, app: &App, e: &Entry, snap: &Snapshot, area: Rect) {
+    let (mode, now) = (snap.mode, snap.ts);
     let t = &app.theme;
     let l = app.lang;
+    let p = &e.proposal;
     let b = super::ui::block(
         app,
         Span::styled(format!(" {} · v{} ", p.target, p.version), t.title()),
@@ -117,6 +161,29 @@ fn draw_detail(f: &mut Frame, app: &App, p: &Proposal, mode: Mode, area: Rect) {
         p.summary(),
         t.text().add_modifier(Modifier::BOLD),
     )];
+    let mut state = e.state.name().to_string();
+    if let Some(by) = &e.by {
+        state.push_str(&format!(" · {by}"));
+    }
+    if let Some(n) = &e.note {
+        state.push_str(&format!(" · {n}"));
+    }
+    if e.state == State::Pending {
+        let left = (e.expires - now).max(0) / 1000;
+        state.push_str(&format!(" · {}s", left));
+    }
+    lines.push(Line::styled(state, state_style(app, e.state)));
+    if p.reason.is_some() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", tr(l, Msg::Why)), t.muted()),
+            Span::raw(format!("{:?}", p.action)),
+        ]));
+        f.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
+            area,
+        );
+        return;
+    }
     lines.push(Line::from(vec![
         Span::styled(format!("{} ", tr(l, Msg::Why)), t.muted()),
         Span::raw(format!(

@@ -1,18 +1,23 @@
-//! The console's own state: which view, which overlay. Key presses change it and may
-//! produce a command for the engine.
+//! The console's own state: which view, which row, which dialog. Key presses change it
+//! and may produce a command for the engine. A confirmation is a value that carries the
+//! postponed command, and it is checked against the latest snapshot when confirmed.
 
 use super::i18n::{Lang, Msg};
 use super::keymap::{self, Action};
 use super::theme::Theme;
-use crate::engine::Command;
-use crossterm::event::KeyEvent;
+use crate::approve::{Entry, State};
+use crate::audit::Actor;
+use crate::config::Mode;
+use crate::engine::{Command, Snapshot};
+use crate::plan::proposal::Risk;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     Overview,
     Forecast,
     Actions,
-    Incidents,
+    Containers,
     Audit,
 }
 
@@ -21,7 +26,7 @@ impl View {
         View::Overview,
         View::Forecast,
         View::Actions,
-        View::Incidents,
+        View::Containers,
         View::Audit,
     ];
 
@@ -30,7 +35,7 @@ impl View {
             View::Overview => Msg::ViewOverview,
             View::Forecast => Msg::ViewForecast,
             View::Actions => Msg::ViewActions,
-            View::Incidents => Msg::ViewIncidents,
+            View::Containers => Msg::ViewContainers,
             View::Audit => Msg::ViewAudit,
         }
     }
@@ -40,12 +45,40 @@ impl View {
     }
 }
 
+/// A question on screen, and what a yes does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialog {
+    /// A risky approval: the operator types `subject` to confirm this exact version.
+    TypeToApprove {
+        id: String,
+        version: u32,
+        subject: String,
+        typed: String,
+    },
+    /// y / n for a mode change or releasing the brake.
+    YesNo { question: Msg, yes: Box<Command> },
+}
+
 pub struct App {
     pub view: View,
     pub help: bool,
     pub theme: Theme,
     pub lang: Lang,
     pub quit: bool,
+    /// Row of the approval queue under the cursor.
+    pub selected: usize,
+    /// The detail pane shows the selected row (else the first waiting one).
+    pub detail: bool,
+    pub dialog: Option<Dialog>,
+    /// The console's own answer to the last key (the engine's comes in the snapshot).
+    pub note: Option<Msg>,
+    /// Who presses the keys: recorded with every decision.
+    pub actor: Actor,
+}
+
+/// Risky actions need a typed confirmation: emergencies, large or destructive changes.
+pub fn risky(e: &Entry) -> bool {
+    e.proposal.risk >= Risk::Medium
 }
 
 impl App {
@@ -56,25 +89,173 @@ impl App {
             theme,
             lang,
             quit: false,
+            selected: 0,
+            detail: false,
+            dialog: None,
+            note: None,
+            actor: Actor::local(),
         }
     }
 
-    /// Applies a key press; returns what the engine must be told, if anything.
-    pub fn on_key(&mut self, ev: &KeyEvent) -> Option<Command> {
-        let action = keymap::lookup(ev)?;
-        self.apply(action)
+    /// The row under the cursor, if the queue has one there.
+    pub fn selected_entry<'a>(&self, snap: &'a Snapshot) -> Option<&'a Entry> {
+        snap.board
+            .get(self.selected.min(snap.board.len().saturating_sub(1)))
     }
 
-    pub fn apply(&mut self, action: Action) -> Option<Command> {
+    /// Applies a key press; returns what the engine must be told, if anything.
+    pub fn on_key(&mut self, ev: &KeyEvent, snap: &Snapshot) -> Option<Command> {
+        if self.dialog.is_some() {
+            return self.on_dialog_key(ev, snap);
+        }
+        let action = keymap::lookup(ev)?;
+        self.apply(action, snap)
+    }
+
+    fn on_dialog_key(&mut self, ev: &KeyEvent, snap: &Snapshot) -> Option<Command> {
+        if ev.modifiers.contains(KeyModifiers::CONTROL) && ev.code == KeyCode::Char('c') {
+            self.quit = true;
+            return None;
+        }
+        if ev.code == KeyCode::Esc {
+            self.dialog = None;
+            return None;
+        }
+        match self.dialog.as_mut()? {
+            Dialog::YesNo { yes, .. } => {
+                let cmd = matches!(ev.code, KeyCode::Char('y') | KeyCode::Char('Y'))
+                    .then(|| (**yes).clone());
+                self.dialog = None;
+                cmd
+            }
+            Dialog::TypeToApprove {
+                id,
+                version,
+                subject,
+                typed,
+            } => match ev.code {
+                KeyCode::Char(c) => {
+                    typed.push(c);
+                    None
+                }
+                KeyCode::Backspace => {
+                    typed.pop();
+                    None
+                }
+                KeyCode::Enter if typed != subject => {
+                    // A wrong name: ask again rather than guess.
+                    typed.clear();
+                    None
+                }
+                KeyCode::Enter => {
+                    let (id, version) = (id.clone(), *version);
+                    self.dialog = None;
+                    self.approve_version(&id, version, snap)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// Checks the version on screen is still the current one before approving it.
+    fn approve_version(&mut self, id: &str, version: u32, snap: &Snapshot) -> Option<Command> {
+        let current = snap
+            .board
+            .iter()
+            .filter(|e| e.proposal.id == id)
+            .map(|e| e.proposal.version)
+            .max();
+        if current != Some(version) {
+            self.note = Some(Msg::Changed);
+            if let Some(i) = snap
+                .board
+                .iter()
+                .position(|e| e.proposal.id == id && Some(e.proposal.version) == current)
+            {
+                self.selected = i;
+                self.detail = true;
+            }
+            return None;
+        }
+        Some(Command::Approve {
+            id: id.to_string(),
+            version,
+            by: self.actor.clone(),
+        })
+    }
+
+    pub fn apply(&mut self, action: Action, snap: &Snapshot) -> Option<Command> {
         let n = View::ALL.len();
+        self.note = None;
         match action {
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.help = !self.help,
-            Action::Close => self.help = false,
+            Action::Close => {
+                self.help = false;
+                self.detail = false;
+            }
             Action::NextView => self.view = View::ALL[(self.view.index() + 1) % n],
             Action::PrevView => self.view = View::ALL[(self.view.index() + n - 1) % n],
             Action::GoToView(i) => self.view = View::ALL[i.min(n - 1)],
             Action::TogglePause => return Some(Command::TogglePause),
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => {
+                self.selected = (self.selected + 1).min(snap.board.len().saturating_sub(1))
+            }
+            Action::Details => self.detail = !self.detail,
+            Action::Approve | Action::Reject => {
+                self.view = View::Actions;
+                let e = self.selected_entry(snap)?.clone();
+                if e.state != State::Pending {
+                    self.note = Some(Msg::NotWaiting);
+                    return None;
+                }
+                let p = &e.proposal;
+                if action == Action::Reject {
+                    return Some(Command::Reject {
+                        id: p.id.clone(),
+                        version: p.version,
+                        by: self.actor.clone(),
+                    });
+                }
+                if risky(&e) {
+                    self.dialog = Some(Dialog::TypeToApprove {
+                        id: p.id.clone(),
+                        version: p.version,
+                        subject: p.action.subject().to_string(),
+                        typed: String::new(),
+                    });
+                    return None;
+                }
+                return self.approve_version(&p.id.clone(), p.version, snap);
+            }
+            Action::ToggleShadow => {
+                let (question, on) = match snap.mode {
+                    Mode::Shadow => (Msg::ConfirmLive, false),
+                    Mode::Live => (Msg::ConfirmShadow, true),
+                };
+                self.dialog = Some(Dialog::YesNo {
+                    question,
+                    yes: Box::new(Command::SetShadow {
+                        on,
+                        by: self.actor.clone(),
+                    }),
+                });
+            }
+            Action::Brake => {
+                let cmd = Command::Brake {
+                    engage: !snap.brake,
+                    by: self.actor.clone(),
+                };
+                // Stopping is always safe; starting again asks first.
+                if !snap.brake {
+                    return Some(cmd);
+                }
+                self.dialog = Some(Dialog::YesNo {
+                    question: Msg::ConfirmRelease,
+                    yes: Box::new(cmd),
+                });
+            }
         }
         None
     }

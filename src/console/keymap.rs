@@ -13,6 +13,13 @@ pub enum Action {
     GoToView(usize),
     TogglePause,
     Close,
+    Up,
+    Down,
+    Approve,
+    Reject,
+    Details,
+    ToggleShadow,
+    Brake,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +29,9 @@ pub enum Key {
     Tab,
     BackTab,
     Esc,
+    Enter,
+    Up,
+    Down,
 }
 
 pub struct Binding {
@@ -100,6 +110,69 @@ pub const KEYMAP: &[Binding] = &[
         dangerous: false,
     },
     Binding {
+        keys: &[Key::Up, Key::Char('k')],
+        label: "↑↓",
+        action: Action::Up,
+        help: Msg::KeyMove,
+        short: Msg::KeyMove,
+        hint: false,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Down, Key::Char('j')],
+        label: "j",
+        action: Action::Down,
+        help: Msg::KeyMove,
+        short: Msg::KeyMove,
+        hint: false,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Char('a')],
+        label: "a",
+        action: Action::Approve,
+        help: Msg::KeyApprove,
+        short: Msg::ShortApprove,
+        hint: true,
+        dangerous: true,
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        label: "r",
+        action: Action::Reject,
+        help: Msg::KeyReject,
+        short: Msg::ShortReject,
+        hint: true,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Enter],
+        label: "Enter",
+        action: Action::Details,
+        help: Msg::KeyDetails,
+        short: Msg::KeyDetails,
+        hint: false,
+        dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Char('S')],
+        label: "S",
+        action: Action::ToggleShadow,
+        help: Msg::KeyShadow,
+        short: Msg::ShortShadow,
+        hint: false,
+        dangerous: true,
+    },
+    Binding {
+        keys: &[Key::Char('B')],
+        label: "B",
+        action: Action::Brake,
+        help: Msg::KeyBrake,
+        short: Msg::ShortBrake,
+        hint: true,
+        dangerous: true,
+    },
+    Binding {
         keys: &[Key::Esc],
         label: "Esc",
         action: Action::Close,
@@ -118,6 +191,9 @@ fn key_of(ev: &KeyEvent) -> Option<Key> {
         KeyCode::Tab => Some(Key::Tab),
         KeyCode::BackTab => Some(Key::BackTab),
         KeyCode::Esc => Some(Key::Esc),
+        KeyCode::Enter => Some(Key::Enter),
+        KeyCode::Up => Some(Key::Up),
+        KeyCode::Down => Some(Key::Down),
         _ => None,
     }
 }

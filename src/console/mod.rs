@@ -4,6 +4,8 @@
 
 pub mod actions_view;
 pub mod app;
+pub mod audit_view;
+pub mod containers_view;
 pub mod forecast_view;
 pub mod format;
 pub mod i18n;
@@ -59,7 +61,8 @@ async fn event_loop(
             }
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    if let Some(cmd) = app.on_key(&k) {
+                    let snap = handle.snapshots.borrow().clone();
+                    if let Some(cmd) = app.on_key(&k, &snap) {
                         let _ = handle.commands.send(cmd).await;
                     }
                     if app.quit {

@@ -1,6 +1,7 @@
 //! Drawing. Pure functions of the console state and the engine's snapshot, so that
 //! `TestBackend` snapshots show exactly what an operator sees.
 
+use super::app::Dialog;
 use super::app::{App, View};
 use super::format;
 use super::i18n::{Msg, tr};
@@ -40,9 +41,13 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
         View::Overview => overview(f, app, snap, body),
         View::Forecast => super::forecast_view::draw(f, app, snap, body),
         View::Actions => super::actions_view::draw(f, app, snap, body),
-        other => not_yet(f, app, other, body),
+        View::Containers => super::containers_view::draw(f, app, snap, body),
+        View::Audit => super::audit_view::draw(f, app, snap, body),
     }
-    draw_status(f, app, status);
+    draw_status(f, app, snap, status);
+    if let Some(d) = &app.dialog {
+        dialog(f, app, d, area);
+    }
     if app.help {
         help(f, app, area);
     }
@@ -109,11 +114,25 @@ fn draw_header(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
         ));
     }
+    let badge = if snap.brake {
+        Line::from(vec![
+            Span::styled(
+                format!(" {} ", tr(l, Msg::BrakeOn)),
+                Style::default()
+                    .fg(t.crit)
+                    .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            ),
+            Span::raw(" "),
+            badge,
+        ])
+    } else {
+        Line::from(badge)
+    };
     let badge_w = badge.width() as u16;
     let [l_area, b_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(badge_w)]).areas(area);
     f.render_widget(Paragraph::new(Line::from(left)), l_area);
-    f.render_widget(Paragraph::new(Line::from(badge)), b_area);
+    f.render_widget(Paragraph::new(badge), b_area);
 }
 
 fn draw_tabs(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
@@ -154,9 +173,69 @@ fn draw_tabs(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+/// A confirmation box over the view: the question, and for a risky approval the name to
+/// type and what has been typed so far.
+fn dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let lines = match d {
+        Dialog::YesNo { question, .. } => vec![Line::styled(tr(l, *question), t.text())],
+        Dialog::TypeToApprove {
+            id,
+            version,
+            subject,
+            typed,
+        } => vec![
+            Line::styled(format!("{id} v{version}"), t.title()),
+            Line::styled(tr(l, Msg::TypeToConfirm), t.text()),
+            Line::styled(
+                format!("  {subject}"),
+                Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+            ),
+            Line::from(vec![
+                Span::styled("> ", t.muted()),
+                Span::styled(typed.clone(), t.text().add_modifier(Modifier::BOLD)),
+                Span::styled("_", t.muted()),
+            ]),
+        ],
+    };
+    let w = 64.min(area.width);
+    let h = (lines.len() as u16 + 4).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block(
+            app,
+            Span::styled(
+                format!(" {} ", tr(l, Msg::Confirm)),
+                Style::default().fg(t.crit).add_modifier(Modifier::BOLD),
+            ),
+        )),
+        r,
+    );
+}
+
+fn draw_status(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let t = &app.theme;
     let mut spans = Vec::new();
+    // The answer to the last key comes first: the console's own, else the engine's.
+    let said = app
+        .note
+        .map(|m| tr(app.lang, m).to_string())
+        .or_else(|| snap.message.clone());
+    if let Some(m) = said {
+        spans.push(Span::styled(
+            format!(" {m} "),
+            Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+        ));
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
     for b in KEYMAP.iter().filter(|b| b.hint) {
         spans.push(Span::styled(
             format!(" {} ", b.label),
@@ -486,21 +565,6 @@ fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(lines), inner);
-}
-
-fn not_yet(f: &mut Frame, app: &App, view: View, area: Rect) {
-    let t = &app.theme;
-    let b = block(
-        app,
-        Span::styled(format!(" {} ", tr(app.lang, view.title())), t.title()),
-    );
-    f.render_widget(
-        Paragraph::new(tr(app.lang, Msg::NotYet))
-            .style(t.muted())
-            .wrap(Wrap { trim: true })
-            .block(b),
-        area,
-    );
 }
 
 fn help(f: &mut Frame, app: &App, area: Rect) {

@@ -1,0 +1,152 @@
+//! The keys that decide: approval bound to the version on screen, typed confirmation
+//! for risky actions, shadow mode and the brake behind a question.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use vigil::approve::{Entry, State};
+use vigil::config::{Mode, TargetKind};
+use vigil::console::app::{App, Dialog, View};
+use vigil::console::i18n::{Lang, Msg};
+use vigil::console::theme::Theme;
+use vigil::engine::{Command, Snapshot};
+use vigil::execute::Action;
+use vigil::plan::proposal::{Proposal, Risk};
+use vigil::plan::scaling::Rule;
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn entry(target: &str, version: u32, risk: Risk) -> Entry {
+    let mut p = Proposal::repair(
+        format!("scale:{target}"),
+        Action::Scale {
+            target: target.into(),
+            kind: TargetKind::DockerGroup,
+            to: 6,
+        },
+        Rule::Predictive,
+        "load is coming".into(),
+        None,
+        risk,
+        0,
+    );
+    p.version = version;
+    p.from = 3;
+    Entry {
+        proposal: p,
+        state: State::Pending,
+        updated: 0,
+        expires: 600_000,
+        by: None,
+        note: None,
+    }
+}
+
+fn snap(entries: Vec<Entry>) -> Snapshot {
+    Snapshot {
+        board: entries,
+        mode: Mode::Live,
+        ..Snapshot::default()
+    }
+}
+
+fn app() -> App {
+    let mut a = App::new(Theme::built_in("mono").unwrap(), Lang::En);
+    a.view = View::Actions;
+    a
+}
+
+#[test]
+fn a_low_risk_proposal_is_approved_at_its_version_with_who_pressed() {
+    let s = snap(vec![entry("web", 4, Risk::Low)]);
+    let mut a = app();
+    match a.on_key(&key('a'), &s) {
+        Some(Command::Approve { id, version, by }) => {
+            assert_eq!((id.as_str(), version), ("scale:web", 4));
+            assert_eq!(by, a.actor);
+        }
+        other => panic!("expected an approval, got {other:?}"),
+    }
+    assert!(matches!(
+        a.on_key(&key('r'), &s),
+        Some(Command::Reject { version: 4, .. })
+    ));
+}
+
+#[test]
+fn a_risky_proposal_needs_its_name_typed_and_a_wrong_name_approves_nothing() {
+    let s = snap(vec![entry("web", 1, Risk::High)]);
+    let mut a = app();
+    assert_eq!(a.on_key(&key('a'), &s), None);
+    assert!(matches!(a.dialog, Some(Dialog::TypeToApprove { .. })));
+    for c in "wbe".chars() {
+        assert_eq!(a.on_key(&key(c), &s), None);
+    }
+    assert_eq!(a.on_key(&code(KeyCode::Enter), &s), None, "wrong name");
+    assert!(a.dialog.is_some(), "asked again");
+    for c in "web".chars() {
+        a.on_key(&key(c), &s);
+    }
+    assert!(matches!(
+        a.on_key(&code(KeyCode::Enter), &s),
+        Some(Command::Approve { version: 1, .. })
+    ));
+    assert!(a.dialog.is_none());
+}
+
+#[test]
+fn if_the_proposal_changed_while_the_dialog_was_open_nothing_is_approved() {
+    let before = snap(vec![entry("web", 1, Risk::High)]);
+    let mut a = app();
+    a.on_key(&key('a'), &before);
+    for c in "web".chars() {
+        a.on_key(&key(c), &before);
+    }
+    // Meanwhile the engine replaced v1 with v2.
+    let mut v1 = entry("web", 1, Risk::High);
+    v1.state = State::Superseded;
+    let after = snap(vec![entry("web", 2, Risk::High), v1]);
+    assert_eq!(a.on_key(&code(KeyCode::Enter), &after), None);
+    assert_eq!(a.note, Some(Msg::Changed));
+    assert!(a.detail, "the new version is shown");
+    assert_eq!(a.selected_entry(&after).unwrap().proposal.version, 2);
+}
+
+#[test]
+fn only_waiting_proposals_can_be_answered() {
+    let mut e = entry("web", 1, Risk::Low);
+    e.state = State::Verified;
+    let s = snap(vec![e]);
+    let mut a = app();
+    assert_eq!(a.on_key(&key('a'), &s), None);
+    assert_eq!(a.note, Some(Msg::NotWaiting));
+}
+
+#[test]
+fn leaving_shadow_mode_and_releasing_the_brake_ask_first_but_braking_does_not() {
+    let mut s = snap(vec![]);
+    s.mode = Mode::Shadow;
+    let mut a = app();
+    assert_eq!(a.on_key(&key('S'), &s), None);
+    assert_eq!(a.on_key(&key('n'), &s), None, "n keeps shadow mode");
+    assert!(a.dialog.is_none());
+    a.on_key(&key('S'), &s);
+    assert!(matches!(
+        a.on_key(&key('y'), &s),
+        Some(Command::SetShadow { on: false, .. })
+    ));
+
+    assert!(matches!(
+        a.on_key(&key('B'), &s),
+        Some(Command::Brake { engage: true, .. })
+    ));
+    s.brake = true;
+    assert_eq!(a.on_key(&key('B'), &s), None);
+    assert!(matches!(
+        a.on_key(&key('y'), &s),
+        Some(Command::Brake { engage: false, .. })
+    ));
+}
