@@ -46,7 +46,7 @@ impl Actor {
     pub fn local() -> Actor {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| rustix::process::getuid().as_raw().to_string());
+            .unwrap_or_else(|_| user_name(rustix::process::getuid().as_raw()));
         // SSH_CONNECTION is "client_ip client_port server_ip server_port".
         let ssh = std::env::var("SSH_CONNECTION")
             .ok()
@@ -65,6 +65,20 @@ impl Actor {
             ssh: None,
         }
     }
+}
+
+/// The account name of a uid from /etc/passwd, or "uid N" when it has none.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -403,7 +403,7 @@ impl Actions {
             }
             ActionEvent::Died(name) => {
                 tracing::info!(container = %name, "container exited");
-                self.list_containers(false)
+                self.list_after_exit(name);
             }
         }
     }
@@ -423,6 +423,31 @@ impl Actions {
                 exec.list(None).await
             };
             let _ = tx.send(ActionEvent::Containers(r)).await;
+        });
+    }
+
+    /// The engine sends "die" a moment before its listing says "exited": read until it
+    /// does (a second at most), so the heal proposal does not wait for the next listing.
+    fn list_after_exit(&mut self, name: String) {
+        let exec = self.exec.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut last = None;
+            for _ in 0..20 {
+                let r = exec.list(None).await;
+                let settled = match &r {
+                    Ok(list) => list.iter().all(|c| c.name != name || !c.running()),
+                    Err(_) => true,
+                };
+                last = Some(r);
+                if settled {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if let Some(r) = last {
+                let _ = tx.send(ActionEvent::Containers(r)).await;
+            }
         });
     }
 
@@ -581,12 +606,14 @@ impl Actions {
                 recent.pop_front();
             }
             let n = recent.len() as u32;
+            // "Exited (137) 2 seconds ago" → "exited (137)".
             let what = c
                 .status
-                .split(" ago")
+                .split(')')
                 .next()
-                .unwrap_or(&c.status)
-                .to_string();
+                .map(|s| format!("{})", s.to_lowercase()))
+                .filter(|s| s.contains('('))
+                .unwrap_or_else(|| c.state.clone());
             let p = if n < self.cfg.heal.max_restarts {
                 Proposal::repair(
                     id,

@@ -118,8 +118,12 @@ impl Gate {
         }
         let result = exec.apply(&d.action).await;
         let after = match &result {
-            Ok(o) => serde_json::json!({"ok": true, "outcome": o}),
-            Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
+            Ok(o) => {
+                serde_json::json!({"ok": true, "outcome": o, "summary": format!("done: {}", o.summary)})
+            }
+            Err(e) => {
+                serde_json::json!({"ok": false, "error": e.to_string(), "summary": format!("FAILED: {summary}: {e}")})
+            }
         };
         if let Err(e) = self.record("result", &Actor::vigil(), data(after)) {
             tracing::error!("the result of {summary} could not be audited: {e}");
