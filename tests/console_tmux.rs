@@ -197,3 +197,82 @@ fn a_replay_shows_forecasts_from_the_first_frame() {
     t.keys("q");
     t.wait_for("VIGIL_EXITED:0");
 }
+
+/// An operator's heal, as they live it: a member of a group dies, the proposal shows
+/// up, `a` approves it, the screen says restarted and verified, and the engine agrees.
+#[test]
+fn a_dead_member_is_proposed_approved_with_a_key_restarted_and_verified() {
+    let group = format!("vt-tmux-{}", std::process::id());
+    let member = format!("{group}-1");
+    let docker = |args: &[&str]| {
+        let o = Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker CLI");
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let _ = docker(&["rm", "-f", &member]);
+    let id = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &member,
+        "--label",
+        &format!("vigil.group={group}"),
+        "vigil-test:latest",
+    ]);
+    assert!(
+        !id.is_empty(),
+        "the test image runs (scripts/test-image.sh builds it)"
+    );
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("config.toml");
+    let audit = cfg_dir.path().join("audit.jsonl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "mode = \"live\"\n[audit]\npath = \"{}\"\nsyslog = \"\"\n\
+             [[scale]]\nname = \"{group}\"\nmetric = \"mem_pct\"\ncapacity = 1e9\n",
+            audit.display()
+        ),
+    )
+    .unwrap();
+    let t = Tmux::start("heal", &format!("--config {}", cfg.display()), 120, 30);
+    t.wait_for("LIVE");
+    t.keys("3");
+    t.wait_for("Approval queue");
+    docker(&["kill", &member]);
+    let s = t.wait_for("pending");
+    assert!(
+        s.contains(&format!("{member} v1")) && s.contains("restart"),
+        "{s}"
+    );
+    t.keys("a");
+    let s = t.wait_for("verified");
+    assert!(s.contains(&member), "{s}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &member]),
+        "running"
+    );
+    let _ = docker(&["rm", "-f", &member]);
+    // The whole story is in the audit log, and the chain holds.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["audit", "verify", "--path"])
+        .arg(&audit)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tail = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["audit", "tail", "--path"])
+        .arg(&audit)
+        .output()
+        .unwrap();
+    let tail = String::from_utf8_lossy(&tail.stdout);
+    for kind in ["proposal", "decision", "intent", "result", "verify"] {
+        assert!(tail.contains(kind), "{kind} missing:\n{tail}");
+    }
+}
