@@ -116,6 +116,15 @@ fn if_the_proposal_changed_while_the_dialog_was_open_nothing_is_approved() {
 }
 
 #[test]
+fn outside_the_actions_view_a_only_shows_the_queue() {
+    let s = snap(vec![entry("web", 1, Risk::Low)]);
+    let mut a = app();
+    a.view = View::Overview;
+    assert_eq!(a.on_key(&key('a'), &s), None);
+    assert_eq!(a.view, View::Actions);
+}
+
+#[test]
 fn only_waiting_proposals_can_be_answered() {
     let mut e = entry("web", 1, Risk::Low);
     e.state = State::Verified;

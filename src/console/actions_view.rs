@@ -91,7 +91,15 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             };
             let row = Row::new(vec![
                 // The word, not only the colour: state and risk read in mono too.
-                Cell::from(Span::styled(e.state.name(), state_style(app, e.state))),
+                Cell::from(Span::styled(
+                    // A marker, not only a highlight: the selection reads in mono too.
+                    format!(
+                        "{}{}",
+                        if i == selected { "› " } else { "  " },
+                        e.state.name()
+                    ),
+                    state_style(app, e.state),
+                )),
                 Cell::from(format!("{} v{}", p.target, p.version)),
                 Cell::from(change),
                 Cell::from(if p.currency.is_empty() {
@@ -109,13 +117,13 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
                 }),
             ]);
             if i == selected {
-                row.style(Style::default().add_modifier(Modifier::REVERSED))
+                row.style(Style::default().add_modifier(Modifier::BOLD))
             } else {
                 row
             }
         });
         let widths = [
-            Constraint::Length(10),
+            Constraint::Length(12),
             Constraint::Length(22),
             Constraint::Length(9),
             Constraint::Length(9),
@@ -176,7 +184,19 @@ fn draw_detail(f: &mut Frame, app: &App, e: &Entry, snap: &Snapshot, area: Rect)
     if p.reason.is_some() {
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", tr(l, Msg::Why)), t.muted()),
-            Span::raw(format!("{:?}", p.action)),
+            Span::raw(match &p.action {
+                crate::execute::Action::Restart { container } => {
+                    format!("restart {container}, then check it runs (and is healthy) and stays up")
+                }
+                crate::execute::Action::Recreate { container } => format!(
+                    "recreate {container} from its image and settings, then check it stays up"
+                ),
+                a => format!(
+                    "{} {}, then check the promised state holds",
+                    p.class(),
+                    a.subject()
+                ),
+            }),
         ]));
         f.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),

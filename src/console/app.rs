@@ -204,7 +204,12 @@ impl App {
             }
             Action::Details => self.detail = !self.detail,
             Action::Approve | Action::Reject => {
-                self.view = View::Actions;
+                // Elsewhere the key only shows the queue: nobody approves what they
+                // have not seen.
+                if self.view != View::Actions {
+                    self.view = View::Actions;
+                    return None;
+                }
                 let e = self.selected_entry(snap)?.clone();
                 if e.state != State::Pending {
                     self.note = Some(Msg::NotWaiting);

@@ -233,8 +233,6 @@ fn draw_status(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             format!(" {m} "),
             Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
         ));
-        f.render_widget(Paragraph::new(Line::from(spans)), area);
-        return;
     }
     for b in KEYMAP.iter().filter(|b| b.hint) {
         spans.push(Span::styled(
