@@ -396,3 +396,36 @@ async fn the_brake_and_shadow_mode_stop_an_approved_action_at_the_gate() {
     assert!(k.contains(&"braked".to_string()) && k.contains(&"shadow".to_string()));
     assert!(audit::verify(&dir.path().join("audit.jsonl")).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_cannot_be_audited_is_not_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-noaudit-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let mut c = config(dir.path(), &g, true);
+    // A regular file where the log's folder should be: the log cannot be opened.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    c.audit.path = Some(blocker.join("audit.jsonl"));
+    let (mut e, rx, clock) = engine(c);
+    assert!(
+        rx.borrow()
+            .notices
+            .iter()
+            .any(|n| n.text.contains("nothing will run")),
+        "{:?}",
+        rx.borrow().notices
+    );
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: tester(),
+    });
+    let done = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    assert_eq!(done.state, State::Failed);
+    assert!(done.note.unwrap_or_default().contains("audit"));
+    e.pump(Duration::from_millis(500)).await;
+    assert_eq!(running(&g), 1, "nothing ran");
+}
