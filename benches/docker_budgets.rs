@@ -6,64 +6,31 @@
 //!
 //!     ./scripts/test-image.sh && cargo bench --bench docker_budgets
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil::audit::{Actor, AuditLog};
 use vigil::collect::host::HostCollector;
-use vigil::config::{Config, Mode, Probe, ScaleTarget, TargetKind, Template};
+use vigil::config::{Config, Mode, ScaleTarget, TargetKind};
 use vigil::engine::{Engine, Source, SystemClock};
 use vigil::execute::docker::DockerExecutor;
 use vigil::execute::{Action, Brake, Decision, Gate, GateResult};
 
 const TRIALS: usize = 5;
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{Cleanup, docker};
 
 fn clean(group: &str) {
-    for id in docker(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=vigil.group={group}"),
-    ])
-    .split_whitespace()
-    {
-        let _ = Command::new("docker").args(["rm", "-f", id]).output();
-    }
+    Cleanup::now(group);
 }
 
 fn target(group: &str) -> ScaleTarget {
     ScaleTarget {
-        name: group.into(),
-        kind: TargetKind::DockerGroup,
         metric: "mem_pct".into(),
         capacity: 1e9,
-        min: 1,
         max: 10,
-        template: Some(Template {
-            image: "vigil-test:latest".into(),
-            restart: "no".into(),
-            ..Template::default()
-        }),
-        probe: Some(Probe {
-            port: 8080,
-            http: Some("/health".into()),
-        }),
-        ready_timeout: Duration::from_secs(60),
-        stop_timeout: Duration::from_secs(2),
-        ..ScaleTarget::default()
+        ..common::test_group(group)
     }
 }
 

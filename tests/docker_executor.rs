@@ -3,87 +3,22 @@
 //! skip, when the engine or the image is missing: `./scripts/test.sh` provides both.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-use vigil::config::{Probe, ScaleTarget, TargetKind, Template};
+use vigil::config::{ScaleTarget, TargetKind};
 use vigil::execute::docker::DockerExecutor;
 use vigil::execute::{Action, ExecError, Executor};
 
-const IMAGE: &str = "vigil-test:latest";
+mod common;
+use common::{Cleanup, IMAGE, docker, running};
+
 const SOCKET: &str = "/var/run/docker.sock";
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker CLI runs");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn docker_ok(args: &[&str]) {
-    let _ = Command::new("docker").args(args).output();
-}
-
-/// Running members of a group, by name, as the engine itself reports them.
-fn running(group: &str) -> Vec<String> {
-    let out = docker(&[
-        "ps",
-        "--filter",
-        &format!("label=vigil.group={group}"),
-        "--format",
-        "{{.Names}}",
-    ]);
-    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
-    v.sort();
-    v
-}
-
-/// Removes a group's containers when a test ends, passed or not.
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=vigil.group={}", self.0),
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default();
-        for id in ids.split_whitespace() {
-            docker_ok(&["rm", "-f", id]);
-        }
-        docker_ok(&["rm", "-f", &self.0]);
-        docker_ok(&["service", "rm", &self.0]);
-    }
-}
-
 fn group(name: &str, template: bool) -> ScaleTarget {
-    ScaleTarget {
-        name: name.into(),
-        kind: TargetKind::DockerGroup,
-        min: 1,
-        max: 5,
-        template: template.then(|| Template {
-            image: IMAGE.into(),
-            restart: "no".into(),
-            ..Template::default()
-        }),
-        probe: Some(Probe {
-            port: 8080,
-            http: Some("/health".into()),
-        }),
-        ready_timeout: Duration::from_secs(60),
-        stop_timeout: Duration::from_secs(2),
-        ..ScaleTarget::default()
+    let mut t = common::test_group(name);
+    if !template {
+        t.template = None;
     }
+    t
 }
 
 fn unique(tag: &str) -> String {

@@ -2,80 +2,27 @@
 //! approval bound to a version, the gate (shadow, brake, audit first), the executor,
 //! verification, heal playbook with auto-approval and escalation, a dead socket.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use vigil::approve::State;
 use vigil::audit::{self, Actor};
 use vigil::collect::host::HostCollector;
-use vigil::config::{Config, Mode, Probe, ScaleTarget, TargetKind, Template};
+use vigil::config::{Config, Mode, ScaleTarget};
 use vigil::engine::{Clock, Command as Cmd, Engine, Snapshot, Source};
 
-const IMAGE: &str = "vigil-test:latest";
+mod common;
+use common::{Cleanup, docker, start_member};
+
+fn running(group: &str) -> usize {
+    common::running(group).len()
+}
 
 struct ManualClock(AtomicI64);
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker CLI");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-struct Cleanup(String);
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=vigil.group={}", self.0),
-            ])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default();
-        for id in ids.split_whitespace() {
-            let _ = Command::new("docker").args(["rm", "-f", id]).output();
-        }
-    }
-}
-
-fn running(group: &str) -> usize {
-    docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        &format!("label=vigil.group={group}"),
-    ])
-    .lines()
-    .count()
-}
-
-fn start_member(group: &str, n: u32) {
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &format!("{group}-{n}"),
-        "--label",
-        &format!("vigil.group={group}"),
-        "--label",
-        &format!("vigil.member={n}"),
-        IMAGE,
-    ]);
 }
 
 /// A live config whose one group always wants its maximum (capacity is tiny against
@@ -89,25 +36,11 @@ fn config(dir: &std::path::Path, group: &str, wants_max: bool) -> Config {
     c.audit.path = Some(dir.join("audit.jsonl"));
     c.audit.syslog = None;
     c.scale.push(ScaleTarget {
-        name: group.into(),
-        kind: TargetKind::DockerGroup,
         metric: "mem_pct".into(),
         capacity: if wants_max { 0.01 } else { 1e9 },
         instances: 1,
-        min: 1,
         max: 3,
-        template: Some(Template {
-            image: IMAGE.into(),
-            restart: "no".into(),
-            ..Template::default()
-        }),
-        probe: Some(Probe {
-            port: 8080,
-            http: Some("/health".into()),
-        }),
-        ready_timeout: Duration::from_secs(60),
-        stop_timeout: Duration::from_secs(2),
-        ..ScaleTarget::default()
+        ..common::test_group(group)
     });
     c
 }
@@ -181,6 +114,20 @@ async fn settle(
     panic!("{id} v{version} never settled: {:?}", rx.borrow().board);
 }
 
+/// Approves exactly the version shown, as a person would, and waits for the outcome.
+async fn approve(
+    e: &mut Engine,
+    rx: &tokio::sync::watch::Receiver<Snapshot>,
+    p: &vigil::approve::Entry,
+) -> vigil::approve::Entry {
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: tester(),
+    });
+    settle(e, rx, &p.proposal.id, p.proposal.version).await
+}
+
 fn kinds(dir: &std::path::Path) -> Vec<String> {
     audit::read_records(&dir.join("audit.jsonl"))
         .unwrap()
@@ -216,12 +163,7 @@ async fn an_approved_scale_runs_once_is_verified_and_audited_in_order() {
     assert!(msg.contains("changed"), "{msg}");
     assert_eq!(running(&g), 1, "nothing ran");
 
-    e.command(Cmd::Approve {
-        id: p.proposal.id.clone(),
-        version: p.proposal.version,
-        by: tester(),
-    });
-    let done = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    let done = approve(&mut e, &rx, &p).await;
     assert_eq!(done.state, State::Verified, "{done:?}");
     assert_eq!(running(&g), 3);
 
@@ -321,12 +263,7 @@ async fn a_dead_docker_socket_fails_the_action_clearly_and_nothing_retries() {
     c.docker.socket = dir.path().join("docker.sock");
     let (mut e, rx, clock) = engine(c);
     let p = pending_scale(&mut e, &rx, &clock, &g).await;
-    e.command(Cmd::Approve {
-        id: p.proposal.id.clone(),
-        version: p.proposal.version,
-        by: tester(),
-    });
-    let done = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    let done = approve(&mut e, &rx, &p).await;
     assert_eq!(done.state, State::Failed);
     assert!(
         done.note
@@ -363,12 +300,7 @@ async fn the_brake_and_shadow_mode_stop_an_approved_action_at_the_gate() {
         by: tester(),
     });
     assert!(rx.borrow().brake);
-    e.command(Cmd::Approve {
-        id: p.proposal.id.clone(),
-        version: p.proposal.version,
-        by: tester(),
-    });
-    let braked = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    let braked = approve(&mut e, &rx, &p).await;
     assert_eq!(braked.state, State::Braked);
     assert_eq!(running(&g), 1);
 
@@ -383,12 +315,7 @@ async fn the_brake_and_shadow_mode_stop_an_approved_action_at_the_gate() {
     });
     assert_eq!(rx.borrow().mode, Mode::Shadow);
     let p2 = pending_scale(&mut e, &rx, &clock, &g).await;
-    e.command(Cmd::Approve {
-        id: p2.proposal.id.clone(),
-        version: p2.proposal.version,
-        by: tester(),
-    });
-    let shadowed = settle(&mut e, &rx, &p2.proposal.id, p2.proposal.version).await;
+    let shadowed = approve(&mut e, &rx, &p2).await;
     assert_eq!(shadowed.state, State::Shadowed);
     assert_eq!(running(&g), 1);
     let k = kinds(dir.path());
@@ -418,12 +345,7 @@ async fn an_action_that_cannot_be_audited_is_not_taken() {
         rx.borrow().notices
     );
     let p = pending_scale(&mut e, &rx, &clock, &g).await;
-    e.command(Cmd::Approve {
-        id: p.proposal.id.clone(),
-        version: p.proposal.version,
-        by: tester(),
-    });
-    let done = settle(&mut e, &rx, &p.proposal.id, p.proposal.version).await;
+    let done = approve(&mut e, &rx, &p).await;
     assert_eq!(done.state, State::Failed);
     assert!(done.note.unwrap_or_default().contains("audit"));
     e.pump(Duration::from_millis(500)).await;

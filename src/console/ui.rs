@@ -173,6 +173,17 @@ fn draw_tabs(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// A box of at most `w`×`h` in the middle of `area`, for overlays.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let (w, h) = (w.min(area.width), h.min(area.height));
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
 /// A confirmation box over the view: the question, and for a risky approval the name to
 /// type and what has been typed so far.
 fn dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
@@ -199,14 +210,7 @@ fn dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
             ]),
         ],
     };
-    let w = 64.min(area.width);
-    let h = (lines.len() as u16 + 4).min(area.height);
-    let r = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let r = centered(area, 64, lines.len() as u16 + 4);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(block(
@@ -584,14 +588,7 @@ fn help(f: &mut Frame, app: &App, area: Rect) {
         Cell::from(""),
         Cell::from(Span::styled(tr(l, Msg::HelpClose), t.muted())),
     ]));
-    let w = 56.min(area.width);
-    let h = (rows.len() as u16 + 2).min(area.height);
-    let r = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let r = centered(area, 56, rows.len() as u16 + 2);
     f.render_widget(Clear, r);
     let table = Table::new(
         rows,

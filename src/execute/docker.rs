@@ -125,19 +125,7 @@ impl DockerExecutor {
                 let labels = body.labels.get_or_insert_with(HashMap::new);
                 labels.insert(GROUP_LABEL.into(), t.name.clone());
                 labels.insert(MEMBER_LABEL.into(), n.to_string());
-                let created = self
-                    .d()?
-                    .create_container(
-                        Some(CreateContainerOptionsBuilder::new().name(&name).build()),
-                        body.clone(),
-                    )
-                    .await
-                    .map_err(|e| self.err(e))?;
-                self.d()?
-                    .start_container(&created.id, None)
-                    .await
-                    .map_err(|e| self.err(e))?;
-                ids.push(created.id);
+                ids.push(self.create_and_start(&name, body.clone()).await?);
                 out.created.push(name);
             }
             let deadline = start + t.ready_timeout;
@@ -178,6 +166,26 @@ impl DockerExecutor {
             }
         );
         Ok(out)
+    }
+
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String, ExecError> {
+        let created = self
+            .d()?
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        self.d()?
+            .start_container(&created.id, None)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(created.id)
     }
 
     /// SIGTERM, then SIGKILL after `timeout` (Docker's own stop), then remove.
@@ -377,19 +385,8 @@ impl DockerExecutor {
             .map_err(|e| ExecError::Engine(format!("copying {name}: {e}")))?;
         body.host_config = ins.host_config;
         self.stop_and_remove(name, Duration::from_secs(10)).await?;
-        let created = self
-            .d()?
-            .create_container(
-                Some(CreateContainerOptionsBuilder::new().name(name).build()),
-                body,
-            )
-            .await
-            .map_err(|e| self.err(e))?;
-        self.d()?
-            .start_container(&created.id, None)
-            .await
-            .map_err(|e| self.err(e))?;
-        self.wait_ready(&created.id, None, start + Duration::from_secs(60))
+        let id = self.create_and_start(name, body).await?;
+        self.wait_ready(&id, None, start + Duration::from_secs(60))
             .await?;
         Ok(Outcome {
             summary: format!("{name} recreated"),
