@@ -147,3 +147,13 @@ fn audit_verify_and_tail_on_the_command_line() {
         .code(1)
         .stderr(predicates::str::contains("line 2"));
 }
+
+#[test]
+fn tail_reads_the_end_of_a_long_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 2000);
+    let t = audit::tail(&path, 3).unwrap();
+    assert_eq!(t.len(), 3);
+    assert!(t[0].starts_with("#1998 ") && t[2].starts_with("#2000 "), "{t:?}");
+    assert_eq!(audit::tail(&path, 5000).unwrap().len(), 2000);
+}
