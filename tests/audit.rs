@@ -154,6 +154,39 @@ fn tail_reads_the_end_of_a_long_log() {
     let path = write_log(dir.path(), 2000);
     let t = audit::tail(&path, 3).unwrap();
     assert_eq!(t.len(), 3);
-    assert!(t[0].starts_with("#1998 ") && t[2].starts_with("#2000 "), "{t:?}");
+    assert!(
+        t[0].starts_with("#1998 ") && t[2].starts_with("#2000 "),
+        "{t:?}"
+    );
     assert_eq!(audit::tail(&path, 5000).unwrap().len(), 2000);
+}
+
+#[test]
+fn vigil_brake_engages_and_releases_beside_the_audit_log_and_records_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let log = dir.path().join("audit.jsonl");
+    std::fs::write(
+        &cfg,
+        format!("[audit]\npath = \"{}\"\nsyslog = \"\"\n", log.display()),
+    )
+    .unwrap();
+    let brake = dir.path().join("brake");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("vigil")
+            .unwrap()
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .assert()
+            .success();
+    };
+    run(&["brake", "--reason", "deploy freeze"]);
+    assert!(brake.exists(), "a running vigil sees the brake file");
+    run(&["brake", "--release"]);
+    assert!(!brake.exists());
+    let t = audit::tail(&log, 10).unwrap();
+    assert!(t[0].contains("brake engaged: deploy freeze"), "{t:?}");
+    assert!(t[1].contains("brake released"), "{t:?}");
+    assert!(audit::verify(&log).is_ok());
 }

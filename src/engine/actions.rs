@@ -244,7 +244,10 @@ impl Actions {
                 return;
             }
         }
-        let auto = p.manual.is_none() && self.cfg.approve.auto.iter().any(|c| c == p.class());
+        // Auto rules only ever cover low-risk proposals no manual rule holds back.
+        let auto = p.manual.is_none()
+            && p.risk == Risk::Low
+            && self.cfg.approve.auto.iter().any(|c| c == p.class());
         if auto {
             self.answer(&p.id, p.version, true, &Actor::vigil(), now, true);
         } else {

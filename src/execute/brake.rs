@@ -25,7 +25,7 @@ impl Brake {
     /// Engages the brake. Audited first: a brake nobody can account for is not pulled
     /// silently, but it is pulled even if the audit fails, since stopping is always safe.
     pub fn engage(&self, log: &mut AuditLog, who: &Actor, reason: &str) -> anyhow::Result<()> {
-        let audited = log.append("brake", who, serde_json::json!({"engaged": true, "summary": format!("brake engaged {reason}").trim_end()}));
+        let audited = log.append("brake", who, serde_json::json!({"engaged": true, "summary": if reason.is_empty() { "brake engaged".to_string() } else { format!("brake engaged: {reason}") }}));
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
