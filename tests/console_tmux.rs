@@ -276,3 +276,24 @@ fn a_dead_member_is_proposed_approved_with_a_key_restarted_and_verified() {
         assert!(tail.contains(kind), "{kind} missing:\n{tail}");
     }
 }
+
+/// The Docker engine unreachable: the header says so in words (an approved action then
+/// fails with the reason: tests/engine_actions.rs).
+#[test]
+fn a_dead_docker_socket_is_shown_on_screen() {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "mode = \"live\"\n[docker]\nsocket = \"{}/docker.sock\"\n[audit]\npath = \"{}/audit.jsonl\"\nsyslog = \"\"\n\
+             [[scale]]\nname = \"web\"\nmetric = \"mem_pct\"\ncapacity = 1e9\n",
+            cfg_dir.path().display(),
+            cfg_dir.path().display()
+        ),
+    )
+    .unwrap();
+    let t = Tmux::start("deadsock", &format!("--config {}", cfg.display()), 120, 30);
+    let s = t.wait_for("docker.sock does not exist");
+    assert!(s.contains("✖"), "shown as an error: {s}");
+}

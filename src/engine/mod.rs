@@ -12,7 +12,7 @@ pub use snapshot::{Command, HostInfo, Notice, Severity, Snapshot};
 use crate::collect::host::HostCollector;
 use crate::collect::{HostSample, Metric};
 use crate::config::Config;
-use crate::config::Mode;
+use crate::config::{Mode, TargetKind};
 use crate::forecast::Model;
 use crate::plan::proposal::{Ledger, Proposal, TargetPlan};
 use crate::sim::replay::Replay;
@@ -365,11 +365,22 @@ impl Engine {
     /// One pass of the pipeline: collect, remember, publish.
     pub async fn tick(&mut self) {
         let now = self.clock.now_ms();
-        if matches!(self.source, Source::Host(_))
-            && self.ticks.is_multiple_of(DOCKER_EVERY)
-            && self.config.docker.socket.exists()
-        {
-            self.actions.list_containers(true);
+        if matches!(self.source, Source::Host(_)) && self.ticks.is_multiple_of(DOCKER_EVERY) {
+            let socket = &self.config.docker.socket;
+            if socket.exists() {
+                self.actions.list_containers(true);
+            } else if self
+                .config
+                .scale
+                .iter()
+                .any(|t| t.kind != TargetKind::HuaweiAsGroup)
+            {
+                // Without targets on Docker, a host with no engine is not a problem.
+                self.actions.docker_error = Some(format!(
+                    "{} does not exist: Docker targets cannot be read or changed",
+                    socket.display()
+                ));
+            }
         }
         self.actions.expire(now);
         self.ticks += 1;
