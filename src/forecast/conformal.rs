@@ -7,6 +7,8 @@ use std::collections::VecDeque;
 pub struct Residuals {
     window: usize,
     errors: VecDeque<f64>,
+    /// The same errors, sorted: kept in step so quantiles cost no sort per forecast.
+    sorted: Vec<f64>,
 }
 
 impl Residuals {
@@ -14,6 +16,7 @@ impl Residuals {
         Residuals {
             window,
             errors: VecDeque::with_capacity(window),
+            sorted: Vec::with_capacity(window),
         }
     }
 
@@ -21,10 +24,17 @@ impl Residuals {
         if !e.is_finite() {
             return;
         }
-        if self.errors.len() == self.window {
-            self.errors.pop_front();
+        if self.errors.len() == self.window
+            && let Some(old) = self.errors.pop_front()
+        {
+            let i = self.sorted.partition_point(|&x| x < old);
+            if i < self.sorted.len() {
+                self.sorted.remove(i);
+            }
         }
         self.errors.push_back(e);
+        let i = self.sorted.partition_point(|&x| x < e);
+        self.sorted.insert(i, e);
     }
 
     pub fn len(&self) -> usize {
@@ -36,14 +46,31 @@ impl Residuals {
             .then(|| self.errors.iter().map(|e| e.abs()).sum::<f64>() / self.errors.len() as f64)
     }
 
+    /// The `q` quantile of the errors and the mean pinball loss of an upper bound set
+    /// there: how sharp a calibrated upper bound built on these errors is.
+    pub fn upper(&self, q: f64) -> Option<(f64, f64)> {
+        if self.errors.len() < 10 {
+            return None;
+        }
+        let v = &self.sorted;
+        let c = quantile(v, q);
+        let loss = v
+            .iter()
+            .map(|e| {
+                let u = e - c;
+                if u >= 0.0 { q * u } else { (q - 1.0) * u }
+            })
+            .sum::<f64>()
+            / v.len() as f64;
+        Some((c, loss))
+    }
+
     /// The (q_lo, q_hi) quantiles, linearly interpolated.
     pub fn quantiles(&self, q_lo: f64, q_hi: f64) -> Option<(f64, f64)> {
         if self.errors.len() < 10 {
             return None;
         }
-        let mut v: Vec<f64> = self.errors.iter().copied().collect();
-        v.sort_by(f64::total_cmp);
-        Some((quantile(&v, q_lo), quantile(&v, q_hi)))
+        Some((quantile(&self.sorted, q_lo), quantile(&self.sorted, q_hi)))
     }
 }
 

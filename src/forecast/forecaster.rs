@@ -305,6 +305,24 @@ impl Forecaster {
                     (point - spread, point + spread)
                 }
             };
+            // The upper bound that plans capacity: from the model whose own errors give
+            // the sharpest calibrated upper bound (lowest pinball loss), which need not
+            // be the model with the best point forecast.
+            let hi = by_model
+                .iter()
+                .enumerate()
+                .filter_map(|(m, p)| {
+                    let p = p.as_ref()?;
+                    let e = &self.model_errors[m][k];
+                    if e.len() < MIN_SCORED {
+                        return None;
+                    }
+                    let (c, loss) = e.upper(self.cfg.band.1)?;
+                    Some((p[k] + c, loss))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(u, _)| u)
+                .unwrap_or(hi);
             chosen.push(point);
             out.push(HorizonForecast {
                 steps: s,
