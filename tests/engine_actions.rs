@@ -351,3 +351,71 @@ async fn an_action_that_cannot_be_audited_is_not_taken() {
     e.pump(Duration::from_millis(500)).await;
     assert_eq!(running(&g), 1, "nothing ran");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_heal_is_not_asked_again_until_the_container_has_run_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-rej-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let member = format!("{g}-1");
+    let (mut e, rx, clock) = engine(config(dir.path(), &g, false));
+    e.start_watchers();
+    e.tick().await;
+    e.pump(Duration::from_secs(3)).await;
+    let id = format!("heal:{member}");
+    let wait_for = |v: u32| {
+        let id = id.clone();
+        let rx = rx.clone();
+        move || {
+            rx.borrow().board.iter().any(|x| {
+                x.proposal.id == id && x.proposal.version == v && x.state == State::Pending
+            })
+        }
+    };
+
+    docker(&["kill", &member]);
+    let v1 = wait_for(1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !v1() {
+        e.pump(Duration::from_millis(300)).await;
+        assert!(Instant::now() < deadline, "no heal proposal");
+    }
+    e.command(Cmd::Reject {
+        id: id.clone(),
+        version: 1,
+        by: tester(),
+    });
+    // Listings go on: the same exit is not proposed again.
+    for _ in 0..6 {
+        clock.0.fetch_add(1_000, Ordering::SeqCst);
+        e.tick().await;
+        e.pump(Duration::from_millis(300)).await;
+    }
+    assert!(
+        !rx.borrow()
+            .board
+            .iter()
+            .any(|x| x.proposal.id == id && x.proposal.version == 2),
+        "{:?}",
+        rx.borrow().board
+    );
+    // Started by hand, then it dies again: that is a new exit, and it is proposed.
+    docker(&["start", &member]);
+    for _ in 0..6 {
+        clock.0.fetch_add(1_000, Ordering::SeqCst);
+        e.tick().await;
+        e.pump(Duration::from_millis(300)).await;
+    }
+    docker(&["kill", &member]);
+    let v2 = wait_for(2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !v2() {
+        e.pump(Duration::from_millis(300)).await;
+        assert!(
+            Instant::now() < deadline,
+            "the new exit was not proposed: {:?}",
+            rx.borrow().board
+        );
+    }
+}

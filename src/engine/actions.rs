@@ -47,6 +47,8 @@ pub struct Actions {
     busy: HashSet<String>,
     /// Restarts per container, for "N restarts within the window, then escalate".
     restarts: HashMap<String, VecDeque<i64>>,
+    /// When each container was last seen running (a restart by hand counts too).
+    seen_running: HashMap<String, i64>,
     pub containers: Vec<ContainerInfo>,
     pub docker_error: Option<String>,
     listing: bool,
@@ -92,6 +94,7 @@ impl Actions {
             rx,
             busy: HashSet::new(),
             restarts: HashMap::new(),
+            seen_running: HashMap::new(),
             containers: Vec::new(),
             docker_error: None,
             listing: false,
@@ -397,6 +400,11 @@ impl Actions {
                                 c
                             })
                             .collect();
+                        self.seen_running
+                            .retain(|n, _| list.iter().any(|c| &c.name == n));
+                        for c in list.iter().filter(|c| c.running()) {
+                            self.seen_running.insert(c.name.clone(), now);
+                        }
                         self.containers = list;
                         self.heal_scan(now);
                     }
@@ -676,10 +684,9 @@ impl Actions {
         };
         let refused = matches!(last.state, State::Rejected | State::Expired);
         let still_same_exit = self
-            .restarts
+            .seen_running
             .get(&c.name)
-            .and_then(|r| r.back())
-            .is_none_or(|&t| t < last.updated);
+            .is_none_or(|&t| t <= last.updated);
         refused && still_same_exit
     }
 
