@@ -159,3 +159,21 @@ fn leaving_shadow_mode_and_releasing_the_brake_ask_first_but_braking_does_not() 
         Some(Command::Brake { engage: false, .. })
     ));
 }
+
+#[test]
+fn the_selection_follows_its_proposal_when_rows_move() {
+    let mut a = app();
+    let s = snap(vec![entry("web", 1, Risk::Low), entry("api", 1, Risk::Low)]);
+    a.on_key(&code(KeyCode::Down), &s);
+    assert_eq!(a.selected_entry(&s).unwrap().proposal.target, "api");
+    // A new proposal arrives and takes the row the cursor was on.
+    let s = snap(vec![
+        entry("db", 1, Risk::Low),
+        entry("web", 1, Risk::Low),
+        entry("api", 1, Risk::Low),
+    ]);
+    match a.on_key(&key('a'), &s) {
+        Some(Command::Approve { id, .. }) => assert_eq!(id, "scale:api"),
+        other => panic!("expected api approved, got {other:?}"),
+    }
+}

@@ -76,7 +76,7 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             .map(|m| Cell::from(tr(l, m))),
         )
         .style(t.title());
-        let selected = app.selected.min(snap.board.len() - 1);
+        let selected = app.selected_index(snap);
         let rows = snap.board.iter().enumerate().map(|(i, e)| {
             let p = &e.proposal;
             let risk_style = match p.risk {

@@ -66,7 +66,9 @@ pub struct App {
     pub lang: Lang,
     pub quit: bool,
     /// Row of the approval queue under the cursor.
-    pub selected: usize,
+    /// The proposal under the cursor, by id: rows move as proposals come and go, and a
+    /// key must act on the proposal that was looked at, not on whatever took its row.
+    pub selected: Option<String>,
     /// The detail pane shows the selected row (else the first waiting one).
     pub detail: bool,
     pub dialog: Option<Dialog>,
@@ -89,7 +91,7 @@ impl App {
             theme,
             lang,
             quit: false,
-            selected: 0,
+            selected: None,
             detail: false,
             dialog: None,
             note: None,
@@ -98,9 +100,20 @@ impl App {
     }
 
     /// The row under the cursor, if the queue has one there.
+    /// The row of the selected proposal (its newest version; the first row if none).
+    pub fn selected_index(&self, snap: &Snapshot) -> usize {
+        self.selected
+            .as_ref()
+            .and_then(|id| snap.board.iter().position(|e| &e.proposal.id == id))
+            .unwrap_or(0)
+    }
+
     pub fn selected_entry<'a>(&self, snap: &'a Snapshot) -> Option<&'a Entry> {
-        snap.board
-            .get(self.selected.min(snap.board.len().saturating_sub(1)))
+        snap.board.get(self.selected_index(snap))
+    }
+
+    fn select_row(&mut self, snap: &Snapshot, i: usize) {
+        self.selected = snap.board.get(i).map(|e| e.proposal.id.clone());
     }
 
     /// Applies a key press; returns what the engine must be told, if anything.
@@ -167,14 +180,8 @@ impl App {
             .max();
         if current != Some(version) {
             self.note = Some(Msg::Changed);
-            if let Some(i) = snap
-                .board
-                .iter()
-                .position(|e| e.proposal.id == id && Some(e.proposal.version) == current)
-            {
-                self.selected = i;
-                self.detail = true;
-            }
+            self.selected = Some(id.to_string());
+            self.detail = true;
             return None;
         }
         Some(Command::Approve {
@@ -198,9 +205,13 @@ impl App {
             Action::PrevView => self.view = View::ALL[(self.view.index() + n - 1) % n],
             Action::GoToView(i) => self.view = View::ALL[i.min(n - 1)],
             Action::TogglePause => return Some(Command::TogglePause),
-            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Up => {
+                let i = self.selected_index(snap).saturating_sub(1);
+                self.select_row(snap, i);
+            }
             Action::Down => {
-                self.selected = (self.selected + 1).min(snap.board.len().saturating_sub(1))
+                let i = (self.selected_index(snap) + 1).min(snap.board.len().saturating_sub(1));
+                self.select_row(snap, i);
             }
             Action::Details => self.detail = !self.detail,
             Action::Approve | Action::Reject => {
