@@ -375,7 +375,6 @@ fn the_actions_view_shows_a_proposal_with_its_price_and_reason() {
     let p = plan
         .decide(NOW, 250.0, Some(&cpu), "¥")
         .expect("a proposal");
-    snap.proposals.push(p.clone());
     snap.board.push(vigil::approve::Entry {
         proposal: p,
         state: vigil::approve::State::Pending,

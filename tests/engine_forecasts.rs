@@ -156,11 +156,12 @@ async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
             .fetch_add(60_000, std::sync::atomic::Ordering::SeqCst);
     }
     let snap = rx.borrow().clone();
-    let p = snap
-        .proposals
+    let p = &snap
+        .board
         .iter()
-        .find(|p| p.target == "web")
-        .expect("a proposal for web");
+        .find(|e| e.proposal.target == "web")
+        .expect("a proposal for web")
+        .proposal;
     // The trace runs at 20-60 % CPU: one instance of 25 at a 60 % target is too few.
     assert_eq!(p.from, 1);
     assert!(p.to > 1, "{p:?}");

@@ -313,10 +313,10 @@ fn draw_ledger(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let mut lines = Vec::new();
     for (name, ledger) in &snap.ledgers {
         let c = &snap
-            .proposals
+            .board
             .iter()
-            .find(|p| &p.target == name)
-            .map(|p| p.currency.clone())
+            .find(|e| &e.proposal.target == name)
+            .map(|e| e.proposal.currency.clone())
             .unwrap_or_default();
         lines.push(Line::from(vec![
             Span::styled(format!("{name}: "), t.title()),

@@ -61,8 +61,10 @@ async fn event_loop(
             }
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    let snap = handle.snapshots.borrow().clone();
-                    if let Some(cmd) = app.on_key(&k, &snap) {
+                    // Decided against the snapshot as it is now; the borrow ends before
+                    // the send, so the engine is never held up.
+                    let cmd = app.on_key(&k, &handle.snapshots.borrow());
+                    if let Some(cmd) = cmd {
                         let _ = handle.commands.send(cmd).await;
                     }
                     if app.quit {

@@ -14,7 +14,7 @@ use crate::collect::{HostSample, Metric};
 use crate::config::Config;
 use crate::config::{Mode, TargetKind};
 use crate::forecast::Model;
-use crate::plan::proposal::{Ledger, Proposal, TargetPlan};
+use crate::plan::proposal::{Ledger, TargetPlan};
 use crate::sim::replay::Replay;
 use crate::store::{Retention, Store};
 use forecasts::Forecasts;
@@ -46,8 +46,8 @@ impl Source {
 }
 
 type Fitted = Vec<(Metric, Vec<Box<dyn Model>>)>;
-/// New proposals, and every target's ledger.
-type Planned = (Vec<Proposal>, Vec<(String, Ledger)>);
+/// Every target's ledger.
+type Planned = Vec<(String, Ledger)>;
 
 pub struct Engine {
     config: Config,
@@ -445,11 +445,7 @@ impl Engine {
             if let Some(f) = forecasts {
                 s.forecasts = f;
             }
-            if let Some((new, ledgers)) = planned {
-                for p in new {
-                    s.proposals.retain(|q| q.id != p.id);
-                    s.proposals.push(p);
-                }
+            if let Some(ledgers) = planned {
                 s.ledgers = ledgers;
             }
             s.ts = sample.ts;
@@ -494,15 +490,15 @@ impl Engine {
                 self.actions.withdraw(&id, sample.ts);
             }
         }
-        for p in &new {
-            self.actions.offer(p.clone(), sample.ts);
+        for p in new {
+            self.actions.offer(p, sample.ts);
         }
-        let ledgers = self
-            .plans
-            .iter()
-            .map(|p| (p.cfg.name.clone(), p.ledger.clone()))
-            .collect();
-        Some((new, ledgers))
+        Some(
+            self.plans
+                .iter()
+                .map(|p| (p.cfg.name.clone(), p.ledger.clone()))
+                .collect(),
+        )
     }
 
     /// Hands due refits to a blocking thread; the fitted models come back on a channel

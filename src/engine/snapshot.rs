@@ -7,7 +7,7 @@ use crate::collect::{HostSample, Metric};
 use crate::config::Mode;
 use crate::execute::docker::ContainerInfo;
 use crate::forecast::Forecast;
-use crate::plan::proposal::{Ledger, Proposal};
+use crate::plan::proposal::Ledger;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -53,8 +53,6 @@ pub struct Snapshot {
     pub notices: Vec<Notice>,
     /// Per series: the next hour, on a one-minute grid.
     pub forecasts: BTreeMap<Metric, Forecast>,
-    /// The latest scale proposal of each target.
-    pub proposals: Vec<Proposal>,
     /// Per target, in shadow mode: what following vigil would have cost.
     pub ledgers: Vec<(String, Ledger)>,
     /// The approval queue: waiting and running first, then the latest answered.
