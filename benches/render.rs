@@ -30,7 +30,7 @@ fn full_hour(mut snap: Snapshot) -> Snapshot {
         .iter()
         .map(|(m, h)| (*m, h.iter().copied().collect()))
         .collect();
-    snap.forecasts = vigil::engine::forecasts::Forecasts::warm(&long, now).latest;
+    snap.forecasts = vigil::engine::forecasts::Forecasts::warm(&long, now, 90_000).latest;
     snap
 }
 

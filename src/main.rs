@@ -457,10 +457,11 @@ fn backtest_scale(
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<11} {:>10} {:>7} {:>8} {:>10} {:>10} {:>7} {:>7} {:>9}",
+        "{:<11} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>7} {:>7} {:>9}",
         "policy",
         "cost(i·h)",
         "×oracle",
+        "paid(i·h)",
         "under%",
         "short(i·h)",
         "effective",
@@ -470,10 +471,11 @@ fn backtest_scale(
     );
     for s in &scores {
         println!(
-            "{:<11} {:>10.1} {:>7.3} {:>7.2}% {:>10.2} {:>10.1} {:>7.3} {:>7.3} {:>9.1}",
+            "{:<11} {:>10.1} {:>7.3} {:>10.1} {:>7.2}% {:>10.2} {:>10.1} {:>7.3} {:>7.3} {:>9.1}",
             s.policy,
             s.cost,
             s.cost_ratio_to_oracle.unwrap_or(f64::NAN),
+            s.cost_paid,
             s.under_provisioned_time * 100.0,
             s.shortage,
             s.effective_cost,

@@ -90,6 +90,7 @@ fn snapshot() -> Snapshot {
                 point: now * (1.0 + s as f64 / 200.0),
                 lo: now * (1.0 - s as f64 / 150.0),
                 hi: now * (1.0 + s as f64 / 80.0),
+                plan_hi: now * (1.0 + s as f64 / 70.0),
                 model: "linear".into(),
                 recent_mae: Some(now * 0.02),
             })
@@ -99,6 +100,7 @@ fn snapshot() -> Snapshot {
             horizons,
             learning_hours: None,
             scale: now * 0.025,
+            plan_quantile: 0.93,
         };
         snap.forecasts.insert(m, fc);
     }

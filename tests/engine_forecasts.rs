@@ -38,7 +38,7 @@ fn sample(ts: i64, cpu: f64) -> HostSample {
 
 #[test]
 fn a_forecast_follows_each_closed_minute() {
-    let mut f = Forecasts::warm(&BTreeMap::new(), T0);
+    let mut f = Forecasts::warm(&BTreeMap::new(), T0, 90_000);
     let mut closed = 0;
     for s in 0..180 {
         if f.observe(&sample(T0 + s * 1000, 30.0 + (s / 60) as f64)) {

@@ -30,7 +30,8 @@ fn forecast(hi: f64) -> Forecast {
             ts: 1_700_000_000_000 + s as i64 * 60_000,
             point: hi * 0.8,
             lo: hi * 0.6,
-            hi: if s <= 5 { hi } else { hi * 2.0 },
+            hi: if s <= 5 { hi * 0.8 } else { hi * 1.6 },
+            plan_hi: if s <= 5 { hi } else { hi * 2.0 },
             model: "linear".into(),
             recent_mae: Some(5.0),
         })
@@ -40,13 +41,15 @@ fn forecast(hi: f64) -> Forecast {
         horizons,
         learning_hours: None,
         scale: 10.0,
+        plan_quantile: 0.93,
     }
 }
 
 #[test]
 fn a_forecast_rise_proposes_a_priced_scale_out_within_the_lead_time() {
     let mut plan = TargetPlan::new(target(), 0);
-    // 150 now on 3 instances; P90 340 within the lead time (90 s boot + 60 s): at 60 %
+    // 150 now on 3 instances; P93 340 within the lead time (90 s boot + 60 s): at 60 %
+    // (the P90, 272, would say 5)
     // of 100 each, 6 instances. The 15-minute horizon (680) is beyond the lead time.
     let p = plan
         .decide(1_700_000_000_000, 150.0, Some(&forecast(340.0)), "¥")
@@ -58,7 +61,7 @@ fn a_forecast_rise_proposes_a_priced_scale_out_within_the_lead_time() {
     assert_eq!(p.risk, Risk::Low);
     assert!(
         p.summary()
-            .starts_with("web: 3 → 6 instances, +¥1.20/h, forecast P90 340.0 at"),
+            .starts_with("web: 3 → 6 instances, +¥1.20/h, forecast P93 340.0 at"),
         "{}",
         p.summary()
     );

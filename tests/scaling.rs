@@ -343,3 +343,75 @@ fn backtest_scale_writes_one_row_per_step_and_compares_policies() {
             .contains("--policy: expected predictive, hpa, threshold or oracle")
     );
 }
+
+#[test]
+fn the_plan_quantile_weighs_a_short_step_against_a_needless_boot() {
+    use vigil::plan::scaling::plan_quantile;
+    // 5-minute samples, 2-minute boot: a missed rise is short for 300 s at 10× the
+    // price, a needless instance costs its 120 s boot: 3000 / 3120.
+    assert!((plan_quantile(300_000, 120_000) - 3000.0 / 3120.0).abs() < 1e-12);
+    // One-minute samples: the miss lasts until a reaction boots (2 steps): 10/11.
+    assert!((plan_quantile(60_000, 120_000) - 10.0 / 11.0).abs() < 1e-12);
+    // A longer boot makes a needless instance dearer only while samples are slower.
+    assert!(plan_quantile(300_000, 240_000) < plan_quantile(300_000, 120_000));
+    assert!(plan_quantile(60_000, 0) == 1.0 && plan_quantile(0, 0) == 1.0);
+}
+
+fn daily_sine(days: usize) -> Trace {
+    let values: Vec<f64> = (0..288 * days)
+        .map(|i| 40.0 + 30.0 * (i as f64 / 288.0 * std::f64::consts::TAU).sin())
+        .collect();
+    Trace {
+        start: 0,
+        step: 300_000,
+        filled: vec![false; values.len()],
+        values,
+    }
+}
+
+#[test]
+fn the_predictive_policy_buys_for_the_next_step_just_in_time() {
+    let t = daily_sine(4);
+    let p = FleetParams::default();
+    let rows = fleet::simulate(&t, &p, PolicyKind::Predictive);
+    // At a step's first decision the next step is 300 s away, beyond boot + interval:
+    // nothing is bought for it yet, so what is paid is what this step and the
+    // stabilisation window need. The purchase comes at the 180 s decision.
+    for i in 289..rows.len() {
+        let need = rows[i].demand.max(rows[i - 1].demand);
+        assert!(rows[i].billed <= need, "step {i}: {:?}", rows[i]);
+    }
+    let s = fleet::score("predictive", &rows, t.step);
+    assert!(s.under_provisioned_time < 0.01, "{s:?}");
+    // The bill sees the two minutes of boot bought ahead that the samples do not.
+    assert!(s.cost_paid > s.cost, "{s:?}");
+}
+
+#[test]
+fn under_hourly_billing_a_paid_hour_keeps_serving() {
+    // One busy step, then quiet.
+    let mut values = vec![10.0; 40];
+    values[2] = 60.0;
+    let t = Trace {
+        start: 0,
+        step: 300_000,
+        filled: vec![false; values.len()],
+        values,
+    };
+    let p = FleetParams {
+        billing: Billing::Hour,
+        peak: 6.0,
+        ..FleetParams::default()
+    };
+    let rows = fleet::simulate(&t, &p, PolicyKind::Predictive);
+    let bought = rows[3].billed;
+    assert!(bought > rows[0].billed, "{:?}", &rows[..5]);
+    // Within the hour every instance is paid for, they stay and serve: everything
+    // paid for is ready.
+    for r in &rows[4..11] {
+        assert_eq!((r.ready, r.billed), (bought, bought), "{r:?}");
+    }
+    // The baseline releases them at once and pays for the hour anyway.
+    let hpa = fleet::simulate(&t, &p, PolicyKind::Hpa);
+    assert!(hpa[6].ready < hpa[6].billed, "{:?}", &hpa[..8]);
+}

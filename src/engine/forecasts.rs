@@ -22,8 +22,9 @@ pub struct Forecasts {
     pub latest: BTreeMap<Metric, Forecast>,
 }
 
-fn config() -> ForecasterConfig {
+fn config(boot_ms: i64) -> ForecasterConfig {
     let mut c = ForecasterConfig::new(HORIZONS.to_vec());
+    c.plan_quantile = crate::plan::scaling::plan_quantile(STEP_MS, boot_ms);
     // An hour of new minutes between refits; a week of minutes kept.
     c.refit_every = 60;
     c.max_history = 7 * 1440;
@@ -56,14 +57,15 @@ pub fn minute_grid(points: &[(i64, f64)], end: i64) -> (i64, Vec<f64>) {
 
 impl Forecasts {
     /// Starts from stored history (any resolution), so forecasts are there at once.
-    pub fn warm(history: &BTreeMap<Metric, Vec<(i64, f64)>>, now: i64) -> Forecasts {
+    /// `boot_ms`, the longest boot of the scale targets, sets the quantile they plan at.
+    pub fn warm(history: &BTreeMap<Metric, Vec<(i64, f64)>>, now: i64, boot_ms: i64) -> Forecasts {
         let mut by_metric = BTreeMap::new();
         let mut latest = BTreeMap::new();
         let mut last_minute = None;
         for m in METRICS {
             let points = history.get(&m).map(Vec::as_slice).unwrap_or(&[]);
             let (start, values) = minute_grid(points, now);
-            let mut f = Forecaster::new(config(), start, STEP_MS);
+            let mut f = Forecaster::new(config(boot_ms), start, STEP_MS);
             let split = values.len().saturating_sub(WARM_TAIL);
             f.extend_quietly(&values[..split]);
             if !values.is_empty() {

@@ -187,7 +187,13 @@ impl Engine {
             snap.history.insert(m, recent);
             long.insert(m, h);
         }
-        let forecasts = Forecasts::warm(&long, now);
+        let longest_boot = config
+            .scale
+            .iter()
+            .map(|t| t.boot)
+            .max()
+            .unwrap_or_default();
+        let forecasts = Forecasts::warm(&long, now, longest_boot.as_millis() as i64);
         snap.forecasts = forecasts.latest.clone();
         let (tx, rx) = watch::channel(snap);
         let (refit_tx, refit_rx) = mpsc::channel(4);

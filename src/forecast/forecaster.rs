@@ -22,6 +22,9 @@ pub struct ForecasterConfig {
     pub max_history: usize,
     /// The band's quantiles of past errors: (0.1, 0.9) is the 80 % band.
     pub band: (f64, f64),
+    /// The quantile capacity is planned at (`HorizonForecast::plan_hi`); see
+    /// `plan::scaling::plan_quantile` for why it is not simply the band's edge.
+    pub plan_quantile: f64,
 }
 
 impl ForecasterConfig {
@@ -33,6 +36,7 @@ impl ForecasterConfig {
             band_window: 500,
             max_history: 20_160,
             band: (0.1, 0.9),
+            plan_quantile: 0.9,
         }
     }
 }
@@ -46,6 +50,9 @@ pub struct HorizonForecast {
     /// The 80 % band.
     pub lo: f64,
     pub hi: f64,
+    /// The upper bound capacity is planned at: the `plan_quantile` of what may come.
+    #[serde(default)]
+    pub plan_hi: f64,
     /// The model that leads at this horizon.
     pub model: String,
     /// Its recent mean absolute error, in the series' units.
@@ -61,6 +68,9 @@ pub struct Forecast {
     pub learning_hours: Option<f64>,
     /// The recent mean absolute one-step change: recent MAE / scale is a MASE.
     pub scale: f64,
+    /// The quantile each horizon's `plan_hi` is.
+    #[serde(default)]
+    pub plan_quantile: f64,
 }
 
 impl Forecast {
@@ -305,23 +315,12 @@ impl Forecaster {
                     (point - spread, point + spread)
                 }
             };
-            // The upper bound that plans capacity: from the model whose own errors give
-            // the sharpest calibrated upper bound (lowest pinball loss), which need not
-            // be the model with the best point forecast.
-            let hi = by_model
-                .iter()
-                .enumerate()
-                .filter_map(|(m, p)| {
-                    let p = p.as_ref()?;
-                    let e = &self.model_errors[m][k];
-                    if e.len() < MIN_SCORED {
-                        return None;
-                    }
-                    let (c, loss) = e.upper(self.cfg.band.1)?;
-                    Some((p[k] + c, loss))
-                })
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(u, _)| u)
+            let hi = self
+                .sharpest_upper(k, &by_model, self.cfg.band.1)
+                .unwrap_or(hi);
+            let plan_hi = self
+                .sharpest_upper(k, &by_model, self.cfg.plan_quantile)
+                .or_else(|| Some(point + self.band_errors[k].upper(self.cfg.plan_quantile)?.0))
                 .unwrap_or(hi);
             chosen.push(point);
             out.push(HorizonForecast {
@@ -330,6 +329,7 @@ impl Forecaster {
                 point,
                 lo: lo.min(point),
                 hi: hi.max(point),
+                plan_hi: plan_hi.max(point),
                 model: self.models[mi].name().to_string(),
                 recent_mae: mae,
             });
@@ -352,7 +352,28 @@ impl Forecaster {
             horizons: out,
             learning_hours,
             scale,
+            plan_quantile: self.cfg.plan_quantile,
         }
+    }
+
+    /// The upper `q` quantile at horizon `k` from the model whose own errors give the
+    /// sharpest calibrated bound (lowest pinball loss), which need not be the model
+    /// with the best point forecast.
+    fn sharpest_upper(&self, k: usize, by_model: &[Option<Vec<f64>>], q: f64) -> Option<f64> {
+        by_model
+            .iter()
+            .enumerate()
+            .filter_map(|(m, p)| {
+                let p = p.as_ref()?;
+                let e = &self.model_errors[m][k];
+                if e.len() < MIN_SCORED {
+                    return None;
+                }
+                let (c, loss) = e.upper(q)?;
+                Some((p[k] + c, loss))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(u, _)| u)
     }
 
     /// The model with the lowest recent error at horizon `k` among those that

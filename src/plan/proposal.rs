@@ -33,9 +33,12 @@ pub struct Proposal {
     pub rule: Rule,
     pub load: f64,
     pub utilisation: f64,
-    /// The forecast's P90 that motivated it, and when.
+    /// The forecast's upper bound that motivated it (at `quantile`), and when.
     pub p90: Option<f64>,
     pub p90_at: Option<i64>,
+    /// The quantile capacity was planned at, e.g. 0.93 for a P93.
+    #[serde(default)]
+    pub quantile: Option<f64>,
     /// Width of the 80 % band there, in the metric's unit.
     pub band_width: Option<f64>,
     pub model: Option<String>,
@@ -89,6 +92,7 @@ impl Proposal {
             utilisation: 0.0,
             p90: None,
             p90_at: None,
+            quantile: None,
             band_width: None,
             model: None,
             mase: None,
@@ -128,7 +132,8 @@ impl Proposal {
             let at = chrono::DateTime::from_timestamp_millis(at)
                 .map(|t| t.format("%H:%M").to_string())
                 .unwrap_or_default();
-            s.push_str(&format!(", forecast P90 {p:.1} at {at}"));
+            let q = self.quantile.unwrap_or(0.9) * 100.0;
+            s.push_str(&format!(", forecast P{q:.0} {p:.1} at {at}"));
         }
         s.push_str(&format!(", boot takes {} s", self.boot_secs));
         s
@@ -218,14 +223,14 @@ impl TargetPlan {
                 f.horizons[..=first_beyond.min(f.horizons.len().saturating_sub(1))].to_vec()
             })
             .unwrap_or_default();
-        let peak = within.iter().max_by(|a, b| a.hi.total_cmp(&b.hi));
+        let peak = within.iter().max_by(|a, b| a.plan_hi.total_cmp(&b.plan_hi));
         let obs = Observation {
             now,
             load,
             ready: self.instances,
             billed: self.instances,
             capacity: c.capacity,
-            forecast_hi: peak.map(|h| h.hi),
+            forecast_hi: peak.map(|h| h.plan_hi),
         };
         let d = self.policy.decide(&obs);
         let hpa = self.hpa.decide(&Observation {
@@ -297,8 +302,9 @@ impl TargetPlan {
             rule: d.rule,
             load,
             utilisation: obs.utilisation(),
-            p90: peak.map(|h| h.hi),
+            p90: peak.map(|h| h.plan_hi),
             p90_at: peak.map(|h| h.ts),
+            quantile: forecast.filter(|_| peak.is_some()).map(|f| f.plan_quantile),
             band_width: peak.map(|h| h.hi - h.lo),
             model: peak.map(|h| h.model.clone()),
             mase: forecast.zip(k).and_then(|(f, k)| f.mase(k)),

@@ -239,6 +239,22 @@ impl ScalePolicy for Threshold {
     }
 }
 
+/// What an instance-hour short costs in instance-hours: ../shared/EVAL.md's effective
+/// cost, and roughly what an operator pays for a broken latency objective.
+pub const SHORTAGE_PENALTY: f64 = 10.0;
+
+/// The quantile of the forecast to plan capacity at, as a newsvendor's critical ratio.
+/// An instance bought for a rise that does not come is paid for its boot time and then
+/// released; a rise that is not bought for stays short until it is seen (the next
+/// sample, `step_ms`) and a reaction has booted. With a 5-minute series and a 2-minute
+/// boot that is P96; on a one-minute series, P91.
+pub fn plan_quantile(step_ms: i64, boot_ms: i64) -> f64 {
+    let step = step_ms.max(1);
+    let boot = boot_ms.max(0) as f64;
+    let short = (step * ((boot_ms + step - 1) / step).max(1)) as f64 * SHORTAGE_PENALTY;
+    short / (short + boot)
+}
+
 #[derive(Debug, Clone)]
 pub struct PredictiveParams {
     /// Utilisation to plan the forecast's upper band at.

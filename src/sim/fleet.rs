@@ -5,7 +5,7 @@
 use super::trace::Trace;
 use crate::forecast::{Forecaster, ForecasterConfig};
 use crate::plan::scaling::{
-    Hpa, Limits, Observation, Predictive, PredictiveParams, ScalePolicy, Threshold,
+    Hpa, Limits, Observation, Predictive, PredictiveParams, ScalePolicy, Threshold, plan_quantile,
 };
 use serde::Serialize;
 
@@ -75,6 +75,10 @@ pub struct StepRow {
     pub ready: usize,
     pub billed: usize,
     pub desired: usize,
+    /// Instance-milliseconds paid for by the decisions taken in this step, each until
+    /// the next decision: what the bill says, pre-bought boot time included, which
+    /// `billed` (sampled once a step) does not see.
+    pub paid_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -124,10 +128,12 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
     // could serve: boot plus one interval.
     let lead = p.boot_ms + p.interval_ms;
     let h = ((lead + step - 1) / step).max(1) as usize;
-    // The upper edge of the 80 % band (the P90) is what the policy plans for.
-    let mut forecaster = (kind == PolicyKind::Predictive)
-        .then(|| Forecaster::new(ForecasterConfig::new((1..=h).collect()), trace.start, step));
-    let mut forecast_hi: Option<f64> = None;
+    let mut forecaster = (kind == PolicyKind::Predictive).then(|| {
+        let mut cfg = ForecasterConfig::new((1..=h).collect());
+        cfg.plan_quantile = plan_quantile(step, p.boot_ms);
+        Forecaster::new(cfg, trace.start, step)
+    });
+    let mut forecast: Option<crate::forecast::Forecast> = None;
     let first = demands.first().copied().unwrap_or(1).max(1);
     let mut fleet: Vec<Instance> = (0..first)
         .map(|_| Instance {
@@ -146,10 +152,10 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
             if f.needs_refit() {
                 f.refit();
             }
-            let fc = f.push(load);
-            forecast_hi = fc.horizons.iter().map(|h| h.hi).reduce(f64::max);
+            forecast = Some(f.push(load));
         }
         let mut recorded = false;
+        let mut paid_ms = 0;
         let mut t = next_decision.max(step_start);
         while t < step_end {
             fleet.retain(|x| x.paid_until.is_none_or(|u| u > t));
@@ -157,6 +163,15 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
                 .filter(|&k| fleet[k].paid_until.is_none())
                 .collect();
             let ready = active.iter().filter(|&&k| fleet[k].ready_at <= t).count();
+            // Only the steps that start before an instance bought now could serve: buying
+            // for later ones now pays for time nobody uses (the next decision can buy).
+            let forecast_hi = forecast.as_ref().and_then(|fc| {
+                fc.horizons
+                    .iter()
+                    .filter(|h| h.ts < t + lead)
+                    .map(|h| h.plan_hi)
+                    .reduce(f64::max)
+            });
             let obs = Observation {
                 now: t,
                 load,
@@ -169,7 +184,8 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
                 Some(pol) => pol.decide(&obs).desired,
                 None => oracle(&demands, trace, i, t, p),
             };
-            apply(&mut fleet, desired, t, p);
+            apply(&mut fleet, desired, t, p, kind == PolicyKind::Predictive);
+            paid_ms += fleet.len() as i64 * p.interval_ms;
             if !recorded {
                 rows.push(record(&fleet, trace.ts(i), load, demands[i], desired, t));
                 recorded = true;
@@ -177,6 +193,9 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
             t += p.interval_ms;
         }
         next_decision = t;
+        if let Some(r) = rows.last_mut().filter(|_| recorded) {
+            r.paid_ms = paid_ms;
+        }
         if !recorded {
             let desired = fleet.iter().filter(|x| x.paid_until.is_none()).count();
             rows.push(record(
@@ -205,7 +224,9 @@ fn oracle(demands: &[usize], trace: &Trace, i: usize, t: i64, p: &FleetParams) -
     need.max(1)
 }
 
-fn apply(fleet: &mut Vec<Instance>, desired: usize, t: i64, p: &FleetParams) {
+/// `thrifty`: under per-hour billing, an instance whose hour is paid keeps serving until
+/// that hour is about to end (vigil's executor); the baselines release it at once.
+fn apply(fleet: &mut Vec<Instance>, desired: usize, t: i64, p: &FleetParams, thrifty: bool) {
     let active = fleet.iter().filter(|x| x.paid_until.is_none()).count();
     if desired > active {
         for _ in active..desired {
@@ -221,15 +242,20 @@ fn apply(fleet: &mut Vec<Instance>, desired: usize, t: i64, p: &FleetParams) {
             .filter(|&k| fleet[k].paid_until.is_none())
             .collect();
         order.sort_by_key(|&k| std::cmp::Reverse(fleet[k].start));
+        let paid_until = |x: &Instance| match p.billing {
+            Billing::Second => t,
+            Billing::Hour => {
+                let age = t - x.start;
+                x.start + (age / 3_600_000 + 1) * 3_600_000
+            }
+        };
+        if thrifty && p.billing == Billing::Hour {
+            // Paid hours last: the ones whose hour ends before the next decision go.
+            order.retain(|&k| paid_until(&fleet[k]) <= t + p.interval_ms);
+            order.sort_by_key(|&k| paid_until(&fleet[k]));
+        }
         for &k in order.iter().take(active - desired) {
-            let paid = match p.billing {
-                Billing::Second => t,
-                Billing::Hour => {
-                    let age = t - fleet[k].start;
-                    fleet[k].start + (age / 3_600_000 + 1) * 3_600_000
-                }
-            };
-            fleet[k].paid_until = Some(paid);
+            fleet[k].paid_until = Some(paid_until(&fleet[k]));
         }
         fleet.retain(|x| x.paid_until.is_none_or(|u| u > t));
     }
@@ -254,6 +280,7 @@ fn record(
         ready,
         billed: fleet.len(),
         desired,
+        paid_ms: 0,
     }
 }
 
@@ -277,6 +304,9 @@ pub struct ScaleScores {
     /// Instance-hours paid.
     pub cost: f64,
     pub cost_ratio_to_oracle: Option<f64>,
+    /// Instance-hours on the bill: every instance for all the time it was paid for,
+    /// including boot time bought ahead between the once-a-step samples of `cost`.
+    pub cost_paid: f64,
     pub under_provisioned_time: f64,
     /// Instance-hours short.
     pub shortage: f64,
@@ -306,6 +336,7 @@ pub fn score(policy: &str, rows: &[StepRow], step_ms: i64) -> ScaleScores {
         policy: policy.to_string(),
         cost,
         cost_ratio_to_oracle: None,
+        cost_paid: rows.iter().map(|r| r.paid_ms as f64).sum::<f64>() / 3_600_000.0,
         under_provisioned_time: rows.iter().filter(|r| r.ready < r.demand).count() as f64 / n,
         shortage,
         effective_cost: cost + 10.0 * shortage,
