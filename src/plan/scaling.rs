@@ -1,6 +1,7 @@
 //! Scaling policies. Each decides a *desired* instance count (never a delta) from what
 //! it can see now: the current load, the fleet, and for the predictive policy the
-//! forecast's upper band at the lead time (boot time plus one decision interval).
+//! forecast's upper bound (at `plan_quantile`) for what starts within the lead time
+//! (boot time plus one decision interval).
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -18,7 +19,8 @@ pub struct Observation {
     pub billed: usize,
     /// Load one instance carries at 100 %.
     pub capacity: f64,
-    /// The forecast's upper band at the lead time, if there is a forecast.
+    /// The forecast's planning bound (`plan_hi`) over the steps that start before an
+    /// instance bought now could serve, if there is a forecast.
     pub forecast_hi: Option<f64>,
 }
 
@@ -257,7 +259,7 @@ pub fn plan_quantile(step_ms: i64, boot_ms: i64) -> f64 {
 
 #[derive(Debug, Clone)]
 pub struct PredictiveParams {
-    /// Utilisation to plan the forecast's upper band at.
+    /// Utilisation to plan the forecast's upper bound at.
     pub target: f64,
     /// Utilisation the reactive (HPA) part aims at on the current load.
     pub reactive_target: f64,
