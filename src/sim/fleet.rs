@@ -301,7 +301,7 @@ pub fn write_steps(rows: &[StepRow], out: &mut impl std::io::Write) -> std::io::
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScaleScores {
     pub policy: String,
-    /// Instance-hours paid.
+    /// EVAL.md's cost: `billed` at each step's first decision × step length.
     pub cost: f64,
     pub cost_ratio_to_oracle: Option<f64>,
     /// Instance-hours on the bill: every instance for all the time it was paid for,
