@@ -54,6 +54,8 @@ async fn restart_budget() -> Vec<f64> {
     };
     c.store.path = Some(dir.path().join("vigil.db"));
     c.audit.path = Some(dir.path().join("audit.jsonl"));
+    c.daemon.brake = Some(dir.path().join("brake"));
+    c.daemon.socket = Some(dir.path().join("vigil.sock"));
     c.audit.syslog = None;
     c.approve.auto = vec!["restart".into()];
     c.heal.max_restarts = 100;

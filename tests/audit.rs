@@ -162,13 +162,17 @@ fn tail_reads_the_end_of_a_long_log() {
 }
 
 #[test]
-fn vigil_brake_engages_and_releases_beside_the_audit_log_and_records_both() {
+fn vigil_brake_engages_and_releases_the_configured_brake_and_records_both() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     let log = dir.path().join("audit.jsonl");
     std::fs::write(
         &cfg,
-        format!("[audit]\npath = \"{}\"\nsyslog = \"\"\n", log.display()),
+        format!(
+            "[audit]\npath = \"{}\"\nsyslog = \"\"\n[daemon]\nbrake = \"{d}/brake\"\nsocket = \"{d}/vigil.sock\"\n",
+            log.display(),
+            d = dir.path().display()
+        ),
     )
     .unwrap();
     let brake = dir.path().join("brake");

@@ -27,7 +27,7 @@ impl Tmux {
         let socket = format!("vigil-test-{name}-{}", std::process::id());
         let bin = env!("CARGO_BIN_EXE_vigil");
         let cmd = format!(
-            "env XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/data XDG_STATE_HOME={d}/state LANG=C.UTF-8 \
+            "env XDG_CONFIG_HOME={d}/config XDG_DATA_HOME={d}/data XDG_STATE_HOME={d}/state XDG_RUNTIME_DIR={d}/run LANG=C.UTF-8 \
              {bin} --interval 200ms {args}; echo VIGIL_EXITED:$?; sleep 60"
         );
         let status = Command::new("tmux")
@@ -232,8 +232,10 @@ fn a_dead_member_is_proposed_approved_with_a_key_restarted_and_verified() {
         &cfg,
         format!(
             "mode = \"live\"\n[audit]\npath = \"{}\"\nsyslog = \"\"\n\
+             [daemon]\nbrake = \"{d}/brake\"\nsocket = \"{d}/vigil.sock\"\n\
              [[scale]]\nname = \"{group}\"\nmetric = \"mem_pct\"\ncapacity = 1e9\n",
-            audit.display()
+            audit.display(),
+            d = cfg_dir.path().display()
         ),
     )
     .unwrap();
@@ -287,9 +289,11 @@ fn a_dead_docker_socket_is_shown_on_screen() {
         &cfg,
         format!(
             "mode = \"live\"\n[docker]\nsocket = \"{}/docker.sock\"\n[audit]\npath = \"{}/audit.jsonl\"\nsyslog = \"\"\n\
+             [daemon]\nbrake = \"{d}/brake\"\nsocket = \"{d}/vigil.sock\"\n\
              [[scale]]\nname = \"web\"\nmetric = \"mem_pct\"\ncapacity = 1e9\n",
             cfg_dir.path().display(),
-            cfg_dir.path().display()
+            cfg_dir.path().display(),
+            d = cfg_dir.path().display()
         ),
     )
     .unwrap();

@@ -34,6 +34,8 @@ fn config(dir: &std::path::Path, group: &str, wants_max: bool) -> Config {
     };
     c.store.path = Some(dir.join("vigil.db"));
     c.audit.path = Some(dir.join("audit.jsonl"));
+    c.daemon.brake = Some(dir.join("brake"));
+    c.daemon.socket = Some(dir.join("vigil.sock"));
     c.audit.syslog = None;
     c.scale.push(ScaleTarget {
         metric: "mem_pct".into(),

@@ -78,6 +78,8 @@ async fn a_replay_starts_with_learned_forecasts_and_leaves_the_host_history_alon
     let db = dir.path().join("vigil.db");
     config.store.path = Some(db.clone());
     config.audit.path = Some(dir.path().join("audit.jsonl"));
+    config.daemon.brake = Some(dir.path().join("brake"));
+    config.daemon.socket = Some(dir.path().join("vigil.sock"));
     let replay = example_replay();
     let start = replay.start();
     let expected_now = replay.value_at(start).unwrap();
@@ -132,6 +134,8 @@ async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.audit.path = Some(dir.path().join("audit.jsonl"));
+    config.daemon.brake = Some(dir.path().join("brake"));
+    config.daemon.socket = Some(dir.path().join("vigil.sock"));
     config.scale.push(vigil::config::ScaleTarget {
         name: "web".into(),
         capacity: 25.0,

@@ -24,6 +24,7 @@ pub struct Config {
     pub approve: ApproveConfig,
     pub audit: AuditConfig,
     pub heal: HealConfig,
+    pub daemon: DaemonConfig,
     /// Webhooks told about proposals needing approval, executions and failures.
     pub notify: Vec<NotifyTarget>,
     /// Set by --shadow (and replays): shadow mode cannot be left from the console.
@@ -273,6 +274,7 @@ impl Default for Config {
             approve: ApproveConfig::default(),
             audit: AuditConfig::default(),
             heal: HealConfig::default(),
+            daemon: DaemonConfig::default(),
             notify: Vec::new(),
             shadow_forced: false,
         }
@@ -366,6 +368,21 @@ impl Default for DockerConfig {
             socket: PathBuf::from("/var/run/docker.sock"),
         }
     }
+}
+
+/// The always-on engine: where consoles attach and where the host's brake lives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// The attach socket. Unset: /run/vigil/vigil.sock when /run/vigil exists (the
+    /// systemd unit makes it), else $XDG_RUNTIME_DIR/vigil/vigil.sock.
+    pub socket: Option<PathBuf>,
+    /// The group that may attach, approve and brake (the socket is 0660); unset: the
+    /// daemon's own group.
+    pub group: Option<String>,
+    /// The host's brake: one file every vigil on this host reads before every action.
+    /// Unset: /var/lib/vigil/brake when /var/lib/vigil exists, else the state directory.
+    pub brake: Option<PathBuf>,
 }
 
 pub const LANGS: &[&str] = &["auto", "en", "zh-CN"];

@@ -100,12 +100,20 @@ pub fn audit_path(c: &Config) -> Option<PathBuf> {
     c.audit.path.clone().or_else(crate::audit::default_path)
 }
 
-/// The brake lives beside the audit log, so one setting moves both and `vigil brake`
-/// finds the brake of the vigil that reads the same config.
+/// The host's brake: one place for every vigil on the host, whoever runs it.
 pub fn brake_path(c: &Config) -> PathBuf {
-    audit_path(c)
-        .and_then(|p| p.parent().map(|d| d.join("brake")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib/vigil/brake"))
+    c.daemon
+        .brake
+        .clone()
+        .unwrap_or_else(crate::config::paths::default_brake)
+}
+
+/// The attach socket of this host's engine.
+pub fn socket_path(c: &Config) -> Option<PathBuf> {
+    c.daemon
+        .socket
+        .clone()
+        .or_else(crate::config::paths::default_socket)
 }
 
 fn host_info() -> HostInfo {
