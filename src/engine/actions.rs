@@ -705,6 +705,25 @@ impl Actions {
         self.busy.contains(subject)
     }
 
+    /// Actions started and not yet verified or failed.
+    pub fn in_flight(&self) -> usize {
+        self.busy.len()
+    }
+
+    /// A reloaded config: rules, targets and webhooks change; the queue, the audit log
+    /// and what is in flight stay as they are.
+    pub fn reconfigure(&mut self, cfg: &Config, host: &str) -> Vec<String> {
+        self.cfg = cfg.clone();
+        self.exec = Arc::new(DockerExecutor::connect(
+            &cfg.docker.socket,
+            cfg.scale.clone(),
+        ));
+        let (notifier, problems) =
+            Notifier::spawn(&cfg.notify, host, crate::notify::Pace::default());
+        self.notifier = notifier;
+        problems
+    }
+
     pub fn board(&self) -> Vec<Entry> {
         self.queue.board(BOARD_ANSWERED).unwrap_or_default()
     }
@@ -722,7 +741,7 @@ impl Actions {
         self.message = Some(if on { "shadow mode on" } else { "live mode" }.into());
     }
 
-    pub fn set_brake(&mut self, engage: bool, who: &Actor) {
+    pub fn set_brake(&mut self, engage: bool, who: &Actor, reason: &str) {
         let Some(path) = super::audit_path(&self.cfg) else {
             return;
         };
@@ -733,7 +752,7 @@ impl Actions {
                 let brake = self.gate.brake();
                 if engage {
                     brake
-                        .engage(&mut log, who, "from the console")
+                        .engage(&mut log, who, reason)
                         .map_err(|e| e.to_string())
                 } else {
                     brake.release(&mut log, who).map_err(|e| e.to_string())
