@@ -80,7 +80,7 @@ impl Tmux {
                 return s;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < Duration::from_secs(60),
                 "timed out waiting for {what:?}; screen:\n{s}"
             );
             std::thread::sleep(Duration::from_millis(100));
