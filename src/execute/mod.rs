@@ -5,6 +5,7 @@
 mod brake;
 pub mod docker;
 mod gate;
+pub mod huawei;
 
 pub use brake::Brake;
 pub use gate::{AuditSink, Decision, Gate, GateResult};

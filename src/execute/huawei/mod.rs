@@ -1,0 +1,4 @@
+//! Huawei Cloud: the AK/SK signer, a client for Auto Scaling (AS v1) and ECS, and the
+//! executor that scales an AS group or resizes a server through them.
+
+pub mod signer;
