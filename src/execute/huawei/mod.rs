@@ -1,4 +1,9 @@
 //! Huawei Cloud: the AK/SK signer, a client for Auto Scaling (AS v1) and ECS, and the
 //! executor that scales an AS group or resizes a server through them.
 
+pub mod autoscaling;
+pub mod client;
+pub mod credentials;
+pub mod ecs;
+pub mod errors;
 pub mod signer;
