@@ -5,6 +5,7 @@
 use super::client::{ApiError, Client, Service, decode};
 use super::errors::Meaning;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Pages are read 100 at a time (the API's largest); more than this many pages is not
@@ -234,15 +235,15 @@ impl Client {
         let what = format!("set the expected instances of {id} to {n}");
         // Set when an attempt ended without knowing whether the change was applied:
         // the next one reads the group before it may send the change again.
-        let uncertain = std::cell::Cell::new(false);
+        let uncertain = AtomicBool::new(false);
         let reconciled = |now: &ScalingGroup| now.desire_instance_number == n;
         let mut attempt = || async {
-            if uncertain.get() {
+            if uncertain.load(Relaxed) {
                 let now = self.show_group(id).await?;
                 if reconciled(&now) {
                     return Ok(Desired::Reconciled(before.clone()));
                 }
-                uncertain.set(false);
+                uncertain.store(false, Relaxed);
             }
             match self.write_once("PUT", &path, &body, &[]).await {
                 Ok(_) => Ok(Desired::Requested(before.clone())),
@@ -251,13 +252,13 @@ impl Client {
                         || e.meaning() == Some(Meaning::ServerError) =>
                 {
                     // Applied or not? The group says; it is never asked twice blindly.
-                    uncertain.set(true);
+                    uncertain.store(true, Relaxed);
                     let now = self.show_group(id).await?;
                     if reconciled(&now) {
                         tracing::info!("huawei: {e}; the group shows {n}: applied");
                         Ok(Desired::Reconciled(before.clone()))
                     } else {
-                        uncertain.set(false);
+                        uncertain.store(false, Relaxed);
                         Err(e)
                     }
                 }

@@ -6,4 +6,7 @@ pub mod client;
 pub mod credentials;
 pub mod ecs;
 pub mod errors;
+pub mod executor;
 pub mod signer;
+
+pub use executor::{HuaweiExecutor, Operation, Progress, Started};
