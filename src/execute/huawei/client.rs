@@ -142,6 +142,12 @@ impl Client {
         if cfg.project_id.trim().is_empty() {
             return Err(ApiError::Setup("huawei.project_id is not set".into()));
         }
+        Client::build(cfg, creds)
+    }
+
+    /// Without the project check: `vigil cloud huawei request` may call APIs that take
+    /// none.
+    pub(crate) fn build(cfg: &HuaweiConfig, creds: Credentials) -> Result<Client, ApiError> {
         let base = |svc: &str| -> Result<String, ApiError> {
             let b = match &cfg.endpoint {
                 Some(e) => e.trim_end_matches('/').to_string(),

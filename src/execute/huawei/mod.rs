@@ -10,3 +10,4 @@ pub mod executor;
 pub mod signer;
 
 pub use executor::{HuaweiExecutor, Operation, Progress, Started};
+pub mod cli;
