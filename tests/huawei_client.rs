@@ -414,3 +414,80 @@ async fn errors_never_carry_the_secret_key() {
     let text = format!("{err} {err:?}");
     assert!(!text.contains(SK), "{text}");
 }
+
+#[tokio::test]
+async fn no_error_of_any_kind_shows_the_secret() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    let c = client(&fake.url(), SK);
+    let mut errors: Vec<String> = Vec::new();
+    let mut keep = |e: &dyn std::fmt::Debug, d: String| errors.push(format!("{d} {e:?}"));
+
+    // Api, echoing the secret.
+    fake.fault(
+        None,
+        Fault::Refuse(400, "AS.0022".into(), format!("bad {SK}")),
+    );
+    let e = c.show_group(GROUP).await.unwrap_err();
+    keep(&e, e.to_string());
+    // TooLarge.
+    fake.fault(None, Fault::Huge);
+    let e = c.show_group(GROUP).await.unwrap_err();
+    assert!(matches!(e, ApiError::TooLarge { .. }));
+    keep(&e, e.to_string());
+    // Decode (the body quotes the secret).
+    fake.fault(None, Fault::Garbage);
+    let e = c.show_group(GROUP).await.unwrap_err();
+    assert!(matches!(e, ApiError::Decode { .. }), "{e:?}");
+    keep(&e, e.to_string());
+    // Lost.
+    fake.fault(None, Fault::Drop);
+    let p = c
+        .prepare(
+            "GET",
+            &format!("/autoscaling-api/v1/{PROJECT}/scaling_group/{GROUP}"),
+            &[],
+            None,
+            &[],
+        )
+        .unwrap();
+    let e = c.send(&p).await.unwrap_err();
+    assert!(matches!(e, ApiError::Lost { .. }), "{e:?}");
+    keep(&e, e.to_string());
+    // Bounds.
+    let e = c.set_desired(GROUP, 50).await.unwrap_err();
+    keep(&e, e.to_string());
+    // Deadline around a throttle.
+    let mut conf = cfg(&fake.url());
+    conf.retry_deadline = Duration::from_millis(100);
+    let short = Client::new(&conf, Credentials::new(AK, SK))
+        .unwrap()
+        .with_backoff(Duration::from_millis(20), Duration::from_millis(40));
+    for _ in 0..50 {
+        fake.fault(None, Fault::Throttle);
+    }
+    let e = short.show_group(GROUP).await.unwrap_err();
+    assert!(matches!(e, ApiError::Deadline { .. }));
+    keep(&e, e.to_string());
+    fake.state().faults.clear();
+    // Connect.
+    conf.endpoint = Some("http://127.0.0.1:9".into());
+    let dead = Client::new(&conf, Credentials::new(AK, SK)).unwrap();
+    let e = dead.show_group(GROUP).await.unwrap_err();
+    keep(&e, e.to_string());
+    // Setup.
+    conf.endpoint = Some("not a url".into());
+    let e = Client::new(&conf, Credentials::new(AK, SK)).err().unwrap();
+    keep(&e, e.to_string());
+    // Signature.
+    let e = client(&fake.url(), "wrong")
+        .show_group(GROUP)
+        .await
+        .unwrap_err();
+    keep(&e, e.to_string());
+
+    assert_eq!(errors.len(), 9);
+    for text in &errors {
+        assert!(!text.contains(SK), "{text}");
+    }
+}

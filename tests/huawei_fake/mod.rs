@@ -81,6 +81,9 @@ pub enum Fault {
     Refuse(u16, String, String),
     /// A 200 whose body is bigger than any real answer.
     Huge,
+    /// A 200 whose body is not JSON (and quotes the secret key, as a broken proxy
+    /// might).
+    Garbage,
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +359,13 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Body>) -> Response<Body> 
                     Some(Fault::Refuse(status, code, msg)) => (service(status, &code, &msg), false),
                     Some(Fault::Huge) => (
                         json(200, serde_json::json!({ "pad": "x".repeat(2 << 20) })),
+                        false,
+                    ),
+                    Some(Fault::Garbage) => (
+                        Response::builder()
+                            .status(200)
+                            .body(Body::from(format!("<html>oops {}</html>", st.sk)))
+                            .unwrap(),
                         false,
                     ),
                     Some(Fault::Drop) => (
