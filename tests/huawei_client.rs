@@ -491,3 +491,49 @@ async fn no_error_of_any_kind_shows_the_secret() {
         assert!(!text.contains(SK), "{text}");
     }
 }
+
+#[tokio::test]
+async fn the_cloud_saying_unchanged_is_success() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    fake.fault(
+        Some(Method::PUT),
+        Fault::Refuse(
+            400,
+            "AS.2xxx".into(),
+            "The expected number of instances is unchanged.".into(),
+        ),
+    );
+    let c = client(&fake.url(), SK);
+    let r = c.set_desired(GROUP, 3).await.unwrap();
+    assert!(matches!(r, Desired::Unchanged(_)), "{r:?}");
+}
+
+#[test]
+fn both_documented_error_bodies_and_a_bare_one_are_read() {
+    use vigil::execute::huawei::errors::Fault as F;
+    let g = F::parse("AS", 401, br#"{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"r1"}"#, None);
+    assert_eq!(
+        (g.code.as_str(), g.request_id.as_deref(), g.meaning()),
+        ("APIGW.0301", Some("r1"), Meaning::Signature)
+    );
+    let s = F::parse("AS", 400, br#"{"error":{"code":"AS.0026","message":"Scaling action is not allowed in the cooling duration."}}"#, Some("r2".into()));
+    assert_eq!(s.meaning(), Meaning::Cooldown);
+    assert_eq!(
+        s.to_string(),
+        "the AS group is in its cooldown period (AS 400 AS.0026: Scaling action is not allowed in the cooling duration., request id r2)"
+    );
+    let bare = F::parse("ECS", 502, b"<html>Bad Gateway</html>", None);
+    assert_eq!(
+        (bare.code.as_str(), bare.message.as_str(), bare.meaning()),
+        ("", "<html>Bad Gateway</html>", Meaning::ServerError)
+    );
+    assert_eq!(bare.to_string(), "ECS 502: <html>Bad Gateway</html>");
+    let empty = F::parse("ECS", 503, b"", None);
+    assert_eq!(empty.message, "(no body)");
+    let perm = F::parse("ECS", 403, br#"{"error":{"code":"Ecs.0319","message":"Policy doesn't allow [ecs:cloudServers:resize] to be performed."}}"#, None);
+    assert_eq!(
+        perm.meaning(),
+        Meaning::Permission(Some("ecs:cloudServers:resize".into()))
+    );
+}

@@ -97,9 +97,17 @@ fn a_credentials_file_others_can_read_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: readable by others (mode 644): a credentials file must be the owner's only (chmod 600)",
+            "{}: readable by others than its owner (mode 644): a credentials file must be the owner's only (chmod 600)",
             creds.display()
         )
+    );
+    // Group-readable is refused too.
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(
+        Credentials::from_file(&creds)
+            .unwrap_err()
+            .to_string()
+            .contains("(mode 640)")
     );
     let loaded = load_str(&config_text(&creds, "cn-north-4"), "c.toml");
     assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);

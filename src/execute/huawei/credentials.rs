@@ -147,7 +147,7 @@ impl Credentials {
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             return Err(err(format!(
-                "readable by others (mode {:o}): a credentials file must be the owner's only (chmod 600)",
+                "readable by others than its owner (mode {:o}): a credentials file must be the owner's only (chmod 600)",
                 mode & 0o777
             )));
         }
