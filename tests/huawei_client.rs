@@ -352,6 +352,7 @@ async fn ecs_resize_polls_its_job_and_create_is_idempotent() {
     let f = c.show_flavor("c7.xlarge.2").await.unwrap();
     assert_eq!((f.vcpus.as_str(), f.ram), ("4", 8192));
 
+    fake.fault(Some(Method::POST), Fault::Throttle);
     let Resize::Job(job) = c.resize("srv-db", "c7.xlarge.2").await.unwrap() else {
         panic!("no job")
     };

@@ -141,12 +141,26 @@ impl Client {
         }
         let body = serde_json::json!({ "resize": resize });
         let path = self.ecs_path("v1", &format!("cloudservers/{id}/resize"));
-        match self.write_once("POST", &path, &body, &[]).await {
+        // Throttled or never connected: nothing was applied, so it may be sent again.
+        let not_applied = |e: &ApiError| {
+            matches!(e, ApiError::Connect { .. })
+                || e.meaning() == Some(super::errors::Meaning::Throttled)
+        };
+        let sent = self
+            .retry_until(
+                &format!("resize {id}"),
+                self.deadline(),
+                not_applied,
+                &mut || self.write_once("POST", &path, &body, &[]),
+            )
+            .await;
+        match sent {
             Ok(r) => {
                 let j: JobId = decode(Service::Ecs, "resize", &r.body)?;
                 Ok(Resize::Job(j.job_id))
             }
             Err(e @ ApiError::Lost { .. }) => {
+                // Applied or not? The server says; the resize is not sent twice.
                 let now = self.show_server(id).await?;
                 if now.flavor.id == flavor
                     || matches!(now.status.as_str(), "RESIZE" | "VERIFY_RESIZE")
