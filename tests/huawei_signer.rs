@@ -166,7 +166,7 @@ fn a_missing_or_malformed_date_is_a_clear_error() {
 
 #[test]
 fn query_strings_parse_back_to_the_pairs() {
-    let q = signer::parse_query("b=2&a=%E5%90%8D+x&a=1&flag");
+    let q = signer::parse_query("b=2&a=%E5%90%8D%20x&a=1&flag&plus=a+b");
     assert_eq!(
         q,
         vec![
@@ -174,7 +174,11 @@ fn query_strings_parse_back_to_the_pairs() {
             ("a".to_string(), "名 x".to_string()),
             ("a".to_string(), "1".to_string()),
             ("flag".to_string(), String::new()),
+            ("plus".to_string(), "a+b".to_string()),
         ]
     );
-    assert_eq!(signer::canonical_query(&q), "a=1&a=%E5%90%8D%20x&b=2&flag=");
+    assert_eq!(
+        signer::canonical_query(&q),
+        "a=1&a=%E5%90%8D%20x&b=2&flag=&plus=a%2Bb"
+    );
 }

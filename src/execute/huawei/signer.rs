@@ -204,17 +204,14 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
         .join("&")
 }
 
-/// A query string (`a=1&b=%20x`) as decoded pairs, for the CLI and the fake.
+/// A query string (`a=1&b=%20x`) as decoded pairs, for the CLI and the fake. A `+` is
+/// a plus sign (RFC 3986), not a space as in HTML forms: the SDK signs values as given.
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| {
-                percent_decode_str(&s.replace('+', "%20"))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
+            let dec = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
             (dec(k), dec(v))
         })
         .collect()
