@@ -103,6 +103,9 @@ enum Cmd {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Cloud APIs by hand: sign (and send) one request, to debug access
+    #[command(subcommand)]
+    Cloud(vigil::execute::huawei::cli::CloudCmd),
     /// Stop all execution at once, in every running vigil, until a person re-arms it
     Brake {
         /// Re-arm: let approved actions run again
@@ -280,6 +283,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
         Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
         Some(Cmd::Audit(cmd)) => audit_cmd(&cli.global, cmd),
+        Some(Cmd::Cloud(c)) => {
+            vigil::execute::huawei::cli::run(c, &load_config(&cli.global)?.config.huawei)
+        }
         Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
         Some(Cmd::Daemon) => daemon(&cli.global),
         Some(Cmd::Proposals { json }) => proposals_cmd(&cli.global, json),

@@ -78,6 +78,8 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
             }
         }
     }
+    // Flavor prices from [huawei] feed the targets' own cost fields.
+    config.huawei.clone().fill_prices(&mut config.scale);
     let semantic = config.semantic_problems();
     if !semantic.is_empty() {
         let doc = Document::parse(text.as_str()).ok();

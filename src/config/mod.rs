@@ -10,8 +10,8 @@ pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
 pub use schema::{
     ACTION_CLASSES, ApproveConfig, AuditConfig, Config, ConsoleConfig, DockerConfig, Flavor,
-    HealConfig, LogConfig, Mode, NotifyTarget, Probe, ScaleTarget, StoreConfig, TargetKind,
-    Template,
+    HealConfig, HuaweiConfig, HuaweiFlavor, HuaweiTarget, LogConfig, Mode, NotifyTarget, Probe,
+    ScaleTarget, StoreConfig, TargetKind, Template,
 };
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.
