@@ -7,7 +7,7 @@ use crate::approve::{DecideError, Entry, Queue, State};
 use crate::audit::{Actor, AuditLog};
 use crate::config::{Config, TargetKind};
 use crate::execute::docker::{self, ContainerInfo, DockerExecutor, Found};
-use crate::execute::{Action, AuditSink, Brake, Decision, ExecError, Gate, GateResult};
+use crate::execute::{Action, AuditSink, Brake, BrakeState, Decision, ExecError, Gate, GateResult};
 use crate::notify::{Event, Notifier};
 use crate::plan::proposal::{Proposal, Risk};
 use crate::plan::scaling::Rule;
@@ -636,6 +636,10 @@ impl Actions {
 
     fn ran(&mut self, d: Decision, result: GateResult, now: i64) {
         let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
+        if let GateResult::Unauditable(e) = &result {
+            // Loud, in the header: an action that cannot be audited is not taken.
+            self.audit_error = Some(format!("audit log: {e}; nothing will run"));
+        }
         let (state, note) = match &result {
             GateResult::Shadowed => (State::Shadowed, "shadow mode: recorded, not run".into()),
             GateResult::Braked => (State::Braked, "the brake is on: not run".into()),
@@ -915,6 +919,14 @@ impl Actions {
             serde_json::json!({"shadow": on, "summary": if on {"shadow mode on: nothing runs"} else {"live mode: approved actions run"}}),
         );
         self.message = Some(if on { "shadow mode on" } else { "live mode" }.into());
+    }
+
+    /// Why nothing runs when the brake cannot be read, for the header.
+    pub fn brake_notice(&self) -> Option<String> {
+        match self.gate.brake().state() {
+            BrakeState::Unreadable(why) => Some(why),
+            _ => None,
+        }
     }
 
     pub fn set_brake(&mut self, engage: bool, who: &Actor) {

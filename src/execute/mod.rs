@@ -6,7 +6,7 @@ mod brake;
 pub mod docker;
 mod gate;
 
-pub use brake::Brake;
+pub use brake::{Brake, BrakeState};
 pub use gate::{AuditSink, Decision, Gate, GateResult};
 
 use crate::config::TargetKind;
