@@ -421,3 +421,84 @@ async fn a_rejected_heal_is_not_asked_again_until_the_container_has_run_since() 
         );
     }
 }
+
+#[test]
+fn the_brake_is_released_only_when_its_file_is_definitely_absent() {
+    use vigil::execute::{Brake, BrakeState};
+    let dir = tempfile::tempdir().unwrap();
+    let absent = Brake::new(dir.path().join("brake"));
+    assert_eq!(absent.state(), BrakeState::Released);
+    assert!(!absent.engaged());
+
+    let mut log = audit::AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
+    absent.engage(&mut log, &tester(), "db migration").unwrap();
+    assert_eq!(
+        absent.state(),
+        BrakeState::Engaged {
+            by: "tester".into(),
+            reason: "db migration".into()
+        }
+    );
+    absent.release(&mut log, &tester()).unwrap();
+    assert_eq!(absent.state(), BrakeState::Released);
+
+    // Root reads anything, so unreadable means: not a file one can read.
+    let a_dir = dir.path().join("a-dir");
+    std::fs::create_dir(&a_dir).unwrap();
+    let looped = dir.path().join("loop");
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let dangling = dir.path().join("dangling");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for path in [a_dir, looped, dangling, file.join("brake")] {
+        let b = Brake::new(path.clone());
+        match b.state() {
+            BrakeState::Unreadable(why) => {
+                assert!(
+                    why.starts_with(&format!("the brake at {} cannot be read (", path.display()))
+                        && why.ends_with("): nothing runs until it can"),
+                    "{why}"
+                );
+            }
+            other => panic!("{}: {other:?}", path.display()),
+        }
+        assert!(b.engaged(), "{} must hold every action", path.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_brake_holds_an_approved_action_and_the_header_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-brake-dir-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let c = config(dir.path(), &g, true);
+    // A directory where the brake file should be: its state cannot be read.
+    std::fs::create_dir(dir.path().join("brake")).unwrap();
+    let (mut e, rx, clock) = engine(c);
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    assert!(rx.borrow().brake, "the header shows the brake on");
+    let notice = rx
+        .borrow()
+        .notices
+        .iter()
+        .find(|n| n.text.contains("the brake at"))
+        .map(|n| (n.severity, n.text.clone()));
+    assert_eq!(
+        notice,
+        Some((
+            vigil::engine::Severity::Error,
+            format!(
+                "the brake at {} cannot be read (Is a directory (os error 21)): nothing runs until it can",
+                dir.path().join("brake").display()
+            )
+        ))
+    );
+    let braked = approve(&mut e, &rx, &p).await;
+    assert_eq!(braked.state, State::Braked, "{braked:?}");
+    assert_eq!(running(&g), 1, "nothing ran");
+    let k = kinds(dir.path());
+    assert!(!k.contains(&"intent".to_string()), "{k:?}");
+    assert!(k.contains(&"braked".to_string()), "{k:?}");
+}
