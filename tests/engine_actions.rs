@@ -502,3 +502,236 @@ async fn an_unreadable_brake_holds_an_approved_action_and_the_header_says_why() 
     assert!(!k.contains(&"intent".to_string()), "{k:?}");
     assert!(k.contains(&"braked".to_string()), "{k:?}");
 }
+
+/// Leaves the queue and the audit log as a kill at some point of an approved action
+/// would: the entry approved (or running, or done), and the gate's records `written`
+/// (e.g. "intent") on disk. Returns the proposal's id.
+fn crashed(
+    dir: &std::path::Path,
+    id: &str,
+    action: vigil::execute::Action,
+    from: usize,
+    state: State,
+    written: &[&str],
+) -> String {
+    use vigil::approve::Queue;
+    use vigil::plan::proposal::{Proposal, Risk};
+    use vigil::plan::scaling::Rule;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut q = Queue::open(Some(&dir.join("vigil.db")), 600_000);
+    assert_eq!(q.notice, None);
+    let mut p = Proposal::repair(
+        id.into(),
+        action.clone(),
+        Rule::Reactive,
+        "load".into(),
+        None,
+        Risk::Low,
+        now,
+    );
+    p.from = from;
+    q.offer(&p, now).unwrap();
+    q.decide(id, 1, true, &tester(), now).unwrap();
+    let mut at = State::Approved;
+    for next in [State::Running, State::Done] {
+        if at == state {
+            break;
+        }
+        q.set_state(id, 1, at, next, None, now).unwrap();
+        at = next;
+    }
+    assert_eq!(at, state);
+    let mut log = audit::AuditLog::open(&dir.join("audit.jsonl")).unwrap();
+    let rec = |kind: &str| serde_json::json!({"proposal": id, "version": 1, "action": action, "summary": kind});
+    log.append("proposal", &Actor::vigil(), rec("proposal"))
+        .unwrap();
+    log.append("decision", &tester(), rec("decision")).unwrap();
+    for kind in written {
+        log.append(kind, &tester(), rec(kind)).unwrap();
+    }
+    id.to_string()
+}
+
+fn scale_to(g: &str, to: usize) -> vigil::execute::Action {
+    vigil::execute::Action::Scale {
+        target: g.into(),
+        kind: vigil::config::TargetKind::DockerGroup,
+        to,
+    }
+}
+
+/// The audit's "reconciled" records: (was, now) per record.
+fn reconciled(dir: &std::path::Path) -> Vec<(String, String)> {
+    audit::read_records(&dir.join("audit.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| r.kind == "reconciled")
+        .map(|(r, _)| {
+            (
+                r.data["was"].as_str().unwrap_or("?").to_string(),
+                r.data["now"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_kill_before_its_intent_an_approved_scale_is_marked_not_run_and_never_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-notrun-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let id = crashed(
+        dir.path(),
+        &format!("scale:{g}"),
+        scale_to(&g, 3),
+        1,
+        State::Approved,
+        &[],
+    );
+    for restart in 0..2 {
+        let (mut e, rx, _clock) = engine(config(dir.path(), &g, true));
+        let x = settle(&mut e, &rx, &id, 1).await;
+        assert_eq!(
+            (x.state, x.note.as_deref()),
+            (State::Failed, Some("not run: vigil stopped before it ran")),
+            "restart {restart}"
+        );
+        e.pump(Duration::from_millis(500)).await;
+    }
+    assert_eq!(running(&g), 1, "nothing ran");
+    let k = kinds(dir.path());
+    assert!(!k.contains(&"intent".to_string()), "{k:?}");
+    // Reconciled once, audited once: the second restart found nothing to do.
+    assert_eq!(
+        reconciled(dir.path()),
+        vec![("approved".into(), "failed".into())]
+    );
+    assert!(audit::verify(&dir.path().join("audit.jsonl")).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_kill_mid_scale_out_the_restart_reads_docker_and_never_acts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // Completed before the kill: 3 of 3 run. The restart verifies it.
+    let g = format!("ve-done-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    for n in 1..=3 {
+        start_member(&g, n);
+    }
+    let id = crashed(
+        dir.path(),
+        &format!("scale:{g}"),
+        scale_to(&g, 3),
+        1,
+        State::Running,
+        &["intent"],
+    );
+    let (mut e, rx, _clock) = engine(config(dir.path(), &g, true));
+    let x = settle(&mut e, &rx, &id, 1).await;
+    assert_eq!(x.state, State::Verified, "{x:?}");
+    assert_eq!(running(&g), 3);
+    assert_eq!(
+        reconciled(dir.path()),
+        vec![("running".into(), "done".into())]
+    );
+    let k = kinds(dir.path());
+    assert_eq!(k.iter().filter(|k| *k == "intent").count(), 1, "{k:?}");
+    assert_eq!(k.last().map(String::as_str), Some("verify"), "{k:?}");
+    drop(e);
+
+    // Cut short: 2 of 3 run, and a third member was created but never started.
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-short-{}", std::process::id());
+    let _c2 = Cleanup(g.clone());
+    start_member(&g, 1);
+    start_member(&g, 2);
+    docker(&[
+        "create",
+        "--name",
+        &format!("{g}-3"),
+        "--label",
+        &format!("vigil.group={g}"),
+        "--label",
+        "vigil.member=3",
+        common::IMAGE,
+    ]);
+    let id = crashed(
+        dir.path(),
+        &format!("scale:{g}"),
+        scale_to(&g, 3),
+        1,
+        State::Running,
+        &["intent"],
+    );
+    let (mut e, rx, _clock) = engine(config(dir.path(), &g, true));
+    let x = settle(&mut e, &rx, &id, 1).await;
+    assert_eq!(
+        (x.state, x.note.clone()),
+        (
+            State::Failed,
+            Some(format!(
+                "interrupted at 2 of 3 running ({g}); removed what it left: {g}-3"
+            ))
+        )
+    );
+    e.pump(Duration::from_millis(500)).await;
+    assert_eq!(running(&g), 2, "the restart started nothing");
+    let all = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=vigil.group={g}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut all: Vec<&str> = all.lines().collect();
+    all.sort();
+    assert_eq!(all, vec![format!("{g}-1"), format!("{g}-2")]);
+    let k = kinds(dir.path());
+    assert_eq!(k.iter().filter(|k| *k == "intent").count(), 1, "{k:?}");
+    assert_eq!(
+        reconciled(dir.path()),
+        vec![("running".into(), "failed".into())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_in_killed_after_marking_its_victim_is_finished_and_the_victim_not_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-in-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    start_member(&g, 2);
+    // The kill came after the rename and the stop, before the removal.
+    let victim = format!("{g}-2.vigil-retiring");
+    docker(&["rename", &format!("{g}-2"), &victim]);
+    docker(&["stop", "-t", "0", &victim]);
+    let id = crashed(
+        dir.path(),
+        &format!("scale:{g}"),
+        scale_to(&g, 1),
+        2,
+        State::Running,
+        &["intent"],
+    );
+    let mut c = config(dir.path(), &g, false);
+    c.approve.auto = vec!["restart".into()];
+    let (mut e, rx, _clock) = engine(c);
+    e.start_watchers();
+    e.tick().await;
+    let x = settle(&mut e, &rx, &id, 1).await;
+    assert_eq!(x.state, State::Verified, "{x:?}");
+    for _ in 0..4 {
+        e.tick().await;
+        e.pump(Duration::from_millis(300)).await;
+    }
+    assert_eq!(common::running(&g), vec![format!("{g}-1")]);
+    let left = docker(&["ps", "-aq", "--filter", &format!("name={victim}")]);
+    assert_eq!(left, "", "the retiring member was removed");
+    let board = rx.borrow().board.clone();
+    assert!(
+        !board.iter().any(|x| x.proposal.id.starts_with("heal:")),
+        "the retiring member is not healed: {board:?}"
+    );
+}
