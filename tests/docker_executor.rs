@@ -292,3 +292,101 @@ async fn an_unknown_target_is_refused() {
         .unwrap_err();
     assert!(matches!(err, ExecError::Refused(_)), "{err:?}");
 }
+
+fn names_like(name: &str) -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=vigil.group={name}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_recreate_whose_replacement_fails_puts_the_old_container_back() {
+    let name = unique("recr");
+    let _c = Cleanup(name.clone());
+    // Exits after a second, every time: the replacement will not get ready either.
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &format!("vigil.group={name}"),
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    docker(&["wait", &name]);
+    let before = docker(&["inspect", "-f", "{{.Id}}", &name]);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![]);
+    let err = exec
+        .apply(&Action::Recreate {
+            container: name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with(&format!("; the old {name} was put back")),
+        "{err}"
+    );
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), before);
+    assert_eq!(
+        names_like(&name),
+        vec![name.clone()],
+        "no replacement left behind"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_recreate_is_settled_without_losing_the_container() {
+    use vigil::execute::docker::Found;
+    let name = unique("recr-kill");
+    let _c = Cleanup(name.clone());
+    let aside = format!("{name}.vigil-old");
+    let run = |n: &str| {
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--label",
+            &format!("vigil.group={name}"),
+            IMAGE,
+        ])
+    };
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![]);
+    let action = Action::Recreate {
+        container: name.clone(),
+    };
+
+    // Killed after the old one was set aside, before the new one existed: put back.
+    let old = run(&name);
+    docker(&["rename", &name, &aside]);
+    docker(&["stop", "-t", "0", &aside]);
+    let found = exec.reconcile(&action).await.unwrap();
+    assert_eq!(
+        found,
+        Found::Interrupted(format!(
+            "interrupted: {name} was not replaced; the old one is kept"
+        ))
+    );
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), old);
+    assert_eq!(names_like(&name), vec![name.clone()]);
+
+    // Killed after the new one ran, before the old one was removed: completed.
+    docker(&["rename", &name, &aside]);
+    let new = run(&name);
+    let found = exec.reconcile(&action).await.unwrap();
+    assert_eq!(found, Found::Completed(format!("{name} runs")));
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), new);
+    assert_eq!(names_like(&name), vec![name.clone()], "the old one is gone");
+}
