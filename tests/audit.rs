@@ -3,6 +3,9 @@
 use assert_cmd::Command;
 use vigil::audit::{self, Actor, AuditLog, Head};
 
+mod common;
+use common::Tmpfs;
+
 fn write_log(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
     let path = dir.join("audit.jsonl");
     let mut log = AuditLog::open(&path).unwrap();
@@ -297,4 +300,51 @@ fn handles_opened_and_appending_at_once_in_many_threads_keep_one_chain() {
     }
     let v = audit::verify(&path).unwrap();
     assert_eq!(v.records, (threads * each * 3) as u64);
+}
+
+#[test]
+fn a_full_disk_refuses_the_record_whole_and_the_chain_stays_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::mount(dir.path(), "64k");
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    log.append(
+        "decision",
+        &Actor::vigil(),
+        serde_json::json!({"summary": "first"}),
+    )
+    .unwrap();
+    fs.fill();
+    // Records of every size until the disk refuses one: the refused one leaves nothing.
+    let mut refused = None;
+    for i in 0..200 {
+        let r = log.append(
+            "decision",
+            &Actor::vigil(),
+            serde_json::json!({"summary": "x".repeat(50 + i * 37)}),
+        );
+        if let Err(e) = r {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    let refused = refused.expect("a full disk refuses a record");
+    assert!(
+        refused.ends_with("No space left on device (os error 28)"),
+        "{refused}"
+    );
+    let before = audit::verify(&path).unwrap();
+    std::fs::remove_file(dir.path().join("filler")).unwrap();
+    // Room again: the chain goes on from where it was.
+    let head = log
+        .append(
+            "decision",
+            &Actor::vigil(),
+            serde_json::json!({"summary": "after"}),
+        )
+        .unwrap();
+    assert_eq!(head.seq, before.records + 1);
+    assert_eq!(audit::verify(&path).unwrap().records, before.records + 1);
+    drop(log);
+    drop(fs);
 }

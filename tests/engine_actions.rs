@@ -735,3 +735,53 @@ async fn a_scale_in_killed_after_marking_its_victim_is_finished_and_the_victim_n
         "the retiring member is not healed: {board:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_audit_disk_full_nothing_runs_the_header_says_so_and_vigil_keeps_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let fs = common::Tmpfs::mount(state.path(), "64k");
+    let g = format!("ve-full-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let mut c = config(dir.path(), &g, true);
+    let log = state.path().join("audit.jsonl");
+    c.audit.path = Some(log.clone());
+    // Full before the log holds a byte: not even the slack of its last page is left.
+    fs.fill();
+    let (mut e, rx, clock) = engine(c);
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    let done = approve(&mut e, &rx, &p).await;
+    assert_eq!(
+        (done.state, done.note.as_deref()),
+        (State::Failed, Some("not run: the audit log cannot take it"))
+    );
+    let notices: Vec<(vigil::engine::Severity, String)> = rx
+        .borrow()
+        .notices
+        .iter()
+        .map(|n| (n.severity, n.text.clone()))
+        .collect();
+    assert!(
+        notices
+            .iter()
+            .any(|(s, t)| *s == vigil::engine::Severity::Error
+                && t.starts_with(&format!("audit log: audit log {}: ", log.display()))
+                && t.ends_with("No space left on device (os error 28); nothing will run")),
+        "{notices:?}"
+    );
+    e.pump(Duration::from_millis(500)).await;
+    assert_eq!(running(&g), 1, "nothing ran");
+    // The engine goes on sampling and planning.
+    let ts = rx.borrow().ts;
+    clock.0.fetch_add(60_000, Ordering::SeqCst);
+    e.tick().await;
+    assert!(rx.borrow().ts > ts);
+    assert_eq!(running(&g), 1);
+    // What it did write is intact, and holds no intent.
+    assert!(audit::verify(&log).is_ok());
+    let k = kinds(state.path());
+    assert!(!k.contains(&"intent".to_string()), "{k:?}");
+    drop(e);
+    drop(fs);
+}
