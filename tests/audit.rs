@@ -305,7 +305,7 @@ fn handles_opened_and_appending_at_once_in_many_threads_keep_one_chain() {
 #[test]
 fn a_full_disk_refuses_the_record_whole_and_the_chain_stays_valid() {
     let dir = tempfile::tempdir().unwrap();
-    let fs = Tmpfs::mount(dir.path(), "64k");
+    let fs = Tmpfs::mount(dir.path(), "size=64k");
     let path = dir.path().join("audit.jsonl");
     let mut log = AuditLog::open(&path).unwrap();
     log.append(

@@ -740,7 +740,7 @@ async fn a_scale_in_killed_after_marking_its_victim_is_finished_and_the_victim_n
 async fn with_the_audit_disk_full_nothing_runs_the_header_says_so_and_vigil_keeps_going() {
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let fs = common::Tmpfs::mount(state.path(), "64k");
+    let fs = common::Tmpfs::mount(state.path(), "size=64k");
     let g = format!("ve-full-{}", std::process::id());
     let _c = Cleanup(g.clone());
     start_member(&g, 1);
@@ -784,4 +784,45 @@ async fn with_the_audit_disk_full_nothing_runs_the_header_says_so_and_vigil_keep
     assert!(!k.contains(&"intent".to_string()), "{k:?}");
     drop(e);
     drop(fs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_read_only_data_dir_vigil_runs_on_memory_and_executes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let _fs = common::Tmpfs::mount(data.path(), "ro,size=64k");
+    let g = format!("ve-ro-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let mut c = config(dir.path(), &g, true);
+    c.store.path = Some(data.path().join("vigil.db"));
+    c.audit.path = Some(data.path().join("audit.jsonl"));
+    let (mut e, rx, clock) = engine(c);
+    let texts = |rx: &tokio::sync::watch::Receiver<Snapshot>| -> Vec<String> {
+        rx.borrow().notices.iter().map(|n| n.text.clone()).collect()
+    };
+    let header = texts(&rx);
+    assert!(
+        header
+            .iter()
+            .any(|t| t.starts_with("approvals kept in memory only")),
+        "{header:?}"
+    );
+    assert!(
+        header
+            .iter()
+            .any(|t| t.starts_with("nothing will run: audit log ")
+                && t.ends_with("Read-only file system (os error 30)")),
+        "{header:?}"
+    );
+    // The queue in memory still takes proposals and answers.
+    let p = pending_scale(&mut e, &rx, &clock, &g).await;
+    let done = approve(&mut e, &rx, &p).await;
+    assert_eq!(
+        (done.state, done.note.as_deref()),
+        (State::Failed, Some("not run: the audit log cannot take it"))
+    );
+    e.pump(Duration::from_millis(500)).await;
+    assert_eq!(running(&g), 1, "nothing ran");
+    assert!(!data.path().join("audit.jsonl").exists());
 }

@@ -106,8 +106,17 @@ impl Actions {
             cfg.scale.clone(),
         ));
         let (tx, rx) = mpsc::channel(64);
+        let mut queue = Queue::open(db, cfg.approve.ttl.as_millis() as i64);
+        // The history's database was wanted but could not be opened (a replay passes
+        // none on purpose, and is always in shadow mode): say the queue is in memory.
+        if db.is_none() && !cfg.shadow_forced && super::store_path(cfg).is_some() {
+            queue.notice = Some(
+                "approvals kept in memory only (a restart forgets them): the database cannot be opened"
+                    .into(),
+            );
+        }
         let mut a = Actions {
-            queue: Queue::open(db, cfg.approve.ttl.as_millis() as i64),
+            queue,
             gate,
             exec,
             notifier,

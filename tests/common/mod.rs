@@ -113,9 +113,10 @@ pub fn test_group(name: &str) -> vigil::config::ScaleTarget {
 pub struct Tmpfs(pub std::path::PathBuf);
 
 impl Tmpfs {
-    pub fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+    /// `opts` as for `mount -o`, e.g. "size=64k" or "ro,size=64k".
+    pub fn mount(dir: &std::path::Path, opts: &str) -> Tmpfs {
         let st = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
             .arg(dir)
             .status()
             .expect("mount runs");
