@@ -826,3 +826,71 @@ async fn with_a_read_only_data_dir_vigil_runs_on_memory_and_executes_nothing() {
     assert_eq!(running(&g), 1, "nothing ran");
     assert!(!data.path().join("audit.jsonl").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_for_a_target_still_being_reconciled_waits_undecided() {
+    use vigil::plan::proposal::{Proposal, Risk};
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-wait-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    for n in 1..=3 {
+        start_member(&g, n);
+    }
+    let id = crashed(
+        dir.path(),
+        &format!("scale:{g}"),
+        scale_to(&g, 3),
+        1,
+        State::Running,
+        &["intent"],
+    );
+    // Another proposal for the same group was waiting when vigil was killed.
+    let other = format!("rollback:{g}");
+    let mut p = Proposal::repair(
+        other.clone(),
+        scale_to(&g, 1),
+        vigil::plan::scaling::Rule::Rollback,
+        "test".into(),
+        None,
+        Risk::Low,
+        chrono::Utc::now().timestamp_millis(),
+    );
+    p.from = 3;
+    vigil::approve::Queue::open(Some(&dir.path().join("vigil.db")), 600_000)
+        .offer(&p, chrono::Utc::now().timestamp_millis())
+        .unwrap();
+    let (mut e, rx, _clock) = engine(config(dir.path(), &g, false));
+    let pending = rx
+        .borrow()
+        .board
+        .iter()
+        .find(|x| x.proposal.id == other)
+        .cloned()
+        .expect("the waiting proposal is on the board");
+    e.command(Cmd::Approve {
+        id: other.clone(),
+        version: 1,
+        by: tester(),
+    });
+    assert_eq!(
+        rx.borrow().message.as_deref(),
+        Some(
+            format!(
+                "{other} v1 not approved yet: an action on {g} is under way; answer again when it is done"
+            )
+            .as_str()
+        )
+    );
+    let still = rx
+        .borrow()
+        .board
+        .iter()
+        .find(|x| x.proposal.id == other)
+        .map(|x| x.state);
+    assert_eq!(still, Some(State::Pending));
+    assert_eq!(settle(&mut e, &rx, &id, 1).await.state, State::Verified);
+    // Once the reconciliation is over, the same answer is taken.
+    let done = approve(&mut e, &rx, &pending).await;
+    assert_eq!(done.state, State::Verified, "{done:?}");
+    assert_eq!(running(&g), 1);
+}

@@ -465,6 +465,19 @@ impl Actions {
         auto: bool,
     ) {
         self.changes += 1;
+        // Two actions on one target at once could undo each other (a reconciliation
+        // after a restart tidies what a scale is making): the approval waits, undecided.
+        if approve
+            && let Ok(Some(e)) = self.queue.get(id, version)
+            && e.state == State::Pending
+            && self.busy.contains(e.proposal.action.subject())
+        {
+            self.message = Some(format!(
+                "{id} v{version} not approved yet: an action on {} is under way; answer again when it is done",
+                e.proposal.action.subject()
+            ));
+            return;
+        }
         let entry = match self.queue.decide(id, version, approve, who, now) {
             Ok(e) => e,
             Err(e @ DecideError::Changed { .. }) => {
