@@ -254,6 +254,32 @@ async fn a_swarm_service_is_scaled_through_its_spec() {
         "3"
     );
     assert_eq!(exec.service_running(&name).await.unwrap(), 3);
+
+    // After a kill, the spec tells whether the update went through; nothing is sent.
+    use vigil::execute::docker::Found;
+    let to = |n: usize| Action::Scale {
+        target: name.clone(),
+        kind: TargetKind::SwarmService,
+        to: n,
+    };
+    assert_eq!(
+        exec.reconcile(&to(3)).await.unwrap(),
+        Found::Completed(format!("service {name} is set to 3 replicas"))
+    );
+    assert_eq!(
+        exec.reconcile(&to(2)).await.unwrap(),
+        Found::Interrupted(format!("interrupted at 3 of 2 replicas (service {name})"))
+    );
+    assert_eq!(
+        docker(&[
+            "service",
+            "inspect",
+            "-f",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            &name
+        ]),
+        "3"
+    );
 }
 
 #[tokio::test]
@@ -389,4 +415,46 @@ async fn an_interrupted_recreate_is_settled_without_losing_the_container() {
     assert_eq!(found, Found::Completed(format!("{name} runs")));
     assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), new);
     assert_eq!(names_like(&name), vec![name.clone()], "the old one is gone");
+}
+
+#[tokio::test]
+async fn a_scale_first_finishes_what_a_killed_one_left_then_counts() {
+    let name = unique("tidy");
+    let _c = Cleanup(name.clone());
+    common::start_member(&name, 1);
+    common::start_member(&name, 2);
+    // A scale-in killed after marking its victim, a scale-out killed between the
+    // create and the start.
+    docker(&[
+        "rename",
+        &format!("{name}-2"),
+        &format!("{name}-2.vigil-retiring"),
+    ]);
+    docker(&[
+        "create",
+        "--name",
+        &format!("{name}-3"),
+        "--label",
+        &format!("vigil.group={name}"),
+        "--label",
+        "vigil.member=3",
+        IMAGE,
+    ]);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![group(&name, true)]);
+    let o = exec
+        .apply(&Action::Scale {
+            target: name.clone(),
+            kind: TargetKind::DockerGroup,
+            to: 2,
+        })
+        .await
+        .unwrap();
+    // One member counted (the retiring one is not), one new one made.
+    assert_eq!((o.from, o.to), (1, 2));
+    assert_eq!(o.created, vec![format!("{name}-2")]);
+    assert_eq!(
+        names_like(&name),
+        vec![format!("{name}-1"), format!("{name}-2")]
+    );
+    assert_eq!(running(&name).len(), 2);
 }
