@@ -126,6 +126,8 @@ async fn approve(
         id: p.proposal.id.clone(),
         version: p.proposal.version,
         by: tester(),
+        // What an operator types for a risky one; ignored for the others.
+        confirm: Some(p.proposal.action.subject().to_string()),
     });
     settle(e, rx, &p.proposal.id, p.proposal.version).await
 }
@@ -160,6 +162,7 @@ async fn an_approved_scale_runs_once_is_verified_and_audited_in_order() {
         id: p.proposal.id.clone(),
         version: p.proposal.version + 1,
         by: tester(),
+        confirm: Some(g.clone()),
     });
     let msg = rx.borrow().message.clone().unwrap_or_default();
     assert!(msg.contains("changed"), "{msg}");
@@ -174,6 +177,7 @@ async fn an_approved_scale_runs_once_is_verified_and_audited_in_order() {
         id: p.proposal.id.clone(),
         version: p.proposal.version,
         by: tester(),
+        confirm: Some(g.clone()),
     });
     e.pump(Duration::from_millis(500)).await;
     assert_eq!(running(&g), 3);
@@ -300,6 +304,7 @@ async fn the_brake_and_shadow_mode_stop_an_approved_action_at_the_gate() {
     e.command(Cmd::Brake {
         engage: true,
         by: tester(),
+        reason: None,
     });
     assert!(rx.borrow().brake);
     let braked = approve(&mut e, &rx, &p).await;
@@ -310,6 +315,7 @@ async fn the_brake_and_shadow_mode_stop_an_approved_action_at_the_gate() {
     e.command(Cmd::Brake {
         engage: false,
         by: tester(),
+        reason: None,
     });
     e.command(Cmd::SetShadow {
         on: true,
@@ -387,6 +393,7 @@ async fn a_rejected_heal_is_not_asked_again_until_the_container_has_run_since() 
         id: id.clone(),
         version: 1,
         by: tester(),
+        reason: None,
     });
     // Listings go on: the same exit is not proposed again.
     for _ in 0..6 {
@@ -871,6 +878,7 @@ async fn an_approval_for_a_target_still_being_reconciled_waits_undecided() {
         id: other.clone(),
         version: 1,
         by: tester(),
+        confirm: None,
     });
     assert_eq!(
         rx.borrow().message.as_deref(),

@@ -59,6 +59,14 @@ impl Actor {
     }
 
     /// vigil itself: auto-approvals, expiries, verifications.
+    /// A peer on the socket, known only by its uid (from the kernel, not from itself).
+    pub fn for_uid(uid: u32) -> Actor {
+        Actor {
+            user: user_name(uid),
+            ssh: None,
+        }
+    }
+
     pub fn vigil() -> Actor {
         Actor {
             user: "vigil".into(),

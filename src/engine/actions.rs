@@ -926,6 +926,25 @@ impl Actions {
         self.busy.contains(subject)
     }
 
+    /// Actions started and not yet verified or failed.
+    pub fn in_flight(&self) -> usize {
+        self.busy.len()
+    }
+
+    /// A reloaded config: rules, targets and webhooks change; the queue, the audit log
+    /// and what is in flight stay as they are.
+    pub fn reconfigure(&mut self, cfg: &Config, host: &str) -> Vec<String> {
+        self.cfg = cfg.clone();
+        self.exec = Arc::new(DockerExecutor::connect(
+            &cfg.docker.socket,
+            cfg.scale.clone(),
+        ));
+        let (notifier, problems) =
+            Notifier::spawn(&cfg.notify, host, crate::notify::Pace::default());
+        self.notifier = notifier;
+        problems
+    }
+
     pub fn board(&self) -> Vec<Entry> {
         self.queue.board(BOARD_ANSWERED).unwrap_or_default()
     }
@@ -951,7 +970,7 @@ impl Actions {
         }
     }
 
-    pub fn set_brake(&mut self, engage: bool, who: &Actor) {
+    pub fn set_brake(&mut self, engage: bool, who: &Actor, reason: &str) {
         let Some(path) = super::audit_path(&self.cfg) else {
             return;
         };
@@ -962,7 +981,7 @@ impl Actions {
                 let brake = self.gate.brake();
                 if engage {
                     brake
-                        .engage(&mut log, who, "from the console")
+                        .engage(&mut log, who, reason)
                         .map_err(|e| e.to_string())
                 } else {
                     brake.release(&mut log, who).map_err(|e| e.to_string())
