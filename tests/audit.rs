@@ -3,6 +3,9 @@
 use assert_cmd::Command;
 use vigil::audit::{self, Actor, AuditLog, Head};
 
+mod common;
+use common::Tmpfs;
+
 fn write_log(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
     let path = dir.join("audit.jsonl");
     let mut log = AuditLog::open(&path).unwrap();
@@ -193,4 +196,155 @@ fn vigil_brake_engages_and_releases_the_configured_brake_and_records_both() {
     assert!(t[0].contains("brake engaged: deploy freeze"), "{t:?}");
     assert!(t[1].contains("brake released"), "{t:?}");
     assert!(audit::verify(&log).is_ok());
+}
+
+/// Config for a real `vigil` process whose audit log and brake are in `dir`.
+fn brake_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[audit]\npath = \"{}\"\n\n[daemon]\nbrake = \"{}\"\nsocket = \"{}\"\n\n[store]\npath = \"{}\"\n",
+            dir.join("audit.jsonl").display(),
+            dir.join("brake").display(),
+            dir.join("vigil.sock").display(),
+            dir.join("vigil.db").display(),
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn two_processes_appending_at_once_lose_no_record_and_keep_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = brake_config(dir.path());
+    let bin = assert_cmd::cargo::cargo_bin("vigil");
+    let rounds = 20;
+    // Each process opens the log afresh for every record (as `vigil brake` from two
+    // shells would), so opening and appending race as well.
+    let script = format!(
+        "for i in $(seq {rounds}); do \
+           \"$0\" --config \"$1\" brake --reason \"$2 $i\" >/dev/null || exit 1; \
+           \"$0\" --config \"$1\" brake --release >/dev/null || exit 1; \
+         done"
+    );
+    let children: Vec<_> = ["ana", "bo"]
+        .iter()
+        .map(|who| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .arg(&bin)
+                .arg(&cfg)
+                .arg(who)
+                .env("HOME", dir.path())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a vigil brake process failed");
+    }
+    let path = dir.path().join("audit.jsonl");
+    let v = audit::verify(&path).unwrap();
+    assert_eq!(v.records, 2 * 2 * rounds);
+    let recs = audit::read_records(&path).unwrap();
+    let seqs: Vec<u64> = recs.iter().map(|(r, _)| r.seq).collect();
+    assert_eq!(seqs, (1..=2 * 2 * rounds).collect::<Vec<u64>>());
+    for who in ["ana", "bo"] {
+        for i in 1..=rounds {
+            let want = format!("brake engaged: {who} {i}");
+            let n = recs
+                .iter()
+                .filter(|(r, _)| r.data["summary"].as_str() == Some(want.as_str()))
+                .count();
+            assert_eq!(n, 1, "{want}");
+        }
+    }
+    Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["audit", "verify", "--path"])
+        .arg(&path)
+        .assert()
+        .success();
+}
+
+#[test]
+fn handles_opened_and_appending_at_once_in_many_threads_keep_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let threads = 4;
+    let each = 60;
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for i in 0..each {
+                    // A fresh handle every few records: opens race with appends.
+                    let mut log = AuditLog::open(&path).unwrap();
+                    for j in 0..3 {
+                        log.append(
+                            "decision",
+                            &Actor::vigil(),
+                            serde_json::json!({"summary": format!("t{t} {i}.{j}")}),
+                        )
+                        .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let v = audit::verify(&path).unwrap();
+    assert_eq!(v.records, (threads * each * 3) as u64);
+}
+
+#[test]
+fn a_full_disk_refuses_the_record_whole_and_the_chain_stays_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Tmpfs::mount(dir.path(), "size=64k");
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    log.append(
+        "decision",
+        &Actor::vigil(),
+        serde_json::json!({"summary": "first"}),
+    )
+    .unwrap();
+    fs.fill();
+    // Records of every size until the disk refuses one: the refused one leaves nothing.
+    let mut refused = None;
+    for i in 0..200 {
+        let r = log.append(
+            "decision",
+            &Actor::vigil(),
+            serde_json::json!({"summary": "x".repeat(50 + i * 37)}),
+        );
+        if let Err(e) = r {
+            refused = Some(e.to_string());
+            break;
+        }
+    }
+    let refused = refused.expect("a full disk refuses a record");
+    assert!(
+        refused.ends_with("No space left on device (os error 28)"),
+        "{refused}"
+    );
+    let before = audit::verify(&path).unwrap();
+    std::fs::remove_file(dir.path().join("filler")).unwrap();
+    // Room again: the chain goes on from where it was.
+    let head = log
+        .append(
+            "decision",
+            &Actor::vigil(),
+            serde_json::json!({"summary": "after"}),
+        )
+        .unwrap();
+    assert_eq!(head.seq, before.records + 1);
+    assert_eq!(audit::verify(&path).unwrap().records, before.records + 1);
+    drop(log);
+    drop(fs);
 }

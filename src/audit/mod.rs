@@ -142,19 +142,29 @@ impl AuditLog {
         {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let head = if path.exists() {
-            verify(path)?.head
-        } else {
-            Head {
-                seq: 0,
-                hash: GENESIS.into(),
-            }
-        };
         let mut opts = OpenOptions::new();
         opts.create(true).append(true);
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let file = opts.open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        // The head and the length it was read at must be one picture: no other process
+        // may append in between (it would then be taken for ours, and the next record
+        // would repeat its seq). Appenders hold the lock exclusively.
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+            .map_err(|e| io(e.into()))?;
+        let read = (|| {
+            let len = file.metadata().map_err(io)?.len();
+            let head = if len > 0 {
+                verify(path)?.head
+            } else {
+                Head {
+                    seq: 0,
+                    hash: GENESIS.into(),
+                }
+            };
+            Ok::<_, AuditError>((head, len))
+        })();
+        let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+        let (head, len) = read?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
@@ -226,32 +236,76 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(line.as_bytes()).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
+        if let Err(e) = self
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.sync_data())
+        {
+            // A disk that filled up mid-line must not leave half a record: the chain
+            // would be broken for good. Cut back to where this record began.
+            if let Err(cut) = self.file.set_len(actual) {
+                tracing::error!(
+                    "audit log {}: could not cut a partial record: {cut}",
+                    self.path.display()
+                );
+            }
+            return Err(io(e));
+        }
         self.len = self.file.metadata().map_err(io)?.len();
         self.head = Head { seq: rec.seq, hash };
         Ok(self.head.clone())
     }
 }
 
-/// The head as the file's last line states it (its own hash checked).
+/// A record longer than this is not one vigil wrote.
+const MAX_RECORD: u64 = 64 * 1024;
+
+/// The head as the file's last line states it (its own hash checked). Reads only the
+/// end of the file, so an append after another process's costs the same on any log; a
+/// broken end is named by its line by a full check.
 fn last_head(path: &Path) -> Result<Head, AuditError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AuditError::Io {
+    match tail_head(path) {
+        Err(AuditError::Broken { .. }) => match verify(path) {
+            Err(e) => Err(e),
+            Ok(v) => Ok(v.head),
+        },
+        r => r,
+    }
+}
+
+fn tail_head(path: &Path) -> Result<Head, AuditError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| AuditError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let n = text.lines().count();
-    let Some(line) = text.lines().last() else {
+    };
+    let mut f = File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let from = len.saturating_sub(MAX_RECORD + 1);
+    f.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut buf = Vec::new();
+    f.take(MAX_RECORD + 1).read_to_end(&mut buf).map_err(io)?;
+    let broken = |reason: &str| AuditError::Broken {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: format!("the last record: {reason}"),
+    };
+    if buf.is_empty() {
         return Ok(Head {
             seq: 0,
             hash: GENESIS.into(),
         });
+    }
+    if buf.last() != Some(&b'\n') {
+        return Err(broken("cut short (no end of line)"));
+    }
+    let body_end = buf.len() - 1;
+    let start = match buf[..body_end].iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None if from == 0 => 0,
+        None => return Err(broken("longer than 64 KiB")),
     };
-    let broken = |reason: &str| AuditError::Broken {
-        path: path.to_path_buf(),
-        line: n,
-        reason: reason.into(),
-    };
+    let line = std::str::from_utf8(&buf[start..body_end]).map_err(|_| broken("not UTF-8"))?;
     let (body, claimed) = split_line(line).ok_or_else(|| broken("no hash at the end"))?;
     if sha256_hex(body.as_bytes()) != claimed {
         return Err(broken("edited: the record does not match its hash"));

@@ -754,10 +754,12 @@ impl Engine {
             .docker_error
             .as_ref()
             .map(|e| format!("docker: {e}"));
+        let brake_error = self.actions.brake_notice();
         for e in [
             &self.collect_error,
             &docker_error,
             &self.actions.audit_error,
+            &brake_error,
         ]
         .into_iter()
         .flatten()

@@ -7,7 +7,7 @@ pub mod docker;
 mod gate;
 pub mod huawei;
 
-pub use brake::Brake;
+pub use brake::{Brake, BrakeState};
 pub use gate::{AuditSink, Decision, Gate, GateResult};
 
 use crate::config::TargetKind;
