@@ -402,9 +402,10 @@ fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {
         "hour" => Billing::Hour,
         other => anyhow::bail!("--billing: expected second or hour, got \"{other}\""),
     };
-    if !(a.peak > 0.0 && a.peak.is_finite()) {
+    if !(a.peak > 0.0 && a.peak <= vigil::sim::fleet::MAX_PEAK) {
         anyhow::bail!(
-            "--peak: expected a positive number of instances, got {}",
+            "--peak: expected a number of instances above 0 and at most {}, got {}",
+            vigil::sim::fleet::MAX_PEAK,
             a.peak
         );
     }
