@@ -579,6 +579,9 @@ fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
     for fs in &s.filesystems {
         println!("disk      {} {:.1}% used", fs.mount, fs.used_pct());
     }
+    for m in &s.unresponsive_mounts {
+        println!("disk      {m} not answering");
+    }
     println!(
         "net       rx {:.0} B/s  tx {:.0} B/s",
         s.net_rx_bps(),
