@@ -412,6 +412,26 @@ fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {
     if a.interval.is_zero() {
         anyhow::bail!("--interval: must be more than 0");
     }
+    // Bounded so the simulation's clock (i64 ms, stepped by --interval) cannot wrap or
+    // crawl, and its forecast horizons (boot + interval) stay few.
+    let day = std::time::Duration::from_secs(86_400);
+    for (flag, d, min) in [
+        ("--interval", a.interval, std::time::Duration::from_secs(1)),
+        ("--boot", a.boot, std::time::Duration::ZERO),
+        (
+            "--stabilisation",
+            a.stabilisation,
+            std::time::Duration::ZERO,
+        ),
+    ] {
+        if d < min || d > day {
+            anyhow::bail!(
+                "{flag}: expected a duration from {} to 1day, got {}",
+                humantime::format_duration(min),
+                humantime::format_duration(d)
+            );
+        }
+    }
     if a.out.is_none() && !a.compare {
         anyhow::bail!("--out: where to write the steps (or --compare for the table alone)");
     }

@@ -211,3 +211,43 @@ fn the_fleet_never_allocates_for_a_huge_peak_or_spike() {
         assert_eq!(steps[150].demand, MAX_FLEET, "{kind:?}");
     }
 }
+
+#[test]
+fn durations_of_backtest_scale_that_would_wrap_or_crawl_the_clock_are_refused() {
+    for (flag, value, want) in [
+        (
+            "--interval",
+            "300000000years",
+            "--interval: expected a duration from 1s to 1day, got 300000000years",
+        ),
+        (
+            "--interval",
+            "1ms",
+            "--interval: expected a duration from 1s to 1day, got 1ms",
+        ),
+        (
+            "--boot",
+            "100000000000years",
+            "--boot: expected a duration from 0s to 1day, got 100000000000years",
+        ),
+        (
+            "--stabilisation",
+            "2days",
+            "--stabilisation: expected a duration from 0s to 1day, got 2days",
+        ),
+    ] {
+        let out = Command::cargo_bin("vigil")
+            .unwrap()
+            .args(["backtest", "scale", "--trace"])
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/traces/ec2_cpu_utilization_ac20cd.csv"
+            ))
+            .args(["--policy", "oracle", "--out", "/dev/null", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{flag} {value}: {err}");
+    }
+}
