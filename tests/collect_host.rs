@@ -316,3 +316,54 @@ fn a_hung_filesystem_does_not_freeze_the_tick_and_is_not_asked_again_until_it_an
     );
     assert_eq!(nfs.asked("/mnt/nfs"), 2);
 }
+
+#[test]
+fn a_mount_that_does_not_answer_is_shown_in_words_in_both_languages() {
+    use ratatui::{Terminal, backend::TestBackend};
+    use vigil::collect::{FsUsage, HostSample};
+    use vigil::console::{app::App, i18n::Lang, theme::Theme, ui};
+    let snap = vigil::engine::Snapshot {
+        latest: Some(HostSample {
+            cpu_per_core: vec![10.0],
+            mem_total: 8 << 30,
+            filesystems: vec![FsUsage {
+                mount: "/".into(),
+                fstype: "ext4".into(),
+                device: "/dev/vda1".into(),
+                total: 80 << 30,
+                used: 40 << 30,
+                avail: 40 << 30,
+            }],
+            unresponsive_mounts: vec!["/mnt/nfs".into()],
+            ..HostSample::default()
+        }),
+        ..vigil::engine::Snapshot::default()
+    };
+    for (lang, words) in [
+        (Lang::En, "/mnt/nfs not answering"),
+        (Lang::ZhCn, "/mnt/nfs 无响应"),
+    ] {
+        let app = App::new(Theme::built_in("mono").unwrap(), lang);
+        let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
+        term.draw(|f| ui::draw(f, &app, &snap)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let screen: String = buf
+            .content
+            .chunks(160)
+            .map(|row| {
+                let mut line = String::new();
+                let mut skip = 0;
+                for cell in row {
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+                    line.push_str(cell.symbol());
+                }
+                line + "\n"
+            })
+            .collect();
+        assert!(screen.contains(words), "{lang:?}:\n{screen}");
+    }
+}
