@@ -354,3 +354,23 @@ fn a_config_file_beyond_the_size_limit_is_refused_unread() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_syntax_error_inside_a_multibyte_character_at_the_end_is_reported_not_a_panic() {
+    for src in [
+        "x = \"é",
+        "mode = \"live\"\ncurrency = \"¥",
+        "[console]\ntheme = '主题",
+    ] {
+        let loaded = load_str(src, "c.toml");
+        assert_eq!(loaded.problems.len(), 1, "{src:?}: {:?}", problems(&loaded));
+        assert_eq!(loaded.problems[0].line, src.lines().count(), "{src:?}");
+        let _ = vigil::config::render(&loaded, false);
+    }
+    assert_eq!(
+        load_str("mode = \"live\"\ncurrency = \"¥", "c.toml")
+            .config
+            .mode,
+        Mode::Live
+    );
+}

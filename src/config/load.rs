@@ -334,7 +334,11 @@ fn line_range(text: &str, offset: usize) -> Option<Range<usize>> {
     if text.is_empty() {
         return None;
     }
-    let offset = offset.min(text.len().saturating_sub(1));
+    let mut offset = offset.min(text.len().saturating_sub(1));
+    // An error at the end of a file ending in "é" points inside the character.
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let end = text[offset..]
         .find('\n')
