@@ -20,9 +20,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-targets=(config trace docker audit)
-# The socket frames' target once the protocol module exists.
-[ -f fuzz/fuzz_targets/protocol.rs ] && targets+=(protocol)
+targets=(config trace docker audit protocol)
 
 cd fuzz
 # -a: debug assertions, so an integer overflow is a crash, not a wrapped number.
