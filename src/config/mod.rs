@@ -1,6 +1,7 @@
 //! Configuration: the TOML schema, its defaults, validation with file:line:key, and the
 //! XDG paths vigil reads and writes.
 
+pub mod bounds;
 pub mod duration;
 mod load;
 pub mod paths;
