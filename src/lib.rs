@@ -7,6 +7,7 @@ pub mod audit;
 pub mod collect;
 pub mod config;
 pub mod console;
+pub mod detect;
 pub mod engine;
 pub mod execute;
 pub mod forecast;
