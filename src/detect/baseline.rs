@@ -142,22 +142,32 @@ impl Baseline {
         &self.cfg
     }
 
-    /// The median of the same slot (and its neighbours) on past days.
-    fn seasonal(&self) -> Option<f64> {
+    /// What the past days say of `x` at this time of day: on each past day, the value
+    /// nearest to `x` within half an hour either side (a nightly job does not start
+    /// at the same minute every night); then the median of those over the days, so
+    /// the pattern must have come on most days, not once.
+    fn seasonal(&self, x: f64) -> Option<f64> {
         let day = self.cfg.day()?;
+        let jitter = ((1_800_000 / self.cfg.step_ms.max(1)) as usize).min(30);
         let n = self.history.len();
-        let mut vals = Vec::with_capacity(self.cfg.days * 3);
+        let mut per_day = Vec::with_capacity(self.cfg.days);
         for k in 1..=self.cfg.days {
             let Some(at) = n.checked_sub(k * day) else {
                 break;
             };
-            for j in [at.wrapping_sub(1), at, at + 1] {
-                if let Some(v) = self.history.get(j) {
-                    vals.push(*v);
-                }
+            let lo = at.saturating_sub(jitter);
+            let hi = (at + jitter + 1).min(n);
+            let nearest = self
+                .history
+                .range(lo..hi)
+                .copied()
+                .filter(|v| v.is_finite())
+                .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()));
+            if let Some(v) = nearest {
+                per_day.push(v);
             }
         }
-        median(vals)
+        median(per_day)
     }
 
     /// Scores one grid point; `None` is a missing sample (a gap), which moves time on
@@ -170,21 +180,30 @@ impl Baseline {
         };
         let expectations = [
             self.level.median(),
-            self.seasonal(),
+            self.seasonal(x),
             forecast.filter(|f| f.is_finite()),
         ];
-        // The expectation with the smallest recent scale leads; one needs a full
-        // warm-up of its own errors before it may lead.
-        let mut best: Option<(usize, f64, f64)> = None;
+        // A sample is ordinary when any expectation explains it: near the recent level,
+        // or like this time on past days, or near the forecast. So the deviation is the
+        // smallest of the three, each in its own scale. An expectation needs a warm-up
+        // of its own errors before it counts (the level, always there, excepted).
+        let mut best: Option<(usize, f64, f64, f64)> = None;
+        // The nearest of many past values is close to almost anything ordinary, so the
+        // season's own errors understate the noise: it is judged in at least the
+        // level's scale.
+        let level_scale = self.cands[0].scale().unwrap_or(0.0);
         for (i, e) in expectations.iter().enumerate() {
             let (Some(e), Some(s)) = (e, self.cands[i].scale()) else {
                 continue;
             };
+            let s = if i == 1 { s.max(level_scale) } else { s };
             if self.cands[i].errors.len() < self.cfg.warmup.min(self.cfg.scale_window) && i != 0 {
                 continue;
             }
-            if best.is_none_or(|(_, _, bs)| s < bs) {
-                best = Some((i, *e, s));
+            let floor = (e.abs() * 1e-6).max(1e-9);
+            let d = (x - e).abs() / s.max(floor);
+            if best.is_none_or(|(_, _, _, bd)| d < bd) {
+                best = Some((i, *e, s, d));
             }
         }
         for (i, e) in expectations.iter().enumerate() {
@@ -194,7 +213,7 @@ impl Baseline {
         }
         self.level.push(x);
         self.remember(x, cap);
-        let (i, expected, scale) = best?;
+        let (i, expected, scale, _) = best?;
         // A floor under the scale: a flat series has scale 0, and a change of one part
         // in a million of its level is not news.
         let floor = (expected.abs() * 1e-6).max(1e-9);

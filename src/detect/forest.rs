@@ -87,8 +87,9 @@ impl<const N: usize> Multivariate<N> {
         if self.forest.is_none() || self.since_fit >= self.cfg.refit_every {
             self.refit();
         }
-        let out = self.forest.as_ref().map(|f| {
-            let raw = f.score(&x);
+        let point = self.squash(&x);
+        let raw = self.forest.as_ref().map(|f| f.score(&point));
+        let out = raw.map(|raw| {
             let novelty = (self.scores.len() >= self.cfg.refit_every.min(self.cfg.tail_window))
                 .then(|| {
                     let med = self.scores.median()?;
@@ -120,6 +121,22 @@ impl<const N: usize> Multivariate<N> {
         out
     }
 
+    /// A point as the forest sees it: robust z-scores against the training window,
+    /// compressed logarithmically and rounded to 1/32. Why rounded: the forest draws
+    /// each split with `rand`'s `Uniform::new(lo, hi)`, which shrinks its range one
+    /// ULP at a time while `lo + range` rounds to `hi` — billions of steps when two
+    /// training values differ in the last bits of a large number (measured: minutes
+    /// on a noiseless daily sine). On this bounded grid it is a few steps at most.
+    fn squash(&self, x: &[f64; N]) -> [f64; N] {
+        let mut out = [0.0; N];
+        for ((o, v), (m, s)) in out.iter_mut().zip(x.iter()).zip(self.centre.iter()) {
+            let z = (v - m) / s;
+            let l = z.signum() * z.abs().ln_1p();
+            *o = (l.clamp(-32.0, 32.0) * 32.0).round() / 32.0;
+        }
+        out
+    }
+
     /// Fits on the trailing window once it holds enough points for one tree.
     fn refit(&mut self) {
         let n = self.buf.len();
@@ -127,7 +144,16 @@ impl<const N: usize> Multivariate<N> {
         if sample < 16 {
             return;
         }
-        let data: Vec<[f64; N]> = self.buf.iter().copied().collect();
+        for (d, c) in self.centre.iter_mut().enumerate() {
+            let mut col: Vec<f64> = self.buf.iter().map(|p| p[d]).collect();
+            col.sort_by(f64::total_cmp);
+            let m = super::window::quantile_sorted(&col, 0.5).unwrap_or(0.0);
+            let mut dev: Vec<f64> = col.iter().map(|v| (v - m).abs()).collect();
+            dev.sort_by(f64::total_cmp);
+            let mad = super::window::quantile_sorted(&dev, 0.5).unwrap_or(0.0);
+            *c = (m, (mad * 1.4826).max(m.abs() * 1e-3).max(1e-9));
+        }
+        let data: Vec<[f64; N]> = self.buf.iter().map(|p| self.squash(p)).collect();
         let opts = ForestOptions {
             n_trees: self.cfg.trees.clamp(1, 1_000),
             sample_size: sample,
@@ -136,15 +162,6 @@ impl<const N: usize> Multivariate<N> {
         };
         if let Ok(f) = Forest::from_slice(&data, &opts) {
             self.forest = Some(f);
-            for (d, c) in self.centre.iter_mut().enumerate() {
-                let mut col: Vec<f64> = data.iter().map(|p| p[d]).collect();
-                col.sort_by(f64::total_cmp);
-                let m = super::window::quantile_sorted(&col, 0.5).unwrap_or(0.0);
-                let mut dev: Vec<f64> = col.iter().map(|v| (v - m).abs()).collect();
-                dev.sort_by(f64::total_cmp);
-                let mad = super::window::quantile_sorted(&dev, 0.5).unwrap_or(0.0);
-                *c = (m, (mad * 1.4826).max(m.abs() * 1e-3).max(1e-9));
-            }
             self.since_fit = 0;
         }
     }

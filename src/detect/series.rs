@@ -33,7 +33,7 @@ impl SeriesConfig {
         SeriesConfig {
             baseline: BaselineConfig::for_step(step_ms),
             forest: None,
-            flag_at: 0.8,
+            flag_at: 0.75,
             refractory: (per_day / 2).max(12),
             damp: 0.5,
             onset: 0.5,
@@ -41,13 +41,17 @@ impl SeriesConfig {
     }
 }
 
-/// Novelty (1 = the series' own 99th percentile of deviations) → 0..1.
+/// Novelty (1 = the series' own tail quantile of deviations) → 0..1: u / (1 + u), so
+/// 1 is 0.5, 3 is 0.75, and large novelties stay apart (10 is 0.91, 100 is 0.99) for
+/// a threshold to tell them apart.
 pub fn score_of(novelty: f64) -> f64 {
-    if !novelty.is_finite() {
-        return if novelty > 0.0 { 1.0 } else { 0.0 };
+    if novelty.is_nan() || novelty <= 0.0 {
+        return 0.0;
     }
-    let u2 = novelty * novelty;
-    u2 / (1.0 + u2)
+    if novelty.is_infinite() {
+        return 1.0;
+    }
+    novelty / (1.0 + novelty)
 }
 
 /// One sample's judgement.

@@ -182,12 +182,14 @@ pub fn write_flags(rows: &[FlagRow], out: &mut impl Write) -> std::io::Result<()
 
 /// `vigil backtest detect`.
 pub fn run(a: &DetectArgs) -> anyhow::Result<std::process::ExitCode> {
-    let text = read_bounded(&a.trace)?;
+    // The trace error names the file and line; its source is already in its message.
+    let text = read_bounded(&a.trace).map_err(|e| anyhow::anyhow!("{e}"))?;
     let opts = Options {
         forecast: a.forecast,
         forest: a.forest,
     };
-    let (rows, summary) = detect(&text, &a.trace.display().to_string(), opts)?;
+    let (rows, summary) =
+        detect(&text, &a.trace.display().to_string(), opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let file = std::fs::File::create(&a.out)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", a.out.display()))?;
     let mut w = std::io::BufWriter::new(file);
