@@ -164,6 +164,9 @@ enum BacktestCmd {
     /// Replay a trace through a simulated fleet under a scaling policy; writes
     /// timestamp,load,demand,ready,billed,desired and prints the elasticity scores
     Scale(ScaleArgs),
+    /// Score every row of a trace with the live anomaly detector, seeing only the past;
+    /// writes timestamp,score,flag
+    Detect(vigil::sim::detect_backtest::DetectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -282,6 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
         Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
+        Some(Cmd::Backtest(BacktestCmd::Detect(a))) => vigil::sim::detect_backtest::run(&a),
         Some(Cmd::Audit(cmd)) => audit_cmd(&cli.global, cmd),
         Some(Cmd::Cloud(c)) => {
             vigil::execute::huawei::cli::run(c, &load_config(&cli.global)?.config.huawei)
