@@ -8,6 +8,7 @@ pub mod collect;
 pub mod config;
 pub mod console;
 pub mod daemon;
+pub mod detect;
 pub mod engine;
 pub mod execute;
 pub mod forecast;

@@ -103,6 +103,9 @@ enum Cmd {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Cloud APIs by hand: sign (and send) one request, to debug access
+    #[command(subcommand)]
+    Cloud(vigil::execute::huawei::cli::CloudCmd),
     /// Stop all execution at once, in every running vigil, until a person re-arms it
     Brake {
         /// Re-arm: let approved actions run again
@@ -161,6 +164,9 @@ enum BacktestCmd {
     /// Replay a trace through a simulated fleet under a scaling policy; writes
     /// timestamp,load,demand,ready,billed,desired and prints the elasticity scores
     Scale(ScaleArgs),
+    /// Score every row of a trace with the live anomaly detector, seeing only the past;
+    /// writes timestamp,score,flag
+    Detect(vigil::sim::detect_backtest::DetectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -279,7 +285,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
         Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
+        Some(Cmd::Backtest(BacktestCmd::Detect(a))) => vigil::sim::detect_backtest::run(&a),
         Some(Cmd::Audit(cmd)) => audit_cmd(&cli.global, cmd),
+        Some(Cmd::Cloud(c)) => {
+            vigil::execute::huawei::cli::run(c, &load_config(&cli.global)?.config.huawei)
+        }
         Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
         Some(Cmd::Daemon) => daemon(&cli.global),
         Some(Cmd::Proposals { json }) => proposals_cmd(&cli.global, json),
@@ -402,14 +412,35 @@ fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {
         "hour" => Billing::Hour,
         other => anyhow::bail!("--billing: expected second or hour, got \"{other}\""),
     };
-    if !(a.peak > 0.0 && a.peak.is_finite()) {
+    if !(a.peak > 0.0 && a.peak <= vigil::sim::fleet::MAX_PEAK) {
         anyhow::bail!(
-            "--peak: expected a positive number of instances, got {}",
+            "--peak: expected a number of instances above 0 and at most {}, got {}",
+            vigil::sim::fleet::MAX_PEAK,
             a.peak
         );
     }
     if a.interval.is_zero() {
         anyhow::bail!("--interval: must be more than 0");
+    }
+    // Bounded so the simulation's clock (i64 ms, stepped by --interval) cannot wrap or
+    // crawl, and its forecast horizons (boot + interval) stay few.
+    let day = std::time::Duration::from_secs(86_400);
+    for (flag, d, min) in [
+        ("--interval", a.interval, std::time::Duration::from_secs(1)),
+        ("--boot", a.boot, std::time::Duration::ZERO),
+        (
+            "--stabilisation",
+            a.stabilisation,
+            std::time::Duration::ZERO,
+        ),
+    ] {
+        if d < min || d > day {
+            anyhow::bail!(
+                "{flag}: expected a duration from {} to 1day, got {}",
+                humantime::format_duration(min),
+                humantime::format_duration(d)
+            );
+        }
     }
     if a.out.is_none() && !a.compare {
         anyhow::bail!("--out: where to write the steps (or --compare for the table alone)");
@@ -577,6 +608,9 @@ fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
     println!("load      {:.2} {:.2} {:.2}", s.load1, s.load5, s.load15);
     for fs in &s.filesystems {
         println!("disk      {} {:.1}% used", fs.mount, fs.used_pct());
+    }
+    for m in &s.unresponsive_mounts {
+        println!("disk      {m} not answering");
     }
     println!(
         "net       rx {:.0} B/s  tx {:.0} B/s",

@@ -347,4 +347,92 @@ fn a_full_disk_refuses_the_record_whole_and_the_chain_stays_valid() {
     assert_eq!(audit::verify(&path).unwrap().records, before.records + 1);
     drop(log);
     drop(fs);
+
+#[test]
+fn tail_of_ten_billion_is_refused_naming_n_and_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 3);
+    let out = Command::cargo_bin("vigil")
+        .unwrap()
+        .args(["audit", "tail", "--path", path.to_str().unwrap()])
+        .args(["-n", "10000000000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "audit tail -n 10000000000: at most 100000 records at once (`vigil audit verify` reads the whole log)"
+        ),
+        "{err}"
+    );
+    // At the bound itself the whole (short) log comes back.
+    assert_eq!(audit::tail(&path, audit::MAX_TAIL).unwrap().len(), 3);
+}
+
+#[test]
+fn tail_returns_n_records_however_long_they_are() {
+    // Records of 5 KiB each: more than the old fixed estimate of 2 KiB a record.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut log = AuditLog::open(&path).unwrap();
+    for i in 0..50 {
+        log.append(
+            "decision",
+            &Actor::vigil(),
+            serde_json::json!({"summary": format!("record {i}"), "pad": "x".repeat(5000)}),
+        )
+        .unwrap();
+    }
+    let t = audit::tail(&path, 20).unwrap();
+    assert_eq!(t.len(), 20);
+    assert!(
+        t[0].starts_with("#31 ") && t[19].starts_with("#50 "),
+        "{t:?}"
+    );
+    assert!(t[19].ends_with(" record 49"), "{}", t[19]);
+}
+
+#[test]
+fn a_giant_garbage_line_is_skipped_by_tail_and_named_by_verify_without_holding_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 5);
+    let mut l = lines(&path);
+    // 3 MiB with no newline, between records 2 and 3.
+    l.insert(2, "z".repeat(3 << 20));
+    rewrite(&path, &l);
+    let t = audit::tail(&path, 10).unwrap();
+    let seqs: Vec<&str> = t
+        .iter()
+        .map(|s| s.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(seqs, vec!["#1", "#2", "#3", "#4", "#5"]);
+    match audit::verify(&path) {
+        Err(audit::AuditError::Broken { line, reason, .. }) => {
+            assert_eq!(
+                (line, reason.as_str()),
+                (3, "longer than 1024 KiB: not a record")
+            );
+        }
+        other => panic!("expected line 3 named, got {other:?}"),
+    }
+}
+
+#[test]
+fn tail_skips_lines_that_are_not_utf8_or_not_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 3);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"\xff\xfe garbage\n{\"seq\":9}\n\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let t = audit::tail(&path, 2).unwrap();
+    assert_eq!(t.len(), 2);
+    assert!(t[0].starts_with("#2 ") && t[1].starts_with("#3 "), "{t:?}");
+    match audit::verify(&path) {
+        Err(audit::AuditError::Broken { line, reason, .. }) => {
+            assert_eq!((line, reason.as_str()), (4, "not UTF-8 text"));
+        }
+        other => panic!("expected line 4 named, got {other:?}"),
+    }
 }

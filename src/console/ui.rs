@@ -547,6 +547,15 @@ fn filesystems(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             Cell::from(Span::styled(format!("{pct:.1}%"), t.level(pct, 80.0, 90.0))),
         ])
     });
+    // A mount whose statvfs hangs (dead NFS server): named, in words, its space unknown.
+    let stuck = s.unresponsive_mounts.iter().map(|m| {
+        // In the mount's own (widest) column: the narrow ones would cut the words.
+        Row::new(vec![Cell::from(Line::from(vec![
+            Span::raw(format!("{m} ")),
+            Span::styled(tr(l, Msg::NotAnswering), t.level(100.0, 80.0, 90.0)),
+        ]))])
+    });
+    let rows = rows.chain(stuck);
     let table = Table::new(
         rows,
         [

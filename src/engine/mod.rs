@@ -414,15 +414,18 @@ impl Engine {
         confirm: Option<&str>,
         now: i64,
     ) -> Reply {
+        use crate::approve::State;
         let current = self.actions.queue.next_version(id).saturating_sub(1);
         if current == 0 {
             self.actions.message = Some(format!("no proposal {id}"));
+            self.actions.changes += 1;
             return Reply::NotFound { id: id.to_string() };
         }
-        if approve
-            && current == version
-            && let Ok(Some(e)) = self.actions.queue.get(id, version)
-            && e.state == crate::approve::State::Pending
+        let before = self.actions.queue.get(id, version).ok().flatten();
+        if current == version
+            && let Some(e) = &before
+            && e.state == State::Pending
+            && approve
             && let Some(need) = confirmation_needed(&e.proposal)
             && confirm != Some(need)
         {
@@ -439,6 +442,8 @@ impl Engine {
             self.actions.changes += 1;
             return Reply::Refused { reason };
         }
+        // The queue decides (and audits a stale answer); the engine is the only writer,
+        // so what it held before and after tells whether this answer was the one taken.
         self.actions.answer(id, version, approve, by, now, false);
         let message = self.actions.message.clone().unwrap_or_default();
         if current != version {
@@ -448,27 +453,18 @@ impl Engine {
                 message,
             };
         }
-        match self.actions.queue.get(id, version) {
-            Ok(Some(e))
-                if !matches!(
-                    e.state,
-                    crate::approve::State::Pending
-                        | crate::approve::State::Superseded
-                        | crate::approve::State::Expired
-                ) && e.updated == now =>
-            {
+        let after = self.actions.queue.get(id, version).ok().flatten();
+        match (before, after) {
+            (Some(b), Some(a)) if b.state == State::Pending && a.state != State::Pending => {
                 Reply::Decided {
                     id: id.to_string(),
                     version,
-                    state: e.state.name().to_string(),
+                    state: a.state.name().to_string(),
                     message,
                 }
             }
-            Ok(Some(_)) => Reply::Refused { reason: message },
-            Ok(None) => Reply::NotFound { id: id.to_string() },
-            Err(e) => Reply::Refused {
-                reason: e.to_string(),
-            },
+            (Some(_), _) => Reply::Refused { reason: message },
+            (None, _) => Reply::NotFound { id: id.to_string() },
         }
     }
 
