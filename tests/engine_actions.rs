@@ -902,3 +902,62 @@ async fn an_approval_for_a_target_still_being_reconciled_waits_undecided() {
     assert_eq!(done.state, State::Verified, "{done:?}");
     assert_eq!(running(&g), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heal_left_running_by_a_kill_does_not_block_healing_that_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("ve-heal-kill-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    start_member(&g, 1);
+    let member = format!("{g}-1");
+    docker(&["kill", &member]);
+    // vigil was killed while restarting it, and the restart never happened.
+    let id = crashed(
+        dir.path(),
+        &format!("heal:{member}"),
+        vigil::execute::Action::Restart {
+            container: member.clone(),
+        },
+        1,
+        State::Running,
+        &["intent"],
+    );
+    let (mut e, rx, clock) = engine(config(dir.path(), &g, false));
+    let x = settle(&mut e, &rx, &id, 1).await;
+    assert_eq!(
+        (x.state, x.note.clone()),
+        (
+            State::Failed,
+            Some(format!(
+                "interrupted: {member} is exited, the restart did not finish"
+            ))
+        )
+    );
+    // The next listing proposes healing it again, for a person (or a rule) to answer.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        clock.0.fetch_add(1_000, Ordering::SeqCst);
+        e.tick().await;
+        e.pump(Duration::from_millis(300)).await;
+        let v2 = rx
+            .borrow()
+            .board
+            .iter()
+            .find(|x| x.proposal.id == id && x.proposal.version == 2)
+            .map(|x| x.state);
+        if let Some(s) = v2 {
+            assert_eq!(s, State::Pending);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new heal proposal: {:?}",
+            rx.borrow().board
+        );
+    }
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &member]),
+        "exited",
+        "nothing ran unapproved"
+    );
+}

@@ -240,7 +240,18 @@ impl Actions {
                     self.busy.insert(d.action.subject().to_string());
                     let exec = self.exec.clone();
                     let tx = self.tx.clone();
+                    let began = trail.and_then(|t| t.intent_at);
                     tokio::spawn(async move {
+                        // The engine may still be finishing the killed vigil's calls.
+                        let quiet = exec.quiet_after(&d.action).await;
+                        let wait = match began {
+                            Some(at) => {
+                                let since = chrono::Utc::now().timestamp_millis() - at;
+                                quiet.saturating_sub(Duration::from_millis(since.max(0) as u64))
+                            }
+                            None => quiet,
+                        };
+                        tokio::time::sleep(wait).await;
                         let found = exec.reconcile(&d.action).await;
                         let _ = tx
                             .send(ActionEvent::Reconciled { decision: d, found })

@@ -430,7 +430,7 @@ impl DockerExecutor {
         let aside = format!("{name}{OLD}");
         self.rename(name, &aside).await?;
         let fresh = async {
-            self.stop(&aside, Duration::from_secs(10)).await?;
+            self.stop(&aside, self.stop_timeout_of(name).await).await?;
             let id = self.create_and_start(name, body).await?;
             self.wait_ready(&id, None, start + Duration::from_secs(60))
                 .await
@@ -675,6 +675,11 @@ impl DockerExecutor {
     }
 }
 
+/// How long a container outside any configured group gets to stop (SIGTERM, then SIGKILL).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a create, start, rename or remove the engine has accepted may still take.
+const ENGINE_MARGIN: Duration = Duration::from_secs(5);
+
 /// What a restart found of an action a kill interrupted after its intent was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
@@ -685,6 +690,41 @@ pub enum Found {
 }
 
 impl DockerExecutor {
+    /// How long a container gets to stop: its group's `stop_timeout` when it is a
+    /// member of a configured group, else 10 s.
+    pub async fn stop_timeout_of(&self, container: &str) -> Duration {
+        let group = self
+            .list(None)
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().find(|c| c.name == container))
+            .and_then(|c| c.group);
+        group
+            .and_then(|g| self.targets.iter().find(|t| t.name == g))
+            .map(|t| t.stop_timeout)
+            .unwrap_or(STOP_TIMEOUT)
+    }
+
+    /// How long after an action began the engine may still be carrying out calls a
+    /// killed vigil made for it: the engine finishes a request whose caller died (a
+    /// restart still stops and starts, a create still creates). Its state is read only
+    /// once these are over, or a reconciliation would judge a world still moving.
+    pub async fn quiet_after(&self, action: &Action) -> Duration {
+        ENGINE_MARGIN
+            + match action {
+                Action::Scale { target, .. } => self
+                    .targets
+                    .iter()
+                    .find(|t| &t.name == target)
+                    .map(|t| t.stop_timeout)
+                    .unwrap_or(STOP_TIMEOUT),
+                Action::Restart { container } | Action::Recreate { container } => {
+                    self.stop_timeout_of(container).await
+                }
+                Action::Resize { .. } => Duration::ZERO,
+            }
+    }
+
     /// Reads what an interrupted action left and settles vigil's own leftovers (retiring
     /// or never-started members, the old half of a recreate), without acting again: no
     /// member is created and no container restarted here.
@@ -803,7 +843,8 @@ impl Executor for DockerExecutor {
                     self.resize(target, *cpus, *memory_mib).await
                 }
                 Action::Restart { container } => {
-                    self.restart(container, Duration::from_secs(10)).await
+                    let t = self.stop_timeout_of(container).await;
+                    self.restart(container, t).await
                 }
                 Action::Recreate { container } => self.recreate(container).await,
             }

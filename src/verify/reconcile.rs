@@ -15,6 +15,8 @@ const MAX_LINE: usize = 1 << 20;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trail {
     pub intent: bool,
+    /// When the intent was written (unix ms): the action began after it.
+    pub intent_at: Option<i64>,
     pub shadowed: bool,
     pub braked: bool,
     /// The executor's answer: Ok(summary) or Err(error).
@@ -113,7 +115,12 @@ pub fn trails(
                 .to_string()
         };
         match rec.kind.as_str() {
-            "intent" => t.intent = true,
+            "intent" => {
+                t.intent = true;
+                t.intent_at = chrono::DateTime::parse_from_rfc3339(&rec.ts)
+                    .ok()
+                    .map(|d| d.timestamp_millis());
+            }
             "shadow" => t.shadowed = true,
             "braked" => t.braked = true,
             "result" => {
