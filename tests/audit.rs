@@ -347,6 +347,7 @@ fn a_full_disk_refuses_the_record_whole_and_the_chain_stays_valid() {
     assert_eq!(audit::verify(&path).unwrap().records, before.records + 1);
     drop(log);
     drop(fs);
+}
 
 #[test]
 fn tail_of_ten_billion_is_refused_naming_n_and_the_bound() {
