@@ -3,7 +3,7 @@
 //! never waits for one.
 
 use crate::collect::{HostSample, Metric};
-use crate::forecast::{Forecast, Forecaster, ForecasterConfig, Model, RefitJob};
+use crate::forecast::{Fitted, Forecast, Forecaster, ForecasterConfig, RefitJob};
 use crate::sim::trace::fill_gaps;
 use std::collections::BTreeMap;
 
@@ -140,7 +140,7 @@ impl Forecasts {
             .collect()
     }
 
-    pub fn install(&mut self, fitted: Vec<(Metric, Vec<Box<dyn Model>>)>) {
+    pub fn install(&mut self, fitted: Vec<(Metric, Fitted)>) {
         for (m, models) in fitted {
             if let Some(f) = self.by_metric.get_mut(&m) {
                 f.install(models);
@@ -149,6 +149,6 @@ impl Forecasts {
     }
 }
 
-pub fn run_jobs(jobs: Vec<(Metric, RefitJob)>) -> Vec<(Metric, Vec<Box<dyn Model>>)> {
+pub fn run_jobs(jobs: Vec<(Metric, RefitJob)>) -> Vec<(Metric, Fitted)> {
     jobs.into_iter().map(|(m, j)| (m, j.run())).collect()
 }

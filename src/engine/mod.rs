@@ -14,7 +14,7 @@ use crate::collect::host::HostCollector;
 use crate::collect::{HostSample, Metric};
 use crate::config::Config;
 use crate::config::{Mode, TargetKind};
-use crate::forecast::Model;
+use crate::forecast::Fitted as FittedModels;
 use crate::plan::proposal::{Ledger, TargetPlan};
 use crate::sim::replay::Replay;
 use crate::store::{Retention, Store};
@@ -44,7 +44,7 @@ impl Source {
     }
 }
 
-type Fitted = Vec<(Metric, Vec<Box<dyn Model>>)>;
+type Fitted = Vec<(Metric, FittedModels)>;
 /// Every target's ledger.
 type Planned = Vec<(String, Ledger)>;
 

@@ -94,17 +94,21 @@ pub struct RefitJob {
     start: i64,
     step: i64,
     horizons: Vec<usize>,
-    models: Vec<Box<dyn Model>>,
+    /// The models that were due, by their position in the forecaster, fresh.
+    models: Vec<(usize, Box<dyn Model>)>,
 }
 
+/// Models fitted by a `RefitJob`, by their position in the forecaster.
+pub type Fitted = Vec<(usize, Box<dyn Model>)>;
+
 impl RefitJob {
-    pub fn run(mut self) -> Vec<Box<dyn Model>> {
+    pub fn run(mut self) -> Fitted {
         let h = History {
             values: &self.values,
             start: self.start,
             step: self.step,
         };
-        for m in self.models.iter_mut() {
+        for (_, m) in self.models.iter_mut() {
             m.fit(&h, &self.horizons);
         }
         self.models
@@ -128,8 +132,9 @@ pub struct Forecaster {
     model_errors: Vec<Vec<Residuals>>,
     band_errors: Vec<Residuals>,
     pending: VecDeque<Pending>,
-    since_fit: usize,
-    fitted_once: bool,
+    /// Per model: samples since its last fit, and whether it was ever fitted.
+    since_fit: Vec<usize>,
+    fitted_once: Vec<bool>,
 }
 
 /// Errors needed before a model's record counts for choosing it.
@@ -153,15 +158,15 @@ impl Forecaster {
                 .map(|_| (0..h).map(|_| Residuals::new(cfg.select_window)).collect())
                 .collect(),
             band_errors: (0..h).map(|_| Residuals::new(cfg.band_window)).collect(),
-            cfg,
-            models,
             values: Vec::new(),
             offset: 0,
             start,
             step,
             pending: VecDeque::new(),
-            since_fit: 0,
-            fitted_once: false,
+            since_fit: vec![0; models.len()],
+            fitted_once: vec![false; models.len()],
+            cfg,
+            models,
         }
     }
 
@@ -185,52 +190,72 @@ impl Forecaster {
         self.values.is_empty()
     }
 
-    /// Whether enough new samples arrived since the last fit.
-    pub fn needs_refit(&self) -> bool {
+    /// The models due for a refit: each once it has enough history, then after its own
+    /// cadence (or the forecaster's) of new samples.
+    fn due(&self) -> Vec<usize> {
         let h = self.history();
-        let ready = self.models.iter().any(|m| h.len() >= m.min_history(&h));
-        ready && (self.since_fit >= self.cfg.refit_every || !self.fitted_once)
+        (0..self.models.len())
+            .filter(|&i| {
+                let m = &self.models[i];
+                let every = m.refit_every(&h).unwrap_or(self.cfg.refit_every).max(1);
+                h.len() >= m.min_history(&h).max(1)
+                    && (!self.fitted_once[i] || self.since_fit[i] >= every)
+            })
+            .collect()
     }
 
-    /// Re-estimates every model on the history: the slow part, kept off the tick.
+    /// Whether any model is due for a refit.
+    pub fn needs_refit(&self) -> bool {
+        !self.due().is_empty()
+    }
+
+    fn mark_fitted(&mut self, due: &[usize]) {
+        for &i in due {
+            self.since_fit[i] = 0;
+            self.fitted_once[i] = true;
+        }
+    }
+
+    /// Re-estimates the due models on the history: the slow part, kept off the tick.
     pub fn refit(&mut self) {
+        let due = self.due();
         let horizons = self.cfg.horizons.clone();
         let h = History {
             values: &self.values,
             start: self.start + self.offset as i64 * self.step,
             step: self.step,
         };
-        for m in self.models.iter_mut() {
-            m.fit(&h, &horizons);
+        for &i in &due {
+            self.models[i].fit(&h, &horizons);
         }
-        self.since_fit = 0;
-        self.fitted_once = true;
+        self.mark_fitted(&due);
     }
 
-    /// A copy of what a refit needs, to run off the tick; `install` takes the result.
-    /// Counts as the refit for `needs_refit`, so it is not asked for twice.
+    /// A copy of what a refit of the due models needs, to run off the tick; `install`
+    /// takes the result. Counts as the refit for `needs_refit`, so it is not asked for
+    /// twice.
     pub fn refit_job(&mut self) -> RefitJob {
-        self.since_fit = 0;
-        self.fitted_once = true;
+        let due = self.due();
+        self.mark_fitted(&due);
         RefitJob {
             values: self.values.clone(),
             start: self.start + self.offset as i64 * self.step,
             step: self.step,
             horizons: self.cfg.horizons.clone(),
-            models: models::default_set(),
+            models: due
+                .into_iter()
+                .filter_map(|i| Some((i, models::by_name(self.models[i].name())?)))
+                .collect(),
         }
     }
 
     /// Puts models fitted by a `RefitJob` in place of the current ones.
-    pub fn install(&mut self, models: Vec<Box<dyn Model>>) {
-        // Error records are kept per position: only a like-for-like set may replace.
-        let same = models.len() == self.models.len()
-            && models
-                .iter()
-                .zip(&self.models)
-                .all(|(a, b)| a.name() == b.name());
-        if same {
-            self.models = models;
+    pub fn install(&mut self, fitted: Fitted) {
+        // Error records are kept per position: only the same model may replace.
+        for (i, m) in fitted {
+            if self.models.get(i).is_some_and(|old| old.name() == m.name()) {
+                self.models[i] = m;
+            }
         }
     }
 
@@ -256,7 +281,9 @@ impl Forecaster {
         self.values.push(v);
         let now = self.offset + self.values.len() - 1;
         self.score(now, v);
-        self.since_fit += 1;
+        for c in self.since_fit.iter_mut() {
+            *c += 1;
+        }
         if self.values.len() > self.cfg.max_history + self.cfg.max_history / 4 {
             let cut = self.values.len() - self.cfg.max_history;
             self.values.drain(..cut);

@@ -6,11 +6,12 @@
 //! the 10th and 90th percentiles of the forecaster's own recent errors.
 
 mod conformal;
+pub use conformal::quantile as quantile_of_sorted;
 mod forecaster;
 pub mod metrics;
 pub mod models;
 
-pub use forecaster::{Forecast, Forecaster, ForecasterConfig, HorizonForecast, RefitJob};
+pub use forecaster::{Fitted, Forecast, Forecaster, ForecasterConfig, HorizonForecast, RefitJob};
 
 /// The history a model sees: values on a regular grid, oldest first, ending at the
 /// forecast origin.
@@ -56,6 +57,11 @@ pub trait Model: Send {
     /// week of history exists, not something to wait a week for.
     fn essential(&self) -> bool {
         true
+    }
+    /// New samples between refits, when the model has its own cadence (a slow fit that
+    /// need not follow every hour); `None` follows the forecaster's `refit_every`.
+    fn refit_every(&self, _h: &History) -> Option<usize> {
+        None
     }
     /// Re-estimates the model's parameters on the history, for these horizons.
     fn fit(&mut self, _h: &History, _horizons: &[usize]) {}

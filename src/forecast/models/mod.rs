@@ -1,10 +1,12 @@
 //! The models vigil chooses among.
 
 mod ets;
+mod gbm;
 mod linear;
 mod naive;
 
 pub use ets::Ets;
+pub use gbm::Gbm;
 pub use linear::Linear;
 pub use naive::{Naive, Season, SeasonalNaive};
 
@@ -16,6 +18,7 @@ pub const NAMES: &[&str] = &[
     "seasonal-daily",
     "seasonal-weekly",
     "linear",
+    "gbm",
     "ets",
 ];
 
@@ -25,6 +28,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Model>> {
         "seasonal-daily" => Box::new(SeasonalNaive(Season::Daily)),
         "seasonal-weekly" => Box::new(SeasonalNaive(Season::Weekly)),
         "linear" => Box::new(Linear::default()),
+        "gbm" => Box::new(Gbm::default()),
         "ets" => Box::new(Ets::default()),
         _ => return None,
     })
@@ -37,5 +41,6 @@ pub fn default_set() -> Vec<Box<dyn Model>> {
         Box::new(SeasonalNaive(Season::Daily)),
         Box::new(SeasonalNaive(Season::Weekly)),
         Box::new(Linear::default()),
+        Box::new(Gbm::default()),
     ]
 }

@@ -1,0 +1,240 @@
+use crate::forecast::{History, Model};
+use forust_ml::gradientbooster::GrowPolicy;
+use forust_ml::objective::ObjectiveType;
+use forust_ml::sampler::SampleMethod;
+use forust_ml::{GradientBooster, Matrix};
+
+/// Gradient-boosted trees (forust-ml), one model per horizon (the direct strategy).
+/// Trees cannot extrapolate past the levels they were trained on, so the target is the
+/// change from the last value and every level feature is relative to it: a load that
+/// shifts to a level never seen keeps its learned shape around the new level. Load has
+/// spikes and operators read median-like errors: forust fits squared error, so the
+/// training targets are winsorised at their 2nd and 98th percentiles first.
+#[derive(Default)]
+pub struct Gbm {
+    boosters: Vec<(usize, GradientBooster)>,
+}
+
+/// Lags y[t−1..t−23] relative to y[t].
+const LAGS: usize = 23;
+/// The short rolling window (an hour on 5-minute samples).
+const SHORT: usize = 12;
+/// Points fitted on: two weeks of 5-minute samples, or a week of minutes. Enough for
+/// the daily shape a few times over, little enough for a fit well inside its budget.
+const WINDOW_5MIN: usize = 4032;
+const WINDOW_1MIN: usize = 10_080;
+/// Rows that make a fit worth doing: a little over a day of 5-minute samples.
+const MIN_ROWS: usize = 300;
+/// LightGBM's settings in the peer the model is measured against: 300 rounds at 0.05,
+/// 31 leaves grown best-first, 20 rows a leaf, 0.8 of rows and features per tree.
+const ROUNDS: usize = 300;
+const LEARNING_RATE: f32 = 0.05;
+const LEAVES: usize = 31;
+const MIN_LEAF: f32 = 20.0;
+const FRACTION: f32 = 0.8;
+/// Targets are clipped to these quantiles: a rare spike's change says little about the
+/// next one, and under squared error it would pull whole leaves.
+const CLIP: f64 = 0.02;
+pub const FEATURES: usize = LAGS + 4 + 2 + 2;
+
+/// Prefix sums of y and y² (shifted by y[0] to keep precision on large values), for
+/// rolling means and deviations in O(1).
+struct Prefix {
+    shift: f64,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+}
+
+impl Prefix {
+    fn new(y: &[f64]) -> Prefix {
+        let shift = y.first().copied().unwrap_or(0.0);
+        let mut s1 = Vec::with_capacity(y.len() + 1);
+        let mut s2 = Vec::with_capacity(y.len() + 1);
+        let (mut a, mut b) = (0.0, 0.0);
+        s1.push(0.0);
+        s2.push(0.0);
+        for v in y {
+            let d = v - shift;
+            a += d;
+            b += d * d;
+            s1.push(a);
+            s2.push(b);
+        }
+        Prefix { shift, s1, s2 }
+    }
+
+    /// Mean and standard deviation of y[t+1−w ..= t] (fewer points near the start).
+    fn mean_std(&self, t: usize, w: usize) -> (f64, f64) {
+        let from = (t + 1).saturating_sub(w);
+        let k = (t + 1 - from) as f64;
+        let m = (self.s1[t + 1] - self.s1[from]) / k;
+        let var = ((self.s2[t + 1] - self.s2[from]) / k - m * m).max(0.0);
+        (m + self.shift, var.sqrt())
+    }
+}
+
+/// Rolling mean and deviation over the short window and over a day, ending at `t`.
+fn rolling(p: &Prefix, t: usize, day: usize) -> [f64; 4] {
+    let (m1, s1) = p.mean_std(t, SHORT);
+    let (m2, s2) = p.mean_std(t, day);
+    [m1, s1, m2, s2]
+}
+
+/// The features at origin `t` for a target `s` steps ahead, relative to y[t].
+#[allow(clippy::too_many_arguments)]
+fn features(
+    y: &[f64],
+    roll: [f64; 4],
+    t: usize,
+    s: usize,
+    start: i64,
+    step: i64,
+    day: usize,
+    out: &mut Vec<f64>,
+) {
+    out.clear();
+    let now = y[t];
+    for k in 1..=LAGS {
+        out.push(if k <= t { y[t - k] - now } else { f64::NAN });
+    }
+    out.extend([roll[0] - now, roll[1], roll[2] - now, roll[3]]);
+    // The value a day and a week before the target, where the history reaches back.
+    for back in [day, 7 * day] {
+        out.push(if t + s >= back {
+            y[t + s - back] - now
+        } else {
+            f64::NAN
+        });
+    }
+    let ts = start + (t + s) as i64 * step;
+    out.push(ts.rem_euclid(86_400_000) as f64 / 3_600_000.0);
+    // Unix day 0 was a Thursday: 0 = Monday.
+    out.push(((ts.div_euclid(86_400_000) + 3).rem_euclid(7)) as f64);
+}
+
+fn booster() -> GradientBooster {
+    let mut b = GradientBooster::default()
+        .set_objective_type(ObjectiveType::SquaredLoss)
+        .set_iterations(ROUNDS)
+        .set_learning_rate(LEARNING_RATE)
+        .set_max_leaves(LEAVES)
+        .set_max_depth(12)
+        .set_min_leaf_weight(MIN_LEAF)
+        .set_sample_method(SampleMethod::Random)
+        .set_subsample(FRACTION)
+        .set_colsample_bytree(FRACTION as f64)
+        // One thread: the refit runs beside the engine on a small host.
+        .set_parallel(false)
+        .set_seed(0);
+    // Best-first growth, as LightGBM grows its leaves.
+    b.grow_policy = GrowPolicy::LossGuide;
+    b
+}
+
+/// Clips values to their `q` and `1 − q` quantiles.
+fn winsorise(v: &mut [f64], q: f64) {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let (lo, hi) = (
+        crate::forecast::quantile_of_sorted(&s, q),
+        crate::forecast::quantile_of_sorted(&s, 1.0 - q),
+    );
+    for x in v.iter_mut() {
+        *x = x.clamp(lo, hi);
+    }
+}
+
+impl Gbm {
+    fn window(h: &History) -> usize {
+        if h.step <= 60_000 {
+            WINDOW_1MIN
+        } else {
+            WINDOW_5MIN
+        }
+    }
+
+    /// Steps in a day, or a 5-minute day when the interval does not divide one.
+    fn day(h: &History) -> usize {
+        h.day().unwrap_or(288).max(1)
+    }
+}
+
+impl Model for Gbm {
+    fn name(&self) -> &'static str {
+        "gbm"
+    }
+
+    fn min_history(&self, _h: &History) -> usize {
+        MIN_ROWS + LAGS + 12
+    }
+
+    /// Once a day of new samples: the peer's cadence, and what keeps all refits of a
+    /// series within 0.1 % of a core.
+    fn refit_every(&self, h: &History) -> Option<usize> {
+        Some(Self::day(h))
+    }
+
+    fn fit(&mut self, h: &History, horizons: &[usize]) {
+        let n = h.len();
+        if n < self.min_history(h) {
+            return;
+        }
+        let day = Self::day(h);
+        let first = n.saturating_sub(Self::window(h));
+        let y = &h.values[first..];
+        let start = h.ts(first);
+        let p = Prefix::new(y);
+        let mut fitted = Vec::new();
+        let mut f = Vec::with_capacity(FEATURES);
+        for &s in horizons {
+            let rows = y.len().saturating_sub(s + LAGS);
+            if rows < MIN_ROWS {
+                continue;
+            }
+            // forust's Matrix is column-major.
+            let mut data = vec![0.0; rows * FEATURES];
+            let mut target = Vec::with_capacity(rows);
+            for (r, t) in (LAGS..LAGS + rows).enumerate() {
+                features(y, rolling(&p, t, day), t, s, start, h.step, day, &mut f);
+                for (c, v) in f.iter().enumerate() {
+                    data[c * rows + r] = *v;
+                }
+                target.push(y[t + s] - y[t]);
+            }
+            winsorise(&mut target, CLIP);
+            let m = Matrix::new(&data, rows, FEATURES);
+            let mut b = booster();
+            if b.fit_unweighted(&m, &target, None).is_ok() {
+                fitted.push((s, b));
+            }
+        }
+        self.boosters = fitted;
+    }
+
+    fn predict(&self, h: &History, horizons: &[usize]) -> Option<Vec<f64>> {
+        if self.boosters.is_empty() || h.len() < LAGS + 1 {
+            return None;
+        }
+        let day = Self::day(h);
+        // Only the last day is needed for the features, and the week-old value.
+        let keep = (7 * day + 1).min(h.len());
+        let first = h.len() - keep;
+        let y = &h.values[first..];
+        let p = Prefix::new(&y[y.len().saturating_sub(day + 1)..]);
+        let roll = rolling(&p, p.s1.len() - 2, day);
+        let t = y.len() - 1;
+        let start = h.ts(first);
+        let mut f = Vec::with_capacity(FEATURES);
+        horizons
+            .iter()
+            .map(|&s| {
+                let (_, b) = self.boosters.iter().min_by_key(|(fs, _)| fs.abs_diff(s))?;
+                features(y, roll, t, s, start, h.step, day, &mut f);
+                let m = Matrix::new(&f, 1, FEATURES);
+                let delta = b.predict(&m, false).first().copied()?;
+                let v = y[t] + delta;
+                v.is_finite().then_some(v)
+            })
+            .collect()
+    }
+}
