@@ -22,13 +22,13 @@ pub struct Forecasts {
     pub latest: BTreeMap<Metric, Forecast>,
 }
 
-fn config(boot_ms: i64) -> ForecasterConfig {
-    let mut c = ForecasterConfig::new(HORIZONS.to_vec());
-    c.plan_quantile = crate::plan::scaling::plan_quantile(STEP_MS, boot_ms);
-    // An hour of new minutes between refits; a week of minutes kept.
-    c.refit_every = 60;
-    c.max_history = 7 * 1440;
-    c
+/// The forecasters' configuration: the one the backtests use on a one-minute grid.
+pub fn config(boot_ms: i64) -> ForecasterConfig {
+    ForecasterConfig::for_grid(
+        HORIZONS.to_vec(),
+        STEP_MS,
+        crate::plan::scaling::plan_quantile(STEP_MS, boot_ms),
+    )
 }
 
 /// Points (ts, value) averaged per minute from `start` to the minute before `end`,
