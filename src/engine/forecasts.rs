@@ -68,13 +68,13 @@ impl Forecasts {
             let mut f = Forecaster::new(config(boot_ms), start, STEP_MS);
             let split = values.len().saturating_sub(WARM_TAIL);
             f.extend_quietly(&values[..split]);
+            // The quick models now; the trees' first fit (seconds) is the first
+            // background refit, so start-up never waits for it.
             if !values.is_empty() {
-                f.refit();
+                f.refit_quick();
             }
             for &v in &values[split..] {
-                if f.needs_refit() {
-                    f.refit();
-                }
+                f.refit_quick();
                 latest.insert(m, f.push(v));
             }
             if !values.is_empty() {

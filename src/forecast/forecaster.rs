@@ -244,6 +244,26 @@ impl Forecaster {
         self.mark_fitted(&due);
     }
 
+    /// Re-estimates the due models whose fit is quick, leaving the slow ones due for
+    /// the next `refit_job`: for start-up, which must not wait seconds per series.
+    pub fn refit_quick(&mut self) {
+        let due: Vec<usize> = self
+            .due()
+            .into_iter()
+            .filter(|&i| !self.models[i].slow_fit())
+            .collect();
+        let horizons = self.cfg.horizons.clone();
+        let h = History {
+            values: &self.values,
+            start: self.start + self.offset as i64 * self.step,
+            step: self.step,
+        };
+        for &i in &due {
+            self.models[i].fit(&h, &horizons);
+        }
+        self.mark_fitted(&due);
+    }
+
     /// A copy of what a refit of the due models needs, to run off the tick; `install`
     /// takes the result. Counts as the refit for `needs_refit`, so it is not asked for
     /// twice.

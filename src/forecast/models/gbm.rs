@@ -198,6 +198,10 @@ impl Model for Gbm {
         Some(Self::day(h))
     }
 
+    fn slow_fit(&self) -> bool {
+        true
+    }
+
     fn fit(&mut self, h: &History, horizons: &[usize]) {
         let n = h.len();
         if n < self.min_history(h) {
