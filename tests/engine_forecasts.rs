@@ -189,9 +189,9 @@ async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
 
 #[test]
 fn the_live_engine_and_the_backtest_forecast_alike_from_the_same_samples() {
-    // Three days of minutes: a daily cycle plus a deterministic wobble, so every model
+    // Two days of minutes: a daily cycle plus a deterministic wobble, so every model
     // (the trees included, first fitted after a few hours, refitted after a day) runs.
-    let n = 3 * 1440;
+    let n = 2 * 1440;
     let value = |i: usize| {
         let d = i as f64 / 1440.0 * std::f64::consts::TAU;
         40.0 + 15.0 * d.sin() + 3.0 * ((i * 7919) % 13) as f64 / 13.0

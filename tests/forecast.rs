@@ -281,7 +281,7 @@ fn median_error_vs_truth(rows: &[backtest::PredRow], h: usize, n: usize) -> f64 
 
 #[test]
 fn the_tree_model_learns_a_daily_pattern_with_trend_and_spikes() {
-    let t = spiky(10, None);
+    let t = spiky(8, None);
     let (rows, s) = backtest::forecast(&t, &[1, 3, 12], Some("gbm")).unwrap();
     assert!(rows.iter().all(|r| r.model == "gbm"), "gbm runs alone");
     for h in [1, 3, 12] {
@@ -301,9 +301,9 @@ fn the_tree_model_learns_a_daily_pattern_with_trend_and_spikes() {
 
 #[test]
 fn the_tree_model_follows_a_level_shift_outside_its_training_range() {
-    // Ten days around 50, then the whole pattern jumps by +100: levels never trained on.
-    let n = 12 * DAY;
-    let t = spiky(12, Some((n - 2 * DAY, 100.0)));
+    // A week around 50, then the whole pattern jumps by +100: levels never trained on.
+    let n = 9 * DAY;
+    let t = spiky(9, Some((n - 2 * DAY, 100.0)));
     let (rows, _) = backtest::forecast(&t, &[1, 12], Some("gbm")).unwrap();
     // A day after the shift (the model has not been refitted on much of it).
     let after: Vec<&backtest::PredRow> = rows
