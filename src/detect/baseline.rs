@@ -10,7 +10,7 @@
 //! the novelty divides it by a high quantile of the series' own past deviations, so a
 //! series that spikes every hour does not alarm on every spike.
 
-use super::window::{SortedWindow, median};
+use super::window::{SortedWindow, median, theil_sen};
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +73,7 @@ pub enum Expectation {
 impl Expectation {
     pub fn name(self) -> &'static str {
         match self {
-            Expectation::Level => "recent level",
+            Expectation::Level => "recent level and trend",
             Expectation::Season => "same time on past days",
             Expectation::Forecast => "forecast",
         }
@@ -170,6 +170,20 @@ impl Baseline {
         median(per_day)
     }
 
+    /// The recent points' robust straight line (Theil–Sen), carried to the next
+    /// point: on a rising or falling stretch the median lags by half its window.
+    fn trend(&self) -> Option<f64> {
+        let pts: Vec<(f64, f64)> = self
+            .level
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64, v))
+            .collect();
+        let n = pts.len() as f64;
+        let slope = theil_sen(&pts, 1_000)?;
+        median(pts.iter().map(|(i, v)| v + slope * (n - i)))
+    }
+
     /// Scores one grid point; `None` is a missing sample (a gap), which moves time on
     /// and scores nothing. `forecast` is the forecast's point for this sample, if any.
     pub fn push(&mut self, value: Option<f64>, forecast: Option<f64>) -> Option<BaselineScore> {
@@ -179,7 +193,7 @@ impl Baseline {
             return None;
         };
         let expectations = [
-            self.level.median(),
+            self.trend(),
             self.seasonal(x),
             forecast.filter(|f| f.is_finite()),
         ];
