@@ -93,6 +93,10 @@ pub struct BaselineScore {
     /// |deviation| over the tail quantile of past deviations: above 1 is larger than
     /// all but 1 % of what this series did before. None during warm-up.
     pub novelty: Option<f64>,
+    /// The same for the latest hour's mean distance from the day's median: a
+    /// moderate shift that lasts, which the point deviation misses once the recent
+    /// level has followed it. None during warm-up.
+    pub sustained: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +128,10 @@ pub struct Baseline {
     level: SortedWindow,
     cands: [Candidate; 3],
     tail: SortedWindow,
+    day_values: SortedWindow,
+    day_errors: SortedWindow,
+    hour: VecDeque<f64>,
+    hour_tail: SortedWindow,
 }
 
 impl Baseline {
@@ -132,6 +140,10 @@ impl Baseline {
         Baseline {
             level: SortedWindow::new(cfg.recent),
             tail: SortedWindow::new(cfg.tail_window),
+            day_values: SortedWindow::new(cfg.scale_window),
+            day_errors: SortedWindow::new(cfg.scale_window),
+            hour: VecDeque::new(),
+            hour_tail: SortedWindow::new(cfg.tail_window),
             cands: [c(), c(), c()],
             history: VecDeque::new(),
             cfg,
@@ -237,6 +249,7 @@ impl Baseline {
             .flatten()
             .map(|q| deviation.abs() / q.max(1e-9));
         self.tail.push(deviation.abs().min(1e12));
+        let sustained = self.sustained(x);
         Some(BaselineScore {
             value: x,
             expected,
@@ -248,7 +261,37 @@ impl Baseline {
             scale: scale.max(floor),
             deviation,
             novelty,
+            sustained,
         })
+    }
+
+    /// The latest hour's mean distance from the median of the day before it, in that
+    /// day's median absolute distances, over the tail quantile of its own past.
+    fn sustained(&mut self, x: f64) -> Option<f64> {
+        let m = self.day_values.median();
+        let s = self.day_errors.median();
+        let mut out = None;
+        if let (Some(m), Some(s)) = (m, s) {
+            let floor = (m.abs() * 1e-6).max(1e-9);
+            let z = ((x - m) / s.max(floor)).clamp(-1e12, 1e12);
+            self.hour.push_back(z);
+            while self.hour.len() > self.cfg.recent {
+                self.hour.pop_front();
+            }
+            let mean = (self.hour.iter().sum::<f64>() / self.hour.len() as f64).abs();
+            if self.hour_tail.len() >= self.cfg.warmup {
+                out = self
+                    .hour_tail
+                    .quantile(self.cfg.tail_q)
+                    .map(|q| mean / q.max(1e-9));
+            }
+            self.hour_tail.push(mean);
+        }
+        if let Some(m) = m {
+            self.day_errors.push((x - m).abs());
+        }
+        self.day_values.push(x);
+        out
     }
 
     fn remember(&mut self, x: f64, cap: usize) {
