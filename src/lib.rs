@@ -12,6 +12,8 @@ pub mod detect;
 pub mod engine;
 pub mod execute;
 pub mod forecast;
+pub mod heal;
+pub mod llm;
 pub mod logging;
 pub mod notify;
 pub mod plan;

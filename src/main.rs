@@ -106,6 +106,9 @@ enum Cmd {
     /// Cloud APIs by hand: sign (and send) one request, to debug access
     #[command(subcommand)]
     Cloud(vigil::execute::huawei::cli::CloudCmd),
+    /// Healing playbooks: check them, list them, or see what one would do
+    #[command(subcommand)]
+    Playbook(vigil::heal::cli::PlaybookCmd),
     /// Stop all execution at once, in every running vigil, until a person re-arms it
     Brake {
         /// Re-arm: let approved actions run again
@@ -290,6 +293,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Cloud(c)) => {
             vigil::execute::huawei::cli::run(c, &load_config(&cli.global)?.config.huawei)
         }
+        Some(Cmd::Playbook(c)) => vigil::heal::cli::run(c, &load_config(&cli.global)?.config),
         Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
         Some(Cmd::Daemon) => daemon(&cli.global),
         Some(Cmd::Proposals { json }) => proposals_cmd(&cli.global, json),

@@ -24,6 +24,10 @@ pub struct Config {
     pub approve: ApproveConfig,
     pub audit: AuditConfig,
     pub heal: HealConfig,
+    /// The playbook library: user directory, log roots, unattended classes, commands.
+    pub playbooks: crate::heal::PlaybooksConfig,
+    /// Optional root-cause notes from an OpenAI-compatible LLM.
+    pub llm: crate::llm::LlmConfig,
     pub daemon: DaemonConfig,
     /// Webhooks told about proposals needing approval, executions and failures.
     pub notify: Vec<NotifyTarget>,
@@ -449,6 +453,8 @@ impl Default for Config {
             approve: ApproveConfig::default(),
             audit: AuditConfig::default(),
             heal: HealConfig::default(),
+            playbooks: Default::default(),
+            llm: Default::default(),
             daemon: DaemonConfig::default(),
             notify: Vec::new(),
             huawei: HuaweiConfig::default(),
@@ -651,6 +657,8 @@ impl Config {
             }
         }
         self.huawei.problems(&self.scale, &mut bad);
+        self.playbooks.problems(&mut bad);
+        self.llm.problems(&mut bad);
         for (i, t) in self.scale.iter().enumerate() {
             let key = |k: &str| format!("scale.{i}.{k}");
             if crate::collect::Metric::from_name(&t.metric).is_none() {
