@@ -231,3 +231,25 @@ async fn secrets_and_addresses_never_reach_the_server() {
     // Nor does the key show in Debug.
     assert!(!format!("{c:?}").contains(KEY));
 }
+
+#[test]
+fn the_key_file_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key");
+    std::fs::write(&path, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = LlmConfig {
+        api_key_file: Some(path.clone()),
+        ..LlmConfig::default()
+    };
+    let e = ApiKey::load(&cfg).unwrap_err();
+    assert!(
+        e.ends_with("must be readable by its owner only (chmod 600)"),
+        "{e}"
+    );
+    assert!(!e.contains(KEY));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = ApiKey::load(&cfg).unwrap();
+    assert_eq!(format!("{key:?} {key}"), "*** ***");
+}
