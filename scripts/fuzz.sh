@@ -35,8 +35,11 @@ for t in "${targets[@]}"; do
   echo "fuzz: $t for ${secs}s"
   # rss_limit bounds memory: an input that makes vigil allocate without bound is a crash.
   status=0
+  # The config loader re-parses the file once per problem: short inputs run far more often.
+  max_len=65536
+  [ "$t" = config ] && max_len=4096
   cargo +nightly fuzz run -a "$t" "$work" "corpus/$t" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
+    -max_total_time="$secs" -rss_limit_mb=2048 -max_len="$max_len" -timeout=10 \
     -print_final_stats=1 >"$work.log" 2>&1 || status=$?
   grep -E "^stat::(number_of_executed_units|peak_rss_mb)|ERROR|SUMMARY|panicked|Test unit written" "$work.log" || true
   if [ "$status" -ne 0 ]; then

@@ -251,3 +251,20 @@ fn durations_of_backtest_scale_that_would_wrap_or_crawl_the_clock_are_refused() 
         assert!(err.contains(want), "{flag} {value}: {err}");
     }
 }
+
+#[test]
+fn a_delta_with_a_time_at_the_edge_of_the_clock_does_not_panic_the_console() {
+    // Found by reading what the protocol fuzz target drives: a history point near
+    // i64::MIN made the window arithmetic overflow.
+    use vigil::protocol::{Delta, Metric, ServerMsg, Snapshot, decode_server};
+    let frame = format!(
+        "{{\"type\":\"delta\",\"from\":0,\"seq\":1,\"ts\":0,\"history\":[[\"cpu\",[[{},1.0]]]]}}",
+        i64::MIN + 1
+    );
+    let Ok(ServerMsg::Delta(d)) = decode_server(frame.as_bytes()) else {
+        panic!("the frame is a delta");
+    };
+    let mut s = Snapshot::default();
+    Delta::apply(*d, &mut s);
+    assert_eq!(s.history[&Metric::Cpu].len(), 1);
+}

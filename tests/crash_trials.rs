@@ -101,7 +101,7 @@ max = 3
 template = {{ image = "{image}", restart = "no" }}
 probe = {{ port = 8080, http = "/health" }}
 ready_timeout = "30s"
-stop_timeout = "2s"
+stop_timeout = "1s"
 "#,
                 db = p("vigil.db"),
                 logs = p("logs"),

@@ -186,3 +186,53 @@ async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
     let recs = vigil::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
     assert!(recs.iter().any(|(r, _)| r.kind == "proposal"), "{recs:?}");
 }
+
+#[test]
+fn the_live_engine_and_the_backtest_forecast_alike_from_the_same_samples() {
+    // Two days of minutes: a daily cycle plus a deterministic wobble, so every model
+    // (the trees included, first fitted after a few hours, refitted after a day) runs.
+    let n = 2 * 1440;
+    let value = |i: usize| {
+        let d = i as f64 / 1440.0 * std::f64::consts::TAU;
+        40.0 + 15.0 * d.sin() + 3.0 * ((i * 7919) % 13) as f64 / 13.0
+    };
+    let t0 = T0;
+    // The live path: one sample a minute through the engine's forecasts, the due refits
+    // run as the engine's blocking thread runs them and installed before the next minute.
+    let mut live = Forecasts::warm(&BTreeMap::new(), t0, 120_000);
+    let mut by_origin = BTreeMap::new();
+    for i in 0..=n {
+        if live.observe(&sample(t0 + i as i64 * 60_000, value(i))) {
+            let fc = live.latest[&Metric::Cpu].clone();
+            by_origin.insert(fc.origin, fc);
+        }
+        let jobs = live.refit_jobs();
+        live.install(vigil::engine::forecasts::run_jobs(jobs));
+    }
+    // The backtest on the same minutes, as a trace.
+    let trace = trace::Trace {
+        start: t0,
+        step: 60_000,
+        values: (0..n).map(value).collect(),
+        filled: vec![false; n],
+    };
+    let (rows, _) = vigil::sim::backtest::forecast(&trace, &HORIZONS, None).unwrap();
+    assert!(rows.len() > 1000);
+    let mut gbm_led = 0;
+    for r in &rows {
+        let fc = &by_origin[&trace.ts(r.origin)];
+        let h = fc.horizons.iter().find(|h| h.steps == r.horizon).unwrap();
+        assert_eq!(
+            (h.point, h.lo, h.hi, h.model.as_str()),
+            (r.point, r.lo, r.hi, r.model.as_str()),
+            "origin {} horizon {}",
+            r.origin,
+            r.horizon
+        );
+        gbm_led += usize::from(r.model == "gbm");
+    }
+    assert!(
+        gbm_led > 0,
+        "the trees led somewhere, so they were compared too"
+    );
+}

@@ -240,3 +240,141 @@ fn a_malformed_trace_names_the_line() {
         "{err}"
     );
 }
+
+/// A daily pattern with a trend and short spikes (one in ~100 points, +25 for three
+/// points): what load looks like, and what a squared-error tree would chase.
+fn spiky(days: usize, shift_at: Option<(usize, f64)>) -> Trace {
+    let mut noise = Noise(7);
+    let values: Vec<f64> = (0..days * DAY)
+        .map(|i| {
+            let spike = if (i / 3) % 37 == 11 && (i / 111) % 3 == 0 {
+                25.0
+            } else {
+                0.0
+            };
+            let shift = match shift_at {
+                Some((at, by)) if i >= at => by,
+                _ => 0.0,
+            };
+            truth(i) + spike + shift + SD * noise.normal()
+        })
+        .collect();
+    Trace {
+        start: START,
+        step: STEP,
+        filled: vec![false; values.len()],
+        values,
+    }
+}
+
+/// Median absolute error against the noise-free truth over the last two days: spikes
+/// are not forecastable, the pattern is.
+fn median_error_vs_truth(rows: &[backtest::PredRow], h: usize, n: usize) -> f64 {
+    let mut e: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.horizon == h && r.origin + h >= n - 2 * DAY)
+        .map(|r| (r.point - truth(r.origin + h)).abs())
+        .collect();
+    e.sort_by(f64::total_cmp);
+    e[e.len() / 2]
+}
+
+#[test]
+fn the_tree_model_learns_a_daily_pattern_with_trend_and_spikes() {
+    let t = spiky(8, None);
+    let (rows, s) = backtest::forecast(&t, &[1, 3, 12], Some("gbm")).unwrap();
+    assert!(rows.iter().all(|r| r.model == "gbm"), "gbm runs alone");
+    for h in [1, 3, 12] {
+        // The noise alone puts the median error near 0.67·SD; the model may add half.
+        let m = median_error_vs_truth(&rows, h, t.len());
+        assert!(m < 1.0 * SD, "gbm {h} steps ahead: median error {m:.3}");
+    }
+    for sc in &s.scores {
+        assert!(
+            (0.75..=0.85).contains(&sc.coverage),
+            "horizon {}: coverage {}",
+            sc.horizon,
+            sc.coverage
+        );
+    }
+}
+
+#[test]
+fn the_tree_model_follows_a_level_shift_outside_its_training_range() {
+    // A week around 50, then the whole pattern jumps by +100: levels never trained on.
+    let n = 9 * DAY;
+    let t = spiky(9, Some((n - 2 * DAY, 100.0)));
+    let (rows, _) = backtest::forecast(&t, &[1, 12], Some("gbm")).unwrap();
+    // A day after the shift (the model has not been refitted on much of it).
+    let after: Vec<&backtest::PredRow> = rows
+        .iter()
+        .filter(|r| r.horizon == 12 && r.origin >= n - DAY && r.origin + 12 < n)
+        .collect();
+    assert!(!after.is_empty());
+    let mut e: Vec<f64> = after
+        .iter()
+        .map(|r| (r.point - (truth(r.origin + 12) + 100.0)).abs())
+        .collect();
+    e.sort_by(f64::total_cmp);
+    let median = e[e.len() / 2];
+    assert!(
+        median < 2.0 * SD,
+        "median error {median:.2} after a +100 shift: the trees forecast changes, not levels"
+    );
+}
+
+#[test]
+fn the_tree_model_gives_finite_forecasts_on_degenerate_series() {
+    let cases: Vec<(&str, Vec<f64>)> = vec![
+        ("all zero", vec![0.0; 3 * DAY]),
+        ("constant", vec![42.0; 3 * DAY]),
+        ("shorter than a day", (0..DAY / 2).map(truth).collect()),
+        (
+            "huge values",
+            (0..3 * DAY).map(|i| 1e12 + 1e9 * truth(i)).collect(),
+        ),
+    ];
+    for (what, values) in cases {
+        let t = Trace {
+            start: START,
+            step: STEP,
+            filled: vec![false; values.len()],
+            values: values.clone(),
+        };
+        let (rows, _) = backtest::forecast(&t, &[1, 3, 12], Some("gbm")).unwrap();
+        assert!(!rows.is_empty(), "{what}");
+        for r in &rows {
+            assert!(
+                r.point.is_finite() && r.lo.is_finite() && r.hi.is_finite(),
+                "{what}: {r:?}"
+            );
+            assert!(r.lo <= r.point && r.point <= r.hi, "{what}: {r:?}");
+        }
+        if values.iter().all(|v| *v == values[0]) {
+            assert!(
+                rows.iter().all(|r| (r.point - values[0]).abs() < 1e-9),
+                "{what}: a flat series forecasts its level"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_tree_model_forecasts_through_gaps() {
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..4 * DAY {
+        if i % 5 == 2 || (500..560).contains(&i) {
+            continue;
+        }
+        let ts = trace::format_ts(START + i as i64 * STEP);
+        csv.push_str(&format!("{ts},{}\n", truth(i)));
+    }
+    let t = trace::parse(&csv, "gappy.csv").unwrap();
+    let (rows, _) = backtest::forecast(&t, &[1, 3, 12], Some("gbm")).unwrap();
+    assert!(
+        rows.iter().all(|r| r.model == "gbm"
+            && r.point.is_finite()
+            && r.lo.is_finite()
+            && r.hi.is_finite())
+    );
+}

@@ -10,7 +10,7 @@
 //! the novelty divides it by a high quantile of the series' own past deviations, so a
 //! series that spikes every hour does not alarm on every spike.
 
-use super::window::{SortedWindow, median};
+use super::window::{SortedWindow, median, theil_sen};
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +73,7 @@ pub enum Expectation {
 impl Expectation {
     pub fn name(self) -> &'static str {
         match self {
-            Expectation::Level => "recent level",
+            Expectation::Level => "recent level and trend",
             Expectation::Season => "same time on past days",
             Expectation::Forecast => "forecast",
         }
@@ -93,6 +93,10 @@ pub struct BaselineScore {
     /// |deviation| over the tail quantile of past deviations: above 1 is larger than
     /// all but 1 % of what this series did before. None during warm-up.
     pub novelty: Option<f64>,
+    /// The same for the latest hour's mean distance from the day's median: a
+    /// moderate shift that lasts, which the point deviation misses once the recent
+    /// level has followed it. None during warm-up.
+    pub sustained: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +128,10 @@ pub struct Baseline {
     level: SortedWindow,
     cands: [Candidate; 3],
     tail: SortedWindow,
+    day_values: SortedWindow,
+    day_errors: SortedWindow,
+    hour: VecDeque<f64>,
+    hour_tail: SortedWindow,
 }
 
 impl Baseline {
@@ -132,6 +140,10 @@ impl Baseline {
         Baseline {
             level: SortedWindow::new(cfg.recent),
             tail: SortedWindow::new(cfg.tail_window),
+            day_values: SortedWindow::new(cfg.scale_window),
+            day_errors: SortedWindow::new(cfg.scale_window),
+            hour: VecDeque::new(),
+            hour_tail: SortedWindow::new(cfg.tail_window),
             cands: [c(), c(), c()],
             history: VecDeque::new(),
             cfg,
@@ -170,6 +182,20 @@ impl Baseline {
         median(per_day)
     }
 
+    /// The recent points' robust straight line (Theil–Sen), carried to the next
+    /// point: on a rising or falling stretch the median lags by half its window.
+    fn trend(&self) -> Option<f64> {
+        let pts: Vec<(f64, f64)> = self
+            .level
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64, v))
+            .collect();
+        let n = pts.len() as f64;
+        let slope = theil_sen(&pts, 1_000)?;
+        median(pts.iter().map(|(i, v)| v + slope * (n - i)))
+    }
+
     /// Scores one grid point; `None` is a missing sample (a gap), which moves time on
     /// and scores nothing. `forecast` is the forecast's point for this sample, if any.
     pub fn push(&mut self, value: Option<f64>, forecast: Option<f64>) -> Option<BaselineScore> {
@@ -179,7 +205,7 @@ impl Baseline {
             return None;
         };
         let expectations = [
-            self.level.median(),
+            self.trend(),
             self.seasonal(x),
             forecast.filter(|f| f.is_finite()),
         ];
@@ -223,6 +249,7 @@ impl Baseline {
             .flatten()
             .map(|q| deviation.abs() / q.max(1e-9));
         self.tail.push(deviation.abs().min(1e12));
+        let sustained = self.sustained(x);
         Some(BaselineScore {
             value: x,
             expected,
@@ -234,7 +261,37 @@ impl Baseline {
             scale: scale.max(floor),
             deviation,
             novelty,
+            sustained,
         })
+    }
+
+    /// The latest hour's mean distance from the median of the day before it, in that
+    /// day's median absolute distances, over the tail quantile of its own past.
+    fn sustained(&mut self, x: f64) -> Option<f64> {
+        let m = self.day_values.median();
+        let s = self.day_errors.median();
+        let mut out = None;
+        if let (Some(m), Some(s)) = (m, s) {
+            let floor = (m.abs() * 1e-6).max(1e-9);
+            let z = ((x - m) / s.max(floor)).clamp(-1e12, 1e12);
+            self.hour.push_back(z);
+            while self.hour.len() > self.cfg.recent {
+                self.hour.pop_front();
+            }
+            let mean = (self.hour.iter().sum::<f64>() / self.hour.len() as f64).abs();
+            if self.hour_tail.len() >= self.cfg.warmup {
+                out = self
+                    .hour_tail
+                    .quantile(self.cfg.tail_q)
+                    .map(|q| mean / q.max(1e-9));
+            }
+            self.hour_tail.push(mean);
+        }
+        if let Some(m) = m {
+            self.day_errors.push((x - m).abs());
+        }
+        self.day_values.push(x);
+        out
     }
 
     fn remember(&mut self, x: f64, cap: usize) {

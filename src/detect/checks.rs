@@ -10,6 +10,9 @@
 use super::window::{median, theil_sen};
 use super::{Finding, FindingKind, ev};
 use crate::forecast::Forecast;
+use linfa::prelude::*;
+use linfa_linear::LinearRegression;
+use ndarray::{Array1, Array2};
 
 /// `(unix ms, value)` points, oldest first.
 pub type Points = [(i64, f64)];
@@ -19,6 +22,9 @@ const HOUR_MS: f64 = 3_600_000.0;
 const MAX_PAIRS: usize = 20_000;
 /// Candidate onsets the leak check tries.
 const ONSETS: usize = 64;
+/// Points the leak check fits at most.
+const MAX_FIT: usize = 1_000;
+const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiskCheck {
@@ -144,50 +150,84 @@ impl Default for LeakCheck {
     }
 }
 
-/// Memory growing steadily. The history (e.g. memory used, %) is fitted with a hinge:
-/// its median level up to an onset, then a straight climb; the onset that fits best
-/// (least absolute error) is when the leak started.
+/// Least squares of `y` on the columns (and an intercept, linfa-linear), with the fit's
+/// intercept, coefficients and total absolute error.
+fn fit(cols: &[Vec<f64>], y: &[f64]) -> Option<(f64, Vec<f64>, f64)> {
+    let n = y.len();
+    let p = cols.len();
+    let mut x = Array2::<f64>::zeros((n, p));
+    for (j, c) in cols.iter().enumerate() {
+        for (i, v) in c.iter().enumerate() {
+            x[[i, j]] = *v;
+        }
+    }
+    let model = LinearRegression::new()
+        .fit(&Dataset::new(x, Array1::from(y.to_vec())))
+        .ok()?;
+    let coef: Vec<f64> = model.params().to_vec();
+    let b = model.intercept();
+    if !b.is_finite() || coef.iter().any(|c| !c.is_finite()) {
+        return None;
+    }
+    let cost = (0..n)
+        .map(|i| (y[i] - b - (0..p).map(|j| coef[j] * cols[j][i]).sum::<f64>()).abs())
+        .sum();
+    Some((b, coef, cost))
+}
+
+/// Memory growing steadily. The history (e.g. memory used, %) is fitted twice: as a
+/// level, and as a level that starts climbing in a straight line at some onset (a
+/// hinge); with a day or more of history both also fit the daily cycle (a sine and a
+/// cosine of the time of day), so a daily swing is neither taken for a leak nor hides
+/// one. The onset that fits best (least absolute error) is when the leak started; it
+/// is a leak when the climb is steep enough, long enough, well above the scatter
+/// around the fit, and the hinge explains the history far better than the level.
 pub fn memory_leak(subject: &str, history: &Points, cfg: &LeakCheck) -> Option<Finding> {
-    let pts: Vec<(i64, f64)> = history
+    let all: Vec<(i64, f64)> = history
         .iter()
         .copied()
         .filter(|p| p.1.is_finite())
         .collect();
+    // At most MAX_FIT points (thinned evenly): a bounded cost on any history.
+    let stride = all.len().div_ceil(MAX_FIT).max(1);
+    let pts: Vec<(i64, f64)> = all.iter().copied().step_by(stride).collect();
     let n = pts.len();
     if n < 8 {
         return None;
     }
-    let (now, last) = pts[n - 1];
+    let (now, last) = *all.last()?;
     if now - pts[0].0 < cfg.min_span_ms {
         return None;
     }
-    let flat_level = median(pts.iter().map(|p| p.1))?;
-    let flat_cost: f64 = pts.iter().map(|p| (p.1 - flat_level).abs()).sum();
-    let mut best: Option<(f64, usize, f64, f64)> = None; // cost, onset, level, slope
+    let y: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    let daily = now - pts[0].0 >= DAY_MS;
+    let mut season: Vec<Vec<f64>> = Vec::new();
+    if daily {
+        let phase = |t: i64| t.rem_euclid(DAY_MS) as f64 / DAY_MS as f64 * std::f64::consts::TAU;
+        season.push(pts.iter().map(|p| phase(p.0).sin()).collect());
+        season.push(pts.iter().map(|p| phase(p.0).cos()).collect());
+    }
+    let flat_cost = if season.is_empty() {
+        let m = median(y.iter().copied())?;
+        y.iter().map(|v| (v - m).abs()).sum()
+    } else {
+        fit(&season, &y)?.2
+    };
+    let mut best: Option<(f64, usize, f64, f64)> = None; // cost, onset, level, slope/ms
     for k in 0..ONSETS {
         let s = k * (n - 1) / ONSETS;
         let t0 = pts[s].0;
         if now - t0 < cfg.min_span_ms {
             break;
         }
-        let level = median(pts[..=s].iter().map(|p| p.1))?;
-        // Least squares slope of the climb from (t0, level), then its absolute error.
-        let (mut num, mut den) = (0.0, 0.0);
-        for &(t, v) in &pts[s..] {
-            let dt = (t - t0) as f64;
-            num += dt * (v - level);
-            den += dt * dt;
-        }
-        if den <= 0.0 {
+        let mut cols = season.clone();
+        cols.push(pts.iter().map(|p| ((p.0 - t0).max(0)) as f64).collect());
+        let Some((b, coef, cost)) = fit(&cols, &y) else {
             continue;
-        }
-        let slope = num / den;
-        let cost: f64 = pts
-            .iter()
-            .map(|&(t, v)| (v - level - slope * ((t - t0).max(0) as f64)).abs())
-            .sum();
-        if best.is_none_or(|b| cost < b.0) {
-            best = Some((cost, s, level, slope));
+        };
+        let slope = coef[coef.len() - 1];
+        if best.is_none_or(|x| cost < x.0) {
+            best = Some((cost, s, b, slope));
         }
     }
     let (cost, onset, level, slope) = best?;

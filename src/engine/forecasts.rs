@@ -22,13 +22,13 @@ pub struct Forecasts {
     pub latest: BTreeMap<Metric, Forecast>,
 }
 
-fn config(boot_ms: i64) -> ForecasterConfig {
-    let mut c = ForecasterConfig::new(HORIZONS.to_vec());
-    c.plan_quantile = crate::plan::scaling::plan_quantile(STEP_MS, boot_ms);
-    // An hour of new minutes between refits; a week of minutes kept.
-    c.refit_every = 60;
-    c.max_history = 7 * 1440;
-    c
+/// The forecasters' configuration: the one the backtests use on a one-minute grid.
+pub fn config(boot_ms: i64) -> ForecasterConfig {
+    ForecasterConfig::for_grid(
+        HORIZONS.to_vec(),
+        STEP_MS,
+        crate::plan::scaling::plan_quantile(STEP_MS, boot_ms),
+    )
 }
 
 /// Points (ts, value) averaged per minute from `start` to the minute before `end`,
@@ -68,13 +68,13 @@ impl Forecasts {
             let mut f = Forecaster::new(config(boot_ms), start, STEP_MS);
             let split = values.len().saturating_sub(WARM_TAIL);
             f.extend_quietly(&values[..split]);
+            // The quick models now; the trees' first fit (seconds) is the first
+            // background refit, so start-up never waits for it.
             if !values.is_empty() {
-                f.refit();
+                f.refit_quick();
             }
             for &v in &values[split..] {
-                if f.needs_refit() {
-                    f.refit();
-                }
+                f.refit_quick();
                 latest.insert(m, f.push(v));
             }
             if !values.is_empty() {

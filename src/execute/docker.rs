@@ -732,6 +732,13 @@ impl DockerExecutor {
         match action {
             Action::Scale {
                 target,
+                kind: TargetKind::HuaweiAsGroup,
+                ..
+            } => Err(ExecError::Refused(format!(
+                "{target} is a Huawei Cloud group: Docker cannot tell what became of it"
+            ))),
+            Action::Scale {
+                target,
                 kind: TargetKind::SwarmService,
                 to,
             } => {

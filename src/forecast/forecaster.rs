@@ -28,6 +28,16 @@ pub struct ForecasterConfig {
 }
 
 impl ForecasterConfig {
+    /// The one configuration live and every backtest use on a grid of `step_ms`: the
+    /// history kept is what the models look back over (the trees' window plus the week
+    /// before it), so a backtest sees what the live engine would have had.
+    pub fn for_grid(horizons: Vec<usize>, step_ms: i64, plan_quantile: f64) -> Self {
+        let mut c = ForecasterConfig::new(horizons);
+        c.max_history = models::Gbm::history_kept(step_ms);
+        c.plan_quantile = plan_quantile;
+        c
+    }
+
     pub fn new(horizons: Vec<usize>) -> Self {
         ForecasterConfig {
             horizons,
@@ -137,6 +147,8 @@ pub struct Forecaster {
     fitted_once: Vec<bool>,
 }
 
+/// The name the blend of the linear model and the trees leads under.
+pub const BLEND: &str = "linear+gbm";
 /// Errors needed before a model's record counts for choosing it.
 const MIN_SCORED: usize = 20;
 const Z80: f64 = 1.2816;
@@ -154,7 +166,8 @@ impl Forecaster {
     ) -> Self {
         let h = cfg.horizons.len();
         Forecaster {
-            model_errors: (0..models.len())
+            // One record per model, and one for the blend of the learned models.
+            model_errors: (0..=models.len())
                 .map(|_| (0..h).map(|_| Residuals::new(cfg.select_window)).collect())
                 .collect(),
             band_errors: (0..h).map(|_| Residuals::new(cfg.band_window)).collect(),
@@ -219,6 +232,26 @@ impl Forecaster {
     /// Re-estimates the due models on the history: the slow part, kept off the tick.
     pub fn refit(&mut self) {
         let due = self.due();
+        let horizons = self.cfg.horizons.clone();
+        let h = History {
+            values: &self.values,
+            start: self.start + self.offset as i64 * self.step,
+            step: self.step,
+        };
+        for &i in &due {
+            self.models[i].fit(&h, &horizons);
+        }
+        self.mark_fitted(&due);
+    }
+
+    /// Re-estimates the due models whose fit is quick, leaving the slow ones due for
+    /// the next `refit_job`: for start-up, which must not wait seconds per series.
+    pub fn refit_quick(&mut self) {
+        let due: Vec<usize> = self
+            .due()
+            .into_iter()
+            .filter(|&i| !self.models[i].slow_fit())
+            .collect();
         let horizons = self.cfg.horizons.clone();
         let h = History {
             values: &self.values,
@@ -319,7 +352,7 @@ impl Forecaster {
     fn forecast_from(&mut self, now: usize) -> Forecast {
         let h = self.history();
         let horizons = &self.cfg.horizons;
-        let by_model: Vec<Option<Vec<f64>>> = self
+        let mut by_model: Vec<Option<Vec<f64>>> = self
             .models
             .iter()
             .map(|m| {
@@ -330,6 +363,7 @@ impl Forecaster {
                 }
             })
             .collect();
+        by_model.push(self.blend(&by_model));
         let mut out = Vec::with_capacity(horizons.len());
         let mut chosen = Vec::with_capacity(horizons.len());
         for (k, &s) in horizons.iter().enumerate() {
@@ -357,7 +391,7 @@ impl Forecaster {
                 lo: lo.min(point),
                 hi: hi.max(point),
                 plan_hi: plan_hi.max(point),
-                model: self.models[mi].name().to_string(),
+                model: self.slot_name(mi).to_string(),
                 recent_mae: mae,
             });
         }
@@ -381,6 +415,21 @@ impl Forecaster {
             scale,
             plan_quantile: self.cfg.plan_quantile,
         }
+    }
+
+    /// The mean of the linear model's and the trees' forecasts where both have one: their
+    /// errors are far from perfectly correlated (one extrapolates smooth trends, the
+    /// other learns shapes), so the mean often beats both; it is scored and chosen like
+    /// any model.
+    fn blend(&self, by_model: &[Option<Vec<f64>>]) -> Option<Vec<f64>> {
+        let find = |name: &str| self.models.iter().position(|m| m.name() == name);
+        let a = by_model.get(find("linear")?)?.as_ref()?;
+        let b = by_model.get(find("gbm")?)?.as_ref()?;
+        Some(a.iter().zip(b).map(|(x, y)| 0.5 * (x + y)).collect())
+    }
+
+    fn slot_name(&self, i: usize) -> &'static str {
+        self.models.get(i).map_or(BLEND, |m| m.name())
     }
 
     /// The upper `q` quantile at horizon `k` from the model whose own errors give the

@@ -63,6 +63,11 @@ pub trait Model: Send {
     fn refit_every(&self, _h: &History) -> Option<usize> {
         None
     }
+    /// Whether a fit is slow enough (seconds) that it must never run where something
+    /// waits for it, such as start-up: it is then left to the background refits.
+    fn slow_fit(&self) -> bool {
+        false
+    }
     /// Re-estimates the model's parameters on the history, for these horizons.
     fn fit(&mut self, _h: &History, _horizons: &[usize]) {}
     /// Point forecasts `steps` ahead of the end of `h`, one per entry of `horizons`.

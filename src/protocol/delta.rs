@@ -148,7 +148,10 @@ impl Delta {
             let last = h.back().map(|&(t, _)| t).unwrap_or(i64::MIN);
             h.extend(points.into_iter().filter(|&(t, _)| t > last));
             let newest = h.back().map(|&(t, _)| t).unwrap_or(0);
-            while h.front().is_some_and(|&(t, _)| t < newest - WINDOW_MS) {
+            while h
+                .front()
+                .is_some_and(|&(t, _)| t < newest.saturating_sub(WINDOW_MS))
+            {
                 h.pop_front();
             }
         }

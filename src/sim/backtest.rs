@@ -52,7 +52,8 @@ pub fn forecast(
             "{n} points are too few for a 30 % test part and horizon {max_h}"
         ));
     }
-    let cfg = ForecasterConfig::new(horizons.to_vec());
+    // The live configuration on this grid; its planning quantile is not scored here.
+    let cfg = ForecasterConfig::for_grid(horizons.to_vec(), trace.step, 0.9);
     let mut f = match model {
         None | Some("auto") => Forecaster::new(cfg, trace.start, trace.step),
         Some(name) => {

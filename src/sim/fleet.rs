@@ -136,8 +136,8 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
     let lead = p.boot_ms + p.interval_ms;
     let h = ((lead + step - 1) / step).max(1) as usize;
     let mut forecaster = (kind == PolicyKind::Predictive).then(|| {
-        let mut cfg = ForecasterConfig::new((1..=h).collect());
-        cfg.plan_quantile = plan_quantile(step, p.boot_ms);
+        let cfg =
+            ForecasterConfig::for_grid((1..=h).collect(), step, plan_quantile(step, p.boot_ms));
         Forecaster::new(cfg, trace.start, step)
     });
     let mut forecast: Option<crate::forecast::Forecast> = None;

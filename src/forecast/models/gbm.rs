@@ -4,6 +4,8 @@ use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
 use forust_ml::{GradientBooster, Matrix};
 
+use super::forest::Forest;
+
 /// Gradient-boosted trees (forust-ml), one model per horizon (the direct strategy).
 /// Trees cannot extrapolate past the levels they were trained on, so the target is the
 /// change from the last value and every level feature is relative to it: a load that
@@ -12,7 +14,7 @@ use forust_ml::{GradientBooster, Matrix};
 /// training targets are winsorised at their 2nd and 98th percentiles first.
 #[derive(Default)]
 pub struct Gbm {
-    boosters: Vec<(usize, GradientBooster)>,
+    boosters: Vec<(usize, Forest)>,
 }
 
 /// Lags y[t−1..t−23] relative to y[t].
@@ -146,16 +148,38 @@ fn winsorise(v: &mut [f64], q: f64) {
 
 impl Gbm {
     fn window(h: &History) -> usize {
-        if h.step <= 60_000 {
+        Self::window_for(h.step)
+    }
+
+    fn window_for(step_ms: i64) -> usize {
+        if step_ms <= 60_000 {
             WINDOW_1MIN
         } else {
             WINDOW_5MIN
         }
     }
 
+    /// History worth keeping on a grid of `step_ms`: the fitting window and the week
+    /// before its first row (the week-old feature).
+    pub fn history_kept(step_ms: i64) -> usize {
+        let week = if step_ms > 0 && 86_400_000 % step_ms == 0 {
+            7 * (86_400_000 / step_ms) as usize
+        } else {
+            7 * 288
+        };
+        Self::window_for(step_ms) + week
+    }
+
     /// Steps in a day, or a 5-minute day when the interval does not divide one.
     fn day(h: &History) -> usize {
         h.day().unwrap_or(288).max(1)
+    }
+}
+
+impl Gbm {
+    /// Bytes held by the fitted trees, for the memory budget.
+    pub fn bytes(&self) -> usize {
+        self.boosters.iter().map(|(_, f)| f.bytes()).sum()
     }
 }
 
@@ -172,6 +196,10 @@ impl Model for Gbm {
     /// series within 0.1 % of a core.
     fn refit_every(&self, h: &History) -> Option<usize> {
         Some(Self::day(h))
+    }
+
+    fn slow_fit(&self) -> bool {
+        true
     }
 
     fn fit(&mut self, h: &History, horizons: &[usize]) {
@@ -204,8 +232,10 @@ impl Model for Gbm {
             winsorise(&mut target, CLIP);
             let m = Matrix::new(&data, rows, FEATURES);
             let mut b = booster();
-            if b.fit_unweighted(&m, &target, None).is_ok() {
-                fitted.push((s, b));
+            if b.fit_unweighted(&m, &target, None).is_ok()
+                && let Some(forest) = Forest::from_booster(&b)
+            {
+                fitted.push((s, forest));
             }
         }
         self.boosters = fitted;
@@ -230,8 +260,7 @@ impl Model for Gbm {
             .map(|&s| {
                 let (_, b) = self.boosters.iter().min_by_key(|(fs, _)| fs.abs_diff(s))?;
                 features(y, roll, t, s, start, h.step, day, &mut f);
-                let m = Matrix::new(&f, 1, FEATURES);
-                let delta = b.predict(&m, false).first().copied()?;
+                let delta = b.predict(&f);
                 let v = y[t] + delta;
                 v.is_finite().then_some(v)
             })

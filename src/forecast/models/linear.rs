@@ -141,6 +141,12 @@ impl Model for Linear {
         self.min_len(h.day())
     }
 
+    /// An hour of new samples: a fit costs tens of milliseconds, and load's recent
+    /// shape is worth following that closely.
+    fn refit_every(&self, h: &History) -> Option<usize> {
+        Some((3_600_000 / h.step.max(1)).max(1) as usize)
+    }
+
     fn fit(&mut self, h: &History, horizons: &[usize]) {
         self.fitted.clear();
         let day = h.day();

@@ -1,6 +1,7 @@
 //! The models vigil chooses among.
 
 mod ets;
+mod forest;
 mod gbm;
 mod linear;
 mod naive;
