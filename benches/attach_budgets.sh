@@ -13,11 +13,16 @@
 #   benches/attach_budgets.sh            # 600 s per phase
 #   WINDOW=60 benches/attach_budgets.sh  # a quick run
 #   SKIP_LATENCY=1 …                     # phases 1-3 only
+#   VIGIL=/tmp/vigil-before …            # measure another build of vigil (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${WINDOW:-600}
-cargo build --release --quiet
-bin=$PWD/target/release/vigil
+if [[ -n ${VIGIL:-} ]]; then
+  bin=$(realpath "$VIGIL")
+else
+  cargo build --release --quiet
+  bin=$PWD/target/release/vigil
+fi
 btm=$(command -v btm || true)
 if [[ -z $btm ]]; then
   cargo install bottom --locked
