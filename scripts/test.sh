@@ -27,3 +27,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --tests
+
+# Every fuzz target briefly (15 s each; scripts/fuzz.sh SECONDS for longer runs). Needs the
+# nightly toolchain: fails loudly without it; installs cargo-fuzz when missing.
+./scripts/fuzz.sh 15

@@ -1,4 +1,5 @@
-//! The command line: the console (default), status, config.
+//! The command line: the console (default), the daemon, approvals from any shell,
+//! status, config, backtests, audit and the brake.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use vigil::collect::host::HostCollector;
 use vigil::config::{self, Config, Loaded, Mode};
 use vigil::console::{app::App, i18n::Lang, theme::Theme};
 use vigil::engine::{self, Clock, Engine, Notice, Severity, Source, SystemClock};
+use vigil::protocol::client;
 use vigil::sim::replay::{Replay, ReplayClock};
 
 /// vigil watches this host, forecasts its load and proposes scale and heal actions,
@@ -69,6 +71,44 @@ enum Cmd {
     /// Check or read the hash-chained audit log of every decision and action
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Run the engine headless: it keeps deciding with no console attached. Consoles,
+    /// `vigil approve` and scripts attach through its socket. SIGTERM stops it (actions in
+    /// flight finish first), SIGHUP reloads the config (a config with problems is refused
+    /// and the running one stays)
+    Daemon,
+    /// List the approval queue of this host's engine
+    Proposals {
+        /// One JSON array instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a proposal. Exit 0 approved, 3 the proposal changed (stale version),
+    /// 4 no such proposal, 5 refused (not waiting, or a risky one without --confirm), 1 error
+    Approve {
+        /// The proposal's id, e.g. scale:web or heal:api-1
+        id: String,
+        /// The version you looked at; without it, the version waiting now
+        #[arg(long)]
+        version: Option<u32>,
+        /// A risky proposal needs the name of what it touches, typed, e.g. --confirm web
+        #[arg(long, value_name = "NAME")]
+        confirm: Option<String>,
+    },
+    /// Reject a proposal. Exit codes as for approve
+    Reject {
+        id: String,
+        #[arg(long)]
+        version: Option<u32>,
+        /// Why (kept in the audit log)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Cloud APIs by hand: sign (and send) one request, to debug access
+    #[command(subcommand)]
+    Cloud(vigil::execute::huawei::cli::CloudCmd),
+    /// Healing playbooks: check them, list them, or see what one would do
+    #[command(subcommand)]
+    Playbook(vigil::heal::cli::PlaybookCmd),
     /// Stop all execution at once, in every running vigil, until a person re-arms it
     Brake {
         /// Re-arm: let approved actions run again
@@ -127,6 +167,9 @@ enum BacktestCmd {
     /// Replay a trace through a simulated fleet under a scaling policy; writes
     /// timestamp,load,demand,ready,billed,desired and prints the elasticity scores
     Scale(ScaleArgs),
+    /// Score every row of a trace with the live anomaly detector, seeing only the past;
+    /// writes timestamp,score,flag
+    Detect(vigil::sim::detect_backtest::DetectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -245,8 +288,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
         Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
+        Some(Cmd::Backtest(BacktestCmd::Detect(a))) => vigil::sim::detect_backtest::run(&a),
         Some(Cmd::Audit(cmd)) => audit_cmd(&cli.global, cmd),
+        Some(Cmd::Cloud(c)) => {
+            vigil::execute::huawei::cli::run(c, &load_config(&cli.global)?.config.huawei)
+        }
+        Some(Cmd::Playbook(c)) => vigil::heal::cli::run(c, &load_config(&cli.global)?.config),
         Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
+        Some(Cmd::Daemon) => daemon(&cli.global),
+        Some(Cmd::Proposals { json }) => proposals_cmd(&cli.global, json),
+        Some(Cmd::Approve {
+            id,
+            version,
+            confirm,
+        }) => decide_cmd(&cli.global, &id, version, true, confirm, None),
+        Some(Cmd::Reject {
+            id,
+            version,
+            reason,
+        }) => decide_cmd(&cli.global, &id, version, false, None, reason),
         None => console(&cli.global),
     }
 }
@@ -308,6 +368,23 @@ fn audit_cmd(global: &Global, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
 fn brake_cmd(global: &Global, release: bool, reason: &str) -> anyhow::Result<ExitCode> {
     let loaded = load_config(global)?;
     let cfg = &loaded.config;
+    // With an engine running, it pulls the brake (anyone in its group may): the record
+    // names the caller from the socket's credentials.
+    if let Some(socket) = vigil::engine::socket_path(cfg) {
+        let cmd = vigil::engine::Command::Brake {
+            engage: !release,
+            by: vigil::audit::Actor::local(),
+            reason: Some(reason.to_string()),
+        };
+        match runtime()?.block_on(client::request(&socket, cmd)) {
+            Ok(reply) => {
+                println!("{}", reply.message());
+                return Ok(ExitCode::from(reply.exit_code()));
+            }
+            Err(client::AttachError::NoEngine(_)) => {}
+            Err(e) => anyhow::bail!("{e}"),
+        }
+    }
     let brake = vigil::execute::Brake::new(vigil::engine::brake_path(cfg));
     let mut log = vigil::audit::AuditLog::open(
         &vigil::engine::audit_path(cfg).ok_or_else(|| anyhow::anyhow!("no home directory"))?,
@@ -339,14 +416,35 @@ fn scale_cmd(a: ScaleArgs) -> anyhow::Result<ExitCode> {
         "hour" => Billing::Hour,
         other => anyhow::bail!("--billing: expected second or hour, got \"{other}\""),
     };
-    if !(a.peak > 0.0 && a.peak.is_finite()) {
+    if !(a.peak > 0.0 && a.peak <= vigil::sim::fleet::MAX_PEAK) {
         anyhow::bail!(
-            "--peak: expected a positive number of instances, got {}",
+            "--peak: expected a number of instances above 0 and at most {}, got {}",
+            vigil::sim::fleet::MAX_PEAK,
             a.peak
         );
     }
     if a.interval.is_zero() {
         anyhow::bail!("--interval: must be more than 0");
+    }
+    // Bounded so the simulation's clock (i64 ms, stepped by --interval) cannot wrap or
+    // crawl, and its forecast horizons (boot + interval) stay few.
+    let day = std::time::Duration::from_secs(86_400);
+    for (flag, d, min) in [
+        ("--interval", a.interval, std::time::Duration::from_secs(1)),
+        ("--boot", a.boot, std::time::Duration::ZERO),
+        (
+            "--stabilisation",
+            a.stabilisation,
+            std::time::Duration::ZERO,
+        ),
+    ] {
+        if d < min || d > day {
+            anyhow::bail!(
+                "{flag}: expected a duration from {} to 1day, got {}",
+                humantime::format_duration(min),
+                humantime::format_duration(d)
+            );
+        }
     }
     if a.out.is_none() && !a.compare {
         anyhow::bail!("--out: where to write the steps (or --compare for the table alone)");
@@ -515,6 +613,9 @@ fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
     for fs in &s.filesystems {
         println!("disk      {} {:.1}% used", fs.mount, fs.used_pct());
     }
+    for m in &s.unresponsive_mounts {
+        println!("disk      {m} not answering");
+    }
     println!(
         "net       rx {:.0} B/s  tx {:.0} B/s",
         s.net_rx_bps(),
@@ -594,9 +695,350 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
         ),
     };
     let rt = runtime()?;
+    let app = App::new(theme, lang);
+    // A replay is its own little world: no lock, no socket, nothing of this host's.
+    if global.replay.is_some() {
+        rt.block_on(async {
+            let handle = Engine::spawn(cfg.clone(), clock, source, notices);
+            vigil::console::run(handle, app, cfg.console.mouse).await
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     rt.block_on(async {
-        let handle = Engine::spawn(cfg.clone(), clock, source, notices);
-        vigil::console::run(handle, App::new(theme, lang), cfg.console.mouse).await
+        match find_engine(&cfg).await? {
+            Found::Engine(socket, session) => {
+                tracing::info!(socket = %socket.display(), user = %session.user, "attached to the engine");
+                let handle = client::attach(socket, *session);
+                vigil::console::run(handle, app, cfg.console.mouse).await
+            }
+            Found::None => {
+                let owner = Owner::start(&cfg, notices, "console", true)?;
+                let r = vigil::console::run(owner.handle(), app, cfg.console.mouse).await;
+                owner.stop().await;
+                r
+            }
+        }
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+enum Found {
+    Engine(PathBuf, Box<client::Session>),
+    None,
+}
+
+/// This host's engine, if one runs: its socket answers, or its lock is held (then its
+/// socket must answer soon, or something is wrong and the operator is told what).
+async fn find_engine(cfg: &Config) -> anyhow::Result<Found> {
+    let Some(socket) = engine::socket_path(cfg) else {
+        return Ok(Found::None);
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match client::connect(&socket, true).await {
+            Ok(s) => return Ok(Found::Engine(socket, Box::new(s))),
+            Err(client::AttachError::NoEngine(_)) => {}
+            Err(e) => anyhow::bail!("{e}"),
+        }
+        let holder =
+            vigil::daemon::lock_path(cfg).and_then(|p| vigil::daemon::OwnerLock::holder(&p));
+        match holder {
+            None => return Ok(Found::None),
+            Some(h) if std::time::Instant::now() >= deadline => anyhow::bail!(
+                "this host's engine ({h}) does not answer at {}: is daemon.socket the same \
+                 in both configs?",
+                socket.display()
+            ),
+            Some(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// The one process on this host that plans, approves and executes: it holds the lock,
+/// runs the engine and (optionally) serves it on the socket.
+struct Owner {
+    handle: Option<vigil::protocol::Handle>,
+    socket: Option<PathBuf>,
+    _lock: vigil::daemon::OwnerLock,
+}
+
+impl Owner {
+    fn start(cfg: &Config, notices: Vec<Notice>, role: &str, serve: bool) -> anyhow::Result<Owner> {
+        let lock_path = vigil::daemon::lock_path(cfg).ok_or_else(|| {
+            anyhow::anyhow!("no data directory for the owner lock: set store.path")
+        })?;
+        let lock = vigil::daemon::OwnerLock::acquire(&lock_path, role)?;
+        let mut notices = notices;
+        let mut listener = None;
+        let socket = if serve {
+            engine::socket_path(cfg)
+        } else {
+            None
+        };
+        if let Some(path) = &socket {
+            match vigil::daemon::bind(path, cfg.daemon.group.as_deref()) {
+                Ok(l) => listener = Some(l),
+                Err(e) if role == "daemon" => return Err(e),
+                Err(e) => notices.push(Notice {
+                    severity: Severity::Warn,
+                    text: format!("socket: {e}: other shells cannot attach"),
+                }),
+            }
+        }
+        let handle = Engine::spawn(
+            cfg.clone(),
+            Arc::new(SystemClock),
+            Source::Host(Box::new(HostCollector::proc())),
+            notices,
+        );
+        // Only a socket this process bound is this process's to remove.
+        let bound = listener.as_ref().and(socket);
+        if let Some(l) = listener {
+            let link = vigil::daemon::EngineLink {
+                snapshots: handle.snapshots.clone(),
+                calls: handle.calls.clone(),
+            };
+            tokio::spawn(vigil::daemon::serve(l, link));
+        }
+        Ok(Owner {
+            handle: Some(handle),
+            socket: bound,
+            _lock: lock,
+        })
+    }
+
+    /// A handle on the engine for a console (the engine's own stays with the owner).
+    fn handle(&self) -> vigil::protocol::Handle {
+        let h = self.handle.as_ref().expect("the engine runs until stop");
+        vigil::protocol::Handle {
+            snapshots: h.snapshots.clone(),
+            calls: h.calls.clone(),
+            task: tokio::spawn(async {}),
+        }
+    }
+
+    fn calls(&self) -> &vigil::protocol::Handle {
+        self.handle.as_ref().expect("the engine runs until stop")
+    }
+
+    /// Stops the engine (in-flight actions finish first) and removes the socket.
+    async fn stop(mut self) {
+        if let Some(h) = self.handle.take() {
+            h.send(engine::Command::Shutdown).await;
+            let _ = h.task.await;
+        }
+        if let Some(s) = &self.socket {
+            let _ = std::fs::remove_file(s);
+        }
+    }
+}
+
+fn daemon(global: &Global) -> anyhow::Result<ExitCode> {
+    let loaded = load_config(global)?;
+    let cfg: Config = loaded.config.clone();
+    let notices: Vec<Notice> = loaded
+        .problems
+        .iter()
+        .map(|p| Notice {
+            severity: Severity::Warn,
+            text: format!("config: {p}"),
+        })
+        .collect();
+    for p in &loaded.problems {
+        eprintln!("warning: config: {p}");
+    }
+    let log_dir = cfg.log.dir.clone().or_else(config::paths::log_dir);
+    let _guard = match log_dir {
+        Some(dir) => match vigil::logging::init(&dir, &cfg.log.level) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!("warning: log: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let rt = runtime()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let owner = Owner::start(&cfg, notices, "daemon", true)?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        eprintln!(
+            "vigil daemon: engine running ({} mode), socket {}",
+            if cfg.mode == Mode::Live {
+                "live"
+            } else {
+                "shadow"
+            },
+            owner
+                .socket
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none".into())
+        );
+        tracing::info!("daemon started");
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    let (config, problems) = match load_config(global) {
+                        Ok(l) => (l.config, l.problems.iter().map(|p| p.to_string()).collect()),
+                        Err(e) => (cfg.clone(), vec![e.to_string()]),
+                    };
+                    let reply = owner
+                        .calls()
+                        .call(engine::Command::Reload { config: Box::new(config), problems })
+                        .await;
+                    if let Some(r) = reply {
+                        eprintln!("vigil daemon: {}", r.message());
+                    }
+                }
+            }
+        }
+        eprintln!("vigil daemon: stopping (actions in flight finish first)");
+        owner.stop().await;
+        eprintln!("vigil daemon: stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends one command to this host's engine, or, with none running, becomes the engine
+/// for as long as the command takes (the same gate and audit either way).
+fn ask_engine(
+    global: &Global,
+    cmd: engine::Command,
+    wait_for: Option<(String, u32)>,
+) -> anyhow::Result<vigil::protocol::Reply> {
+    let loaded = load_config(global)?;
+    let cfg = loaded.config;
+    runtime()?.block_on(async {
+        if let Some(socket) = engine::socket_path(&cfg) {
+            match client::request(&socket, cmd.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(client::AttachError::NoEngine(_)) => {}
+                Err(e) => anyhow::bail!("{e}"),
+            }
+        }
+        let owner = Owner::start(&cfg, Vec::new(), "command", false)?;
+        let h = owner.calls();
+        let reply = h
+            .call(cmd)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("the engine stopped"))?;
+        // This process is the engine: it stays until what it started has finished.
+        if let (Some((id, version)), vigil::protocol::Reply::Decided { .. }) = (&wait_for, &reply) {
+            let mut rx = h.snapshots.clone();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(300);
+            loop {
+                // Done is not the end: verification follows.
+                let settled = rx.borrow().board.iter().any(|e| {
+                    &e.proposal.id == id
+                        && e.proposal.version == *version
+                        && !matches!(
+                            e.state,
+                            vigil::protocol::State::Approved
+                                | vigil::protocol::State::Running
+                                | vigil::protocol::State::Done
+                        )
+                });
+                if settled {
+                    break;
+                }
+                if tokio::time::timeout_at(deadline, rx.changed())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+        owner.stop().await;
+        Ok(reply)
+    })
+}
+
+fn proposals_cmd(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
+    let reply = ask_engine(global, engine::Command::Proposals, None)?;
+    let vigil::protocol::Reply::Proposals { entries } = reply else {
+        anyhow::bail!("{}", reply.message());
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("no proposals");
+    }
+    for e in &entries {
+        println!(
+            "{:<24} v{:<3} {:<11} {:<7} {}",
+            e.proposal.id,
+            e.proposal.version,
+            e.state.name(),
+            format!("{:?}", e.proposal.risk).to_lowercase(),
+            e.proposal.summary()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decide_cmd(
+    global: &Global,
+    id: &str,
+    version: Option<u32>,
+    approve: bool,
+    confirm: Option<String>,
+    reason: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let version = match version {
+        Some(v) => v,
+        None => {
+            let reply = ask_engine(global, engine::Command::Proposals, None)?;
+            let vigil::protocol::Reply::Proposals { entries } = reply else {
+                anyhow::bail!("{}", reply.message());
+            };
+            match entries
+                .iter()
+                .find(|e| e.proposal.id == id && e.state == vigil::protocol::State::Pending)
+            {
+                Some(e) => e.proposal.version,
+                None if entries.iter().any(|e| e.proposal.id == id) => {
+                    eprintln!("vigil: refused: {id} has no version waiting for an answer");
+                    return Ok(ExitCode::from(5));
+                }
+                None => {
+                    eprintln!("vigil: no proposal {id}");
+                    return Ok(ExitCode::from(4));
+                }
+            }
+        }
+    };
+    let by = vigil::audit::Actor::local();
+    let cmd = if approve {
+        engine::Command::Approve {
+            id: id.to_string(),
+            version,
+            by,
+            confirm,
+        }
+    } else {
+        engine::Command::Reject {
+            id: id.to_string(),
+            version,
+            by,
+            reason,
+        }
+    };
+    let reply = ask_engine(global, cmd, Some((id.to_string(), version)))?;
+    let code = reply.exit_code();
+    if code == 0 {
+        println!("{}", reply.message());
+    } else {
+        eprintln!("vigil: {}", reply.message());
+    }
+    Ok(ExitCode::from(code))
 }

@@ -194,3 +194,176 @@ fn the_live_host_reads_in_range_and_agrees_with_meminfo() {
             .all(|n| n.iface != "lo" && n.rx_bps >= 0.0 && n.tx_bps >= 0.0)
     );
 }
+
+/// A proc root with two real mounts: `/` and an NFS mount at /mnt/nfs.
+fn proc_with_nfs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("proc-b");
+    for f in [
+        "stat",
+        "meminfo",
+        "loadavg",
+        "diskstats",
+        "net/dev",
+        "uptime",
+    ] {
+        std::fs::create_dir_all(dir.path().join(f).parent().unwrap()).unwrap();
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("self")).unwrap();
+    std::fs::write(
+        dir.path().join("self/mountinfo"),
+        "25 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n\
+         90 25 0:50 / /mnt/nfs rw,relatime shared:60 - nfs4 server:/export rw,vers=4.2\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// A statvfs whose /mnt/nfs blocks until released, as on a dead NFS server, and counts
+/// how often each mount is asked.
+struct DeadNfs {
+    released: std::sync::Mutex<bool>,
+    wake: std::sync::Condvar,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl DeadNfs {
+    fn statfs(&self, p: &Path) -> Option<(u64, u64, u64)> {
+        self.asked.lock().unwrap().push(p.display().to_string());
+        if p == Path::new("/mnt/nfs") {
+            let mut r = self.released.lock().unwrap();
+            while !*r {
+                r = self.wake.wait(r).unwrap();
+            }
+            return Some((4000, 1000, 3000));
+        }
+        Some((1000, 600, 300))
+    }
+
+    fn asked(&self, p: &str) -> usize {
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| *a == p)
+            .count()
+    }
+}
+
+#[test]
+fn a_hung_filesystem_does_not_freeze_the_tick_and_is_not_asked_again_until_it_answers() {
+    use std::sync::Arc;
+    let root = proc_with_nfs();
+    let nfs = Arc::new(DeadNfs {
+        released: std::sync::Mutex::new(false),
+        wake: std::sync::Condvar::new(),
+        asked: std::sync::Mutex::new(Vec::new()),
+    });
+    let fake = Arc::clone(&nfs);
+    let mut c = HostCollector::with_statfs(
+        root.path(),
+        Arc::new(move |p: &Path| fake.statfs(p)),
+        std::time::Duration::from_millis(50),
+    );
+    // The tick runs on its own thread so that a frozen collect fails this test instead
+    // of hanging it; the generous guard is no timing claim.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        for tick in 0..3 {
+            samples.push(c.collect(tick * 1000).unwrap());
+        }
+        tx.send((c, samples)).unwrap();
+    });
+    let (mut c, samples) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("three ticks return while /mnt/nfs still hangs");
+    for s in &samples {
+        let mounts: Vec<&str> = s.filesystems.iter().map(|f| f.mount.as_str()).collect();
+        assert_eq!(mounts, vec!["/"], "the answering mount is read every tick");
+        assert_eq!(s.filesystems[0].used, 600);
+        assert_eq!(s.unresponsive_mounts, vec!["/mnt/nfs".to_string()]);
+    }
+    assert_eq!(nfs.asked("/"), 3);
+    assert_eq!(
+        nfs.asked("/mnt/nfs"),
+        1,
+        "a mount that has not answered is not asked again"
+    );
+
+    // The server comes back: the blocked question returns, the next tick asks afresh.
+    *nfs.released.lock().unwrap() = true;
+    nfs.wake.notify_all();
+    let mut back = None;
+    for tick in 3..2000 {
+        let s = c.collect(tick * 1000).unwrap();
+        if s.unresponsive_mounts.is_empty() {
+            back = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let s = back.expect("the mount answers again once its server is back");
+    let nfs_fs = s
+        .filesystems
+        .iter()
+        .find(|f| f.mount == "/mnt/nfs")
+        .expect("/mnt/nfs is shown with its space again");
+    assert_eq!(
+        (nfs_fs.total, nfs_fs.used, nfs_fs.avail),
+        (4000, 1000, 3000)
+    );
+    assert_eq!(nfs.asked("/mnt/nfs"), 2);
+}
+
+#[test]
+fn a_mount_that_does_not_answer_is_shown_in_words_in_both_languages() {
+    use ratatui::{Terminal, backend::TestBackend};
+    use vigil::collect::{FsUsage, HostSample};
+    use vigil::console::{app::App, i18n::Lang, theme::Theme, ui};
+    let snap = vigil::engine::Snapshot {
+        latest: Some(HostSample {
+            cpu_per_core: vec![10.0],
+            mem_total: 8 << 30,
+            filesystems: vec![FsUsage {
+                mount: "/".into(),
+                fstype: "ext4".into(),
+                device: "/dev/vda1".into(),
+                total: 80 << 30,
+                used: 40 << 30,
+                avail: 40 << 30,
+            }],
+            unresponsive_mounts: vec!["/mnt/nfs".into()],
+            ..HostSample::default()
+        }),
+        ..vigil::engine::Snapshot::default()
+    };
+    for (lang, words) in [
+        (Lang::En, "/mnt/nfs not answering"),
+        (Lang::ZhCn, "/mnt/nfs 无响应"),
+    ] {
+        let app = App::new(Theme::built_in("mono").unwrap(), lang);
+        let mut term = Terminal::new(TestBackend::new(160, 45)).unwrap();
+        term.draw(|f| ui::draw(f, &app, &snap)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let screen: String = buf
+            .content
+            .chunks(160)
+            .map(|row| {
+                let mut line = String::new();
+                let mut skip = 0;
+                for cell in row {
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+                    line.push_str(cell.symbol());
+                }
+                line + "\n"
+            })
+            .collect();
+        assert!(screen.contains(words), "{lang:?}:\n{screen}");
+    }
+}

@@ -64,9 +64,15 @@ fn a_low_risk_proposal_is_approved_at_its_version_with_who_pressed() {
     let s = snap(vec![entry("web", 4, Risk::Low)]);
     let mut a = app();
     match a.on_key(&key('a'), &s) {
-        Some(Command::Approve { id, version, by }) => {
+        Some(Command::Approve {
+            id,
+            version,
+            by,
+            confirm,
+        }) => {
             assert_eq!((id.as_str(), version), ("scale:web", 4));
             assert_eq!(by, a.actor);
+            assert_eq!(confirm, None, "a low-risk approval carries no confirmation");
         }
         other => panic!("expected an approval, got {other:?}"),
     }
@@ -90,10 +96,15 @@ fn a_risky_proposal_needs_its_name_typed_and_a_wrong_name_approves_nothing() {
     for c in "web".chars() {
         a.on_key(&key(c), &s);
     }
-    assert!(matches!(
-        a.on_key(&code(KeyCode::Enter), &s),
-        Some(Command::Approve { version: 1, .. })
-    ));
+    // The typed name travels with the approval: the engine checks it again.
+    match a.on_key(&code(KeyCode::Enter), &s) {
+        Some(Command::Approve {
+            version: 1,
+            confirm,
+            ..
+        }) => assert_eq!(confirm.as_deref(), Some("web")),
+        other => panic!("expected an approval of v1, got {other:?}"),
+    }
     assert!(a.dialog.is_none());
 }
 

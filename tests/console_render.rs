@@ -58,6 +58,7 @@ fn snapshot() -> Snapshot {
         }],
         containers_running: Some(7),
         uptime_secs: 3 * 86_400 + 4 * 3600,
+        unresponsive_mounts: Vec::new(),
     };
     let mut snap = Snapshot {
         seq: 1,

@@ -80,7 +80,7 @@ impl Tmux {
                 return s;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < Duration::from_secs(60),
                 "timed out waiting for {what:?}; screen:\n{s}"
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -300,4 +300,113 @@ fn a_dead_docker_socket_is_shown_on_screen() {
     let t = Tmux::start("deadsock", &format!("--config {}", cfg.display()), 120, 30);
     let s = t.wait_for("docker.sock does not exist");
     assert!(s.contains("✖"), "shown as an error: {s}");
+}
+
+/// The on-call picture: a daemon owns the host, two operators attach, one approves, both
+/// see it, both leave, and the daemon goes on deciding.
+#[test]
+fn two_consoles_attach_to_one_daemon_see_one_approval_and_the_daemon_outlives_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "interval = \"250ms\"\n[store]\npath = \"{d}/vigil.db\"\n[audit]\npath = \"{d}/audit.jsonl\"\n\
+             syslog = \"\"\n[daemon]\nsocket = \"{d}/run/vigil.sock\"\nbrake = \"{d}/brake\"\n\
+             [log]\ndir = \"{d}/logs\"\n"
+        ),
+    )
+    .unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("daemon")
+        .env("XDG_STATE_HOME", dir.path().join("xdg"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let socket = dir.path().join("run/vigil.sock");
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
+        assert!(start.elapsed() < Duration::from_secs(30), "no socket");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let name = |tag: &str| format!("vt-{tag}-{}", std::process::id());
+    let heal_target = |n: &str| {
+        let _ = Command::new("docker").args(["rm", "-f", n]).output();
+        let o = Command::new("docker")
+            .args([
+                "run",
+                "-d",
+                "--name",
+                n,
+                "--label",
+                "vigil.heal=1",
+                "vigil-test:latest",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "the test image runs (scripts/test-image.sh builds it)"
+        );
+    };
+    let first = name("one");
+    let second = name("two");
+    heal_target(&first);
+    let a = Tmux::start("attach-a", &format!("--config {}", cfg.display()), 120, 30);
+    let b = Tmux::start("attach-b", &format!("--config {}", cfg.display()), 120, 30);
+    let _daemon = Reap(daemon);
+    for t in [&a, &b] {
+        t.wait_for("[attached]");
+        t.keys("3");
+        t.wait_for("Approval queue");
+    }
+    let _ = Command::new("docker").args(["kill", &first]).output();
+    let s = a.wait_for("pending");
+    assert!(s.contains(&format!("{first} v1")), "{s}");
+    b.wait_for(&format!("{first} v1"));
+    a.keys("a");
+    // Shadow mode (the default): the approval is recorded as what would have run.
+    let s = a.wait_for(" shadowed");
+    assert!(s.contains(&first), "{s}");
+    let s = b.wait_for(" shadowed");
+    assert!(s.contains(&first), "the other console sees it: {s}");
+    a.keys("q");
+    b.keys("q");
+    a.wait_for("VIGIL_EXITED:0");
+    b.wait_for("VIGIL_EXITED:0");
+    // Nobody is attached: the daemon still watches and proposes.
+    heal_target(&second);
+    let _ = Command::new("docker").args(["kill", &second]).output();
+    let start = Instant::now();
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["proposals", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let list = String::from_utf8_lossy(&out.stdout).into_owned();
+        if list.contains(&format!("heal:{second}")) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for n in [&first, &second] {
+        let _ = Command::new("docker").args(["rm", "-f", n]).output();
+    }
 }

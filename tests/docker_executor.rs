@@ -254,6 +254,32 @@ async fn a_swarm_service_is_scaled_through_its_spec() {
         "3"
     );
     assert_eq!(exec.service_running(&name).await.unwrap(), 3);
+
+    // After a kill, the spec tells whether the update went through; nothing is sent.
+    use vigil::execute::docker::Found;
+    let to = |n: usize| Action::Scale {
+        target: name.clone(),
+        kind: TargetKind::SwarmService,
+        to: n,
+    };
+    assert_eq!(
+        exec.reconcile(&to(3)).await.unwrap(),
+        Found::Completed(format!("service {name} is set to 3 replicas"))
+    );
+    assert_eq!(
+        exec.reconcile(&to(2)).await.unwrap(),
+        Found::Interrupted(format!("interrupted at 3 of 2 replicas (service {name})"))
+    );
+    assert_eq!(
+        docker(&[
+            "service",
+            "inspect",
+            "-f",
+            "{{.Spec.Mode.Replicated.Replicas}}",
+            &name
+        ]),
+        "3"
+    );
 }
 
 #[tokio::test]
@@ -291,4 +317,144 @@ async fn an_unknown_target_is_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, ExecError::Refused(_)), "{err:?}");
+}
+
+fn names_like(name: &str) -> Vec<String> {
+    let out = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=vigil.group={name}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_recreate_whose_replacement_fails_puts_the_old_container_back() {
+    let name = unique("recr");
+    let _c = Cleanup(name.clone());
+    // Exits after a second, every time: the replacement will not get ready either.
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        &format!("vigil.group={name}"),
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; exit 3",
+    ]);
+    docker(&["wait", &name]);
+    let before = docker(&["inspect", "-f", "{{.Id}}", &name]);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![]);
+    let err = exec
+        .apply(&Action::Recreate {
+            container: name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with(&format!("; the old {name} was put back")),
+        "{err}"
+    );
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), before);
+    assert_eq!(
+        names_like(&name),
+        vec![name.clone()],
+        "no replacement left behind"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_recreate_is_settled_without_losing_the_container() {
+    use vigil::execute::docker::Found;
+    let name = unique("recr-kill");
+    let _c = Cleanup(name.clone());
+    let aside = format!("{name}.vigil-old");
+    let run = |n: &str| {
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--label",
+            &format!("vigil.group={name}"),
+            IMAGE,
+        ])
+    };
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![]);
+    let action = Action::Recreate {
+        container: name.clone(),
+    };
+
+    // Killed after the old one was set aside, before the new one existed: put back.
+    let old = run(&name);
+    docker(&["rename", &name, &aside]);
+    docker(&["stop", "-t", "0", &aside]);
+    let found = exec.reconcile(&action).await.unwrap();
+    assert_eq!(
+        found,
+        Found::Interrupted(format!(
+            "interrupted: {name} was not replaced; the old one is kept"
+        ))
+    );
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), old);
+    assert_eq!(names_like(&name), vec![name.clone()]);
+
+    // Killed after the new one ran, before the old one was removed: completed.
+    docker(&["rename", &name, &aside]);
+    let new = run(&name);
+    let found = exec.reconcile(&action).await.unwrap();
+    assert_eq!(found, Found::Completed(format!("{name} runs")));
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &name]), new);
+    assert_eq!(names_like(&name), vec![name.clone()], "the old one is gone");
+}
+
+#[tokio::test]
+async fn a_scale_first_finishes_what_a_killed_one_left_then_counts() {
+    let name = unique("tidy");
+    let _c = Cleanup(name.clone());
+    common::start_member(&name, 1);
+    common::start_member(&name, 2);
+    // A scale-in killed after marking its victim, a scale-out killed between the
+    // create and the start.
+    docker(&[
+        "rename",
+        &format!("{name}-2"),
+        &format!("{name}-2.vigil-retiring"),
+    ]);
+    docker(&[
+        "create",
+        "--name",
+        &format!("{name}-3"),
+        "--label",
+        &format!("vigil.group={name}"),
+        "--label",
+        "vigil.member=3",
+        IMAGE,
+    ]);
+    let exec = DockerExecutor::connect(Path::new(SOCKET), vec![group(&name, true)]);
+    let o = exec
+        .apply(&Action::Scale {
+            target: name.clone(),
+            kind: TargetKind::DockerGroup,
+            to: 2,
+        })
+        .await
+        .unwrap();
+    // One member counted (the retiring one is not), one new one made.
+    assert_eq!((o.from, o.to), (1, 2));
+    assert_eq!(o.created, vec![format!("{name}-2")]);
+    assert_eq!(
+        names_like(&name),
+        vec![format!("{name}-1"), format!("{name}-2")]
+    );
+    assert_eq!(running(&name).len(), 2);
 }

@@ -93,6 +93,15 @@ pub enum DecideError {
     },
     #[error("no proposal {0}")]
     Unknown(String),
+    /// A state move lost its compare-and-set: someone else moved the entry first.
+    #[error("proposal {id} v{version} is {found}, not {expected}: not moved to {wanted}")]
+    Moved {
+        id: String,
+        version: u32,
+        expected: &'static str,
+        found: &'static str,
+        wanted: &'static str,
+    },
     #[error("approval queue: {0}")]
     Store(String),
 }
@@ -236,7 +245,9 @@ impl Queue {
             .transpose()
     }
 
-    /// A person's (or an auto rule's) answer to exactly this version.
+    /// A person's (or an auto rule's) answer to exactly this version, taken with one
+    /// compare-and-set: only a pending row of the newest version moves, so two clients
+    /// (two consoles, `vigil approve`) answering at once cannot both win.
     pub fn decide(
         &mut self,
         id: &str,
@@ -245,25 +256,6 @@ impl Queue {
         who: &Actor,
         now: i64,
     ) -> Result<Entry, DecideError> {
-        let current = self
-            .current_version(id)?
-            .ok_or_else(|| DecideError::Unknown(id.to_string()))?;
-        if current != version {
-            return Err(DecideError::Changed {
-                id: id.to_string(),
-                current,
-            });
-        }
-        let entry = self
-            .get(id, version)?
-            .ok_or_else(|| DecideError::Unknown(id.to_string()))?;
-        if entry.state != State::Pending {
-            return Err(DecideError::NotPending {
-                id: id.to_string(),
-                version,
-                state: entry.state.name(),
-            });
-        }
         let state = if approve {
             State::Approved
         } else {
@@ -273,18 +265,56 @@ impl Queue {
             Some(s) => format!("{} from {s}", who.user),
             None => who.user.clone(),
         };
-        self.conn
-            .execute(
-                "UPDATE approvals SET state = ?3, updated = ?4, by = ?5 WHERE id = ?1 AND version = ?2",
+        let won = self
+            .conn
+            .query_row(
+                "UPDATE approvals SET state = ?3, updated = ?4, by = ?5 \
+                 WHERE id = ?1 AND version = ?2 AND state = 'pending' \
+                 AND version = (SELECT MAX(version) FROM approvals WHERE id = ?1) \
+                 RETURNING proposal, state, updated, expires, by, note",
                 params![id, version, state.name(), now, by],
+                row_entry,
             )
+            .optional()
             .map_err(store_err)?;
-        Ok(Entry {
+        match won {
+            Some(entry) => entry,
+            None => Err(self.why_not(id, version)?),
+        }
+    }
+
+    /// Why a compare-and-set on this version found nothing to move.
+    fn why_not(&self, id: &str, version: u32) -> Result<DecideError, DecideError> {
+        let Some(current) = self.current_version(id)? else {
+            return Ok(DecideError::Unknown(id.to_string()));
+        };
+        if current != version {
+            return Ok(DecideError::Changed {
+                id: id.to_string(),
+                current,
+            });
+        }
+        let state = self
+            .state_of(id, version)?
+            .map(State::name)
+            .unwrap_or("gone");
+        Ok(DecideError::NotPending {
+            id: id.to_string(),
+            version,
             state,
-            updated: now,
-            by: Some(by),
-            ..entry
         })
+    }
+
+    fn state_of(&self, id: &str, version: u32) -> Result<Option<State>, DecideError> {
+        self.conn
+            .query_row(
+                "SELECT state FROM approvals WHERE id = ?1 AND version = ?2",
+                params![id, version],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|s| s.map(|s| State::parse(&s)))
+            .map_err(store_err)
     }
 
     /// The pending version of an id, if one waits.
@@ -303,6 +333,7 @@ impl Queue {
         self.set_state(
             id,
             e.proposal.version,
+            State::Pending,
             State::Superseded,
             Some("no longer needed"),
             now,
@@ -310,33 +341,61 @@ impl Queue {
         Ok(Some(e))
     }
 
-    /// Pending proposals past their time become denied; returns them for the audit.
+    /// Pending proposals past their time become denied; returns them for the audit. One
+    /// statement moves and returns them, so an answer taken meanwhile is never expired.
     pub fn expire(&mut self, now: i64) -> Result<Vec<Entry>, DecideError> {
-        let due = self.select("state = 'pending' AND expires <= ?1", params![now])?;
-        self.conn
-            .execute(
-                "UPDATE approvals SET state = 'expired', updated = ?1 WHERE state = 'pending' AND expires <= ?1",
-                params![now],
+        let mut st = self
+            .conn
+            .prepare(
+                "UPDATE approvals SET state = 'expired', updated = ?1 \
+                 WHERE state = 'pending' AND expires <= ?1 \
+                 RETURNING proposal, state, updated, expires, by, note",
             )
             .map_err(store_err)?;
+        let rows = st.query_map(params![now], row_entry).map_err(store_err)?;
+        let mut due = Vec::new();
+        for r in rows {
+            match r.map_err(store_err)? {
+                Ok(e) => due.push(e),
+                Err(e) => tracing::warn!("expired an unreadable proposal: {e}"),
+            }
+        }
         Ok(due)
     }
 
+    /// Moves one entry from the state it is known to be in to the next, as a
+    /// compare-and-set: if another process moved it first, nothing changes and the error
+    /// says what it found.
     pub fn set_state(
         &mut self,
         id: &str,
         version: u32,
-        state: State,
+        from: State,
+        to: State,
         note: Option<&str>,
         now: i64,
     ) -> Result<(), DecideError> {
-        self.conn
+        let n = self
+            .conn
             .execute(
-                "UPDATE approvals SET state = ?3, updated = ?4, note = COALESCE(?5, note) WHERE id = ?1 AND version = ?2",
-                params![id, version, state.name(), now, note],
+                "UPDATE approvals SET state = ?4, updated = ?5, note = COALESCE(?6, note) \
+                 WHERE id = ?1 AND version = ?2 AND state = ?3",
+                params![id, version, from.name(), to.name(), now, note],
             )
             .map_err(store_err)?;
-        Ok(())
+        if n == 1 {
+            return Ok(());
+        }
+        match self.state_of(id, version)? {
+            None => Err(DecideError::Unknown(format!("{id} v{version}"))),
+            Some(found) => Err(DecideError::Moved {
+                id: id.to_string(),
+                version,
+                expected: from.name(),
+                found: found.name(),
+                wanted: to.name(),
+            }),
+        }
     }
 
     fn select(&self, cond: &str, args: impl rusqlite::Params) -> Result<Vec<Entry>, DecideError> {
@@ -361,6 +420,14 @@ impl Queue {
     /// Approved but never run: what a crash between the answer and the gate left.
     pub fn approved(&self) -> Result<Vec<Entry>, DecideError> {
         self.select("state = 'approved'", [])
+    }
+
+    /// Entries a crash may have left mid-way: approved, running, or done but not yet
+    /// verified. Oldest first.
+    pub fn in_flight(&self) -> Result<Vec<Entry>, DecideError> {
+        let mut v = self.select("state IN ('approved', 'running', 'done')", [])?;
+        v.reverse();
+        Ok(v)
     }
 }
 

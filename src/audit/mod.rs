@@ -31,7 +31,20 @@ pub enum AuditError {
         line: usize,
         reason: String,
     },
+    #[error(
+        "audit tail -n {asked}: at most {MAX_TAIL} records at once (`vigil audit verify` reads the whole log)"
+    )]
+    TooMany { asked: usize },
 }
+
+/// Records `tail` returns at most: a console screen's worth many times over, and a
+/// bound on what `vigil audit tail -n` holds in memory.
+pub const MAX_TAIL: usize = 100_000;
+/// A line longer than this is not a record vigil wrote (records are a few hundred
+/// bytes): readers skip it, or name it, without holding it.
+pub const MAX_LINE: usize = 1 << 20;
+/// The most of the log's end `tail` holds at once, whatever `n` and the lines are.
+const MAX_TAIL_BYTES: usize = 64 << 20;
 
 /// Who took a decision: the local user, and the SSH client when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -59,6 +72,14 @@ impl Actor {
     }
 
     /// vigil itself: auto-approvals, expiries, verifications.
+    /// A peer on the socket, known only by its uid (from the kernel, not from itself).
+    pub fn for_uid(uid: u32) -> Actor {
+        Actor {
+            user: user_name(uid),
+            ssh: None,
+        }
+    }
+
     pub fn vigil() -> Actor {
         Actor {
             user: "vigil".into(),
@@ -134,19 +155,29 @@ impl AuditLog {
         {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let head = if path.exists() {
-            verify(path)?.head
-        } else {
-            Head {
-                seq: 0,
-                hash: GENESIS.into(),
-            }
-        };
         let mut opts = OpenOptions::new();
         opts.create(true).append(true);
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let file = opts.open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        // The head and the length it was read at must be one picture: no other process
+        // may append in between (it would then be taken for ours, and the next record
+        // would repeat its seq). Appenders hold the lock exclusively.
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+            .map_err(|e| io(e.into()))?;
+        let read = (|| {
+            let len = file.metadata().map_err(io)?.len();
+            let head = if len > 0 {
+                verify(path)?.head
+            } else {
+                Head {
+                    seq: 0,
+                    hash: GENESIS.into(),
+                }
+            };
+            Ok::<_, AuditError>((head, len))
+        })();
+        let _ = rustix::fs::flock(&file, rustix::fs::FlockOperation::Unlock);
+        let (head, len) = read?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,
@@ -218,32 +249,76 @@ impl AuditLog {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(line.as_bytes()).map_err(io)?;
-        self.file.sync_data().map_err(io)?;
+        if let Err(e) = self
+            .file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.sync_data())
+        {
+            // A disk that filled up mid-line must not leave half a record: the chain
+            // would be broken for good. Cut back to where this record began.
+            if let Err(cut) = self.file.set_len(actual) {
+                tracing::error!(
+                    "audit log {}: could not cut a partial record: {cut}",
+                    self.path.display()
+                );
+            }
+            return Err(io(e));
+        }
         self.len = self.file.metadata().map_err(io)?.len();
         self.head = Head { seq: rec.seq, hash };
         Ok(self.head.clone())
     }
 }
 
-/// The head as the file's last line states it (its own hash checked).
+/// A record longer than this is not one vigil wrote.
+const MAX_RECORD: u64 = 64 * 1024;
+
+/// The head as the file's last line states it (its own hash checked). Reads only the
+/// end of the file, so an append after another process's costs the same on any log; a
+/// broken end is named by its line by a full check.
 fn last_head(path: &Path) -> Result<Head, AuditError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AuditError::Io {
+    match tail_head(path) {
+        Err(AuditError::Broken { .. }) => match verify(path) {
+            Err(e) => Err(e),
+            Ok(v) => Ok(v.head),
+        },
+        r => r,
+    }
+}
+
+fn tail_head(path: &Path) -> Result<Head, AuditError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| AuditError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let n = text.lines().count();
-    let Some(line) = text.lines().last() else {
+    };
+    let mut f = File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let from = len.saturating_sub(MAX_RECORD + 1);
+    f.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut buf = Vec::new();
+    f.take(MAX_RECORD + 1).read_to_end(&mut buf).map_err(io)?;
+    let broken = |reason: &str| AuditError::Broken {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: format!("the last record: {reason}"),
+    };
+    if buf.is_empty() {
         return Ok(Head {
             seq: 0,
             hash: GENESIS.into(),
         });
+    }
+    if buf.last() != Some(&b'\n') {
+        return Err(broken("cut short (no end of line)"));
+    }
+    let body_end = buf.len() - 1;
+    let start = match buf[..body_end].iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None if from == 0 => 0,
+        None => return Err(broken("longer than 64 KiB")),
     };
-    let broken = |reason: &str| AuditError::Broken {
-        path: path.to_path_buf(),
-        line: n,
-        reason: reason.into(),
-    };
+    let line = std::str::from_utf8(&buf[start..body_end]).map_err(|_| broken("not UTF-8"))?;
     let (body, claimed) = split_line(line).ok_or_else(|| broken("no hash at the end"))?;
     if sha256_hex(body.as_bytes()) != claimed {
         return Err(broken("edited: the record does not match its hash"));
@@ -268,6 +343,11 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
         path: path.to_path_buf(),
         source,
     })?;
+    verify_reader(BufReader::new(file), path)
+}
+
+/// `verify` over any reader; `path` names the log in errors.
+pub fn verify_reader(mut r: impl BufRead, path: &Path) -> Result<Verified, AuditError> {
     let broken = |line: usize, reason: String| AuditError::Broken {
         path: path.to_path_buf(),
         line,
@@ -277,9 +357,10 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
         seq: 0,
         hash: GENESIS.into(),
     };
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| broken(n, format!("unreadable: {e}")))?;
+    let mut n = 0;
+    while let Some(line) = next_line(&mut r) {
+        n += 1;
+        let line = line.map_err(|e| broken(n, e))?;
         let (body, claimed) =
             split_line(&line).ok_or_else(|| broken(n, "no hash at the end of the line".into()))?;
         let actual = sha256_hex(body.as_bytes());
@@ -300,7 +381,7 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
                 ),
             ));
         }
-        if rec.seq != head.seq + 1 {
+        if rec.seq != head.seq.saturating_add(1) {
             return Err(broken(n, format!("seq {} follows {}", rec.seq, head.seq)));
         }
         head = Head {
@@ -312,6 +393,56 @@ pub fn verify(path: &Path) -> Result<Verified, AuditError> {
         records: head.seq,
         head,
     })
+}
+
+/// The next line (without its newline), holding at most `MAX_LINE` bytes of it: a longer
+/// line, or one that is not UTF-8, is read past and returned as the reason it is not a
+/// record. None at the end.
+fn next_line(r: &mut impl BufRead) -> Option<Result<String, String>> {
+    let mut buf = Vec::new();
+    let mut long = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Some(Err(format!("unreadable: {e}"))),
+        };
+        if chunk.is_empty() {
+            if buf.is_empty() && !long {
+                return None;
+            }
+            break;
+        }
+        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], i + 1),
+            None => (chunk, chunk.len()),
+        };
+        let ends = done > part.len();
+        if !long && buf.len() + part.len() <= MAX_LINE {
+            buf.extend_from_slice(part);
+        } else {
+            long = true;
+            buf.clear();
+        }
+        r.consume(done);
+        if ends {
+            break;
+        }
+    }
+    if long {
+        return Some(Err(format!(
+            "longer than {} KiB: not a record",
+            MAX_LINE >> 10
+        )));
+    }
+    Some(String::from_utf8(buf).map_err(|_| "not UTF-8 text".to_string()))
+}
+
+/// A line as a record and the hash it claims; None if it is not one (the hash itself is
+/// checked by `verify`, not here).
+pub fn parse_line(line: &str) -> Option<(Record, String)> {
+    let (body, hash) = split_line(line)?;
+    Some((serde_json::from_str(&body).ok()?, hash.to_string()))
 }
 
 /// Checks that a checkpoint sent away earlier is still in the log: a log cut short
@@ -348,15 +479,14 @@ pub fn read_records(path: &Path) -> Result<Vec<(Record, String)>, AuditError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| {
-            let (body, hash) = split_line(&l)?;
-            let hash = hash.to_string();
-            Some((serde_json::from_str(&body).ok()?, hash))
-        })
-        .collect())
+    let mut r = BufReader::new(file);
+    let mut out = Vec::new();
+    while let Some(line) = next_line(&mut r) {
+        if let Some(rec) = line.ok().as_deref().and_then(parse_line) {
+            out.push(rec);
+        }
+    }
+    Ok(out)
 }
 
 /// One record as a person reads it: time, who, what.
@@ -374,38 +504,84 @@ pub fn describe(r: &Record) -> String {
     format!("#{} {} {:<10} {:<8} {}", r.seq, r.ts, r.kind, who, text)
 }
 
-/// The last `n` records, readably.
-/// Reads only the end of the file, so the console's Audit view costs the same on a log of
-/// years as on a log of minutes.
+/// The last `n` records (at most `MAX_TAIL`), readably.
+/// Reads only the end of the file, backwards, so the console's Audit view costs the same
+/// on a log of years as on a log of minutes, and `-n` of any size holds at most
+/// `MAX_TAIL_BYTES`.
 pub fn tail(path: &Path, n: usize) -> Result<Vec<String>, AuditError> {
-    use std::io::{Read, Seek, SeekFrom};
+    if n > MAX_TAIL {
+        return Err(AuditError::TooMany { asked: n });
+    }
     let io = |source| AuditError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut f = File::open(path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
-    // Records are a few hundred bytes; read enough for `n` of them, whole.
-    let want = (n as u64 + 1) * 2048;
-    let from = len.saturating_sub(want);
-    f.seek(SeekFrom::Start(from)).map_err(io)?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).map_err(io)?;
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines: Vec<&str> = text.lines().collect();
-    if from > 0 && !lines.is_empty() {
-        // The first line was cut by the seek.
-        lines.remove(0);
+    tail_reader(&mut f, len, n).map_err(io)
+}
+
+/// `tail` over any seekable reader of `len` bytes.
+pub fn tail_reader(
+    r: &mut (impl std::io::Read + std::io::Seek),
+    len: u64,
+    n: usize,
+) -> std::io::Result<Vec<String>> {
+    use std::io::SeekFrom;
+    const CHUNK: u64 = 64 << 10;
+    let n = n.min(MAX_TAIL);
+    // Newest first.
+    let mut found: Vec<String> = Vec::new();
+    // The end of a line whose start is not read yet; `long` once it passed MAX_LINE.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut long = false;
+    let mut held = 0usize;
+    let mut pos = len;
+    let take = |line: &[u8], long: bool, found: &mut Vec<String>| {
+        if long || line.is_empty() {
+            return;
+        }
+        if let Some((rec, _)) = std::str::from_utf8(line).ok().and_then(parse_line) {
+            found.push(describe(&rec));
+        }
+    };
+    while pos > 0 && found.len() < n && held < MAX_TAIL_BYTES {
+        let from = pos.saturating_sub(CHUNK);
+        let mut chunk = vec![0; (pos - from) as usize];
+        r.seek(SeekFrom::Start(from))?;
+        r.read_exact(&mut chunk)?;
+        held += chunk.len();
+        pos = from;
+        // Lines end inside this chunk from its last newline backwards.
+        let mut end = chunk.len();
+        while let Some(i) = chunk[..end].iter().rposition(|&b| b == b'\n') {
+            let mut line = chunk[i + 1..end].to_vec();
+            line.extend_from_slice(&carry);
+            take(&line, long, &mut found);
+            carry.clear();
+            long = false;
+            end = i;
+            if found.len() >= n {
+                break;
+            }
+        }
+        if found.len() >= n {
+            break;
+        }
+        let mut rest = chunk[..end].to_vec();
+        rest.extend_from_slice(&carry);
+        carry = rest;
+        if carry.len() > MAX_LINE {
+            carry.clear();
+            long = true;
+        }
     }
-    let skip = lines.len().saturating_sub(n);
-    Ok(lines[skip..]
-        .iter()
-        .filter_map(|l| {
-            let (body, _) = split_line(l)?;
-            serde_json::from_str::<Record>(&body).ok()
-        })
-        .map(|r| describe(&r))
-        .collect())
+    if pos == 0 && found.len() < n {
+        take(&carry, long, &mut found);
+    }
+    found.truncate(n);
+    found.reverse();
+    Ok(found)
 }
 
 /// The log's default place: `audit.jsonl` in the XDG state directory.

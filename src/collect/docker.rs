@@ -126,30 +126,7 @@ impl Client {
         let list = self
             .timed(self.d()?.list_containers(Some(opts.build())))
             .await?;
-        Ok(list
-            .into_iter()
-            .map(|c| {
-                let labels = c.labels.unwrap_or_default();
-                let status = c.status.unwrap_or_default();
-                ContainerInfo {
-                    id: c.id.unwrap_or_default(),
-                    name: c
-                        .names
-                        .and_then(|n| n.first().cloned())
-                        .unwrap_or_default()
-                        .trim_start_matches('/')
-                        .to_string(),
-                    image: c.image.unwrap_or_default(),
-                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                    health: health_of(&status),
-                    group: labels.get(GROUP_LABEL).cloned(),
-                    labels,
-                    created: c.created.unwrap_or(0),
-                    status,
-                    ..ContainerInfo::default()
-                }
-            })
-            .collect())
+        Ok(list.into_iter().map(container_info).collect())
     }
 
     /// CPU % (of one core, as `docker stats`) and memory of a running container.
@@ -167,38 +144,7 @@ impl Client {
                 });
             }
         };
-        let cpu = s.cpu_stats.unwrap_or_default();
-        let pre = s.precpu_stats.unwrap_or_default();
-        let total = |c: &bollard::models::ContainerCpuStats| {
-            c.cpu_usage
-                .as_ref()
-                .and_then(|u| u.total_usage)
-                .unwrap_or(0)
-        };
-        let cpu_delta = total(&cpu).saturating_sub(total(&pre)) as f64;
-        let sys_delta = cpu
-            .system_cpu_usage
-            .unwrap_or(0)
-            .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
-        let online = cpu.online_cpus.unwrap_or(1).max(1) as f64;
-        let pct = if sys_delta > 0.0 {
-            cpu_delta / sys_delta * online * 100.0
-        } else {
-            0.0
-        };
-        let mem = s.memory_stats.unwrap_or_default();
-        // As the docker CLI: page cache the kernel can drop is not "used".
-        let cache = mem
-            .stats
-            .as_ref()
-            .and_then(|st| {
-                st.get("total_inactive_file")
-                    .or(st.get("inactive_file"))
-                    .copied()
-            })
-            .unwrap_or(0);
-        let used = mem.usage.unwrap_or(0).saturating_sub(cache);
-        Ok((pct, used, mem.limit.unwrap_or(0)))
+        Ok(stats_of(s))
     }
 
     /// Every container with its stats filled in for the running ones.
@@ -244,11 +190,7 @@ impl Client {
             ));
             while let Some(ev) = events.next().await {
                 let Ok(ev) = ev else { break };
-                let name = ev
-                    .actor
-                    .and_then(|a| a.attributes)
-                    .and_then(|a| a.get("name").cloned());
-                if let Some(name) = name
+                if let Some(name) = exit_name(ev)
                     && tx.send(name).await.is_err()
                 {
                     return;
@@ -260,4 +202,72 @@ impl Client {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+}
+
+/// One entry of the engine's container list as vigil sees it. Everything in it comes
+/// from the engine's JSON, so nothing here may assume a field is present.
+pub fn container_info(c: bollard::models::ContainerSummary) -> ContainerInfo {
+    let labels = c.labels.unwrap_or_default();
+    let status = c.status.unwrap_or_default();
+    ContainerInfo {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .names
+            .and_then(|n| n.first().cloned())
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: c.image.unwrap_or_default(),
+        state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+        health: health_of(&status),
+        group: labels.get(GROUP_LABEL).cloned(),
+        labels,
+        created: c.created.unwrap_or(0),
+        status,
+        ..ContainerInfo::default()
+    }
+}
+
+/// The container named by a `die` event, if the event names one.
+pub fn exit_name(ev: bollard::models::EventMessage) -> Option<String> {
+    ev.actor
+        .and_then(|a| a.attributes)
+        .and_then(|a| a.get("name").cloned())
+}
+
+/// CPU % (of one core, as `docker stats`), memory used and its limit, from one stats
+/// reading.
+pub fn stats_of(s: bollard::models::ContainerStatsResponse) -> (f64, u64, u64) {
+    let cpu = s.cpu_stats.unwrap_or_default();
+    let pre = s.precpu_stats.unwrap_or_default();
+    let total = |c: &bollard::models::ContainerCpuStats| {
+        c.cpu_usage
+            .as_ref()
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0)
+    };
+    let cpu_delta = total(&cpu).saturating_sub(total(&pre)) as f64;
+    let sys_delta = cpu
+        .system_cpu_usage
+        .unwrap_or(0)
+        .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
+    let online = cpu.online_cpus.unwrap_or(1).max(1) as f64;
+    let pct = if sys_delta > 0.0 {
+        cpu_delta / sys_delta * online * 100.0
+    } else {
+        0.0
+    };
+    let mem = s.memory_stats.unwrap_or_default();
+    // As the docker CLI: page cache the kernel can drop is not "used".
+    let cache = mem
+        .stats
+        .as_ref()
+        .and_then(|st| {
+            st.get("total_inactive_file")
+                .or(st.get("inactive_file"))
+                .copied()
+        })
+        .unwrap_or(0);
+    let used = mem.usage.unwrap_or(0).saturating_sub(cache);
+    (pct, used, mem.limit.unwrap_or(0))
 }

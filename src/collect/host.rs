@@ -7,10 +7,11 @@ use super::{FsUsage, HostSample, NetRate};
 use procfs::prelude::*;
 use procfs::{CpuTime, DiskStat, ExplicitSystemInfo, KernelStats, LoadAverage, Meminfo, Uptime};
 use regex::Regex;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
-use std::time::Instant;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read {path}: {source}")]
@@ -195,7 +196,7 @@ fn rate(prev: u64, cur: u64, secs: f64) -> f64 {
     }
 }
 
-pub type StatFs = dyn Fn(&Path) -> Option<(u64, u64, u64)>;
+pub type StatFs<'a> = dyn Fn(&Path) -> Option<(u64, u64, u64)> + 'a;
 
 /// Space on a mounted filesystem: (total, used, available to users), as `df` shows it.
 pub fn statvfs(p: &Path) -> Option<(u64, u64, u64)> {
@@ -214,7 +215,7 @@ pub fn compute(
     cur: &Readings,
     secs: f64,
     ts: i64,
-    statfs: &StatFs,
+    statfs: &StatFs<'_>,
 ) -> HostSample {
     let mem_total = cur.mem.mem_total;
     // MemAvailable exists since Linux 3.14; older kernels get the classic estimate.
@@ -286,17 +287,119 @@ pub fn compute(
     sample
 }
 
+/// (total, used, available) bytes of a filesystem; None when statvfs failed.
+type Space = Option<(u64, u64, u64)>;
+
+/// A statvfs that can be sent to another thread: the real one, or a test's fake.
+pub type SharedStatFs = Arc<dyn Fn(&Path) -> Option<(u64, u64, u64)> + Send + Sync>;
+
+/// How long one tick waits for all filesystems to answer statvfs.
+pub const STATFS_DEADLINE: Duration = Duration::from_millis(200);
+
+/// Asks statvfs off the caller's thread, with one deadline for all mounts. statvfs on a
+/// dead NFS mount blocks in the kernel, unkillably, for as long as the server is gone:
+/// asked on the tick it would freeze the engine. A mount that misses the deadline is
+/// reported as not answering and is not asked again until its pending question returns,
+/// so one dead server costs one blocked thread, not one per tick.
+pub struct FsProber {
+    statfs: SharedStatFs,
+    deadline: Duration,
+    /// Mounts whose last question is unanswered, and where its answer will arrive.
+    pending: HashMap<PathBuf, Receiver<Space>>,
+}
+
+/// What one round of questions found.
+#[derive(Debug, Default)]
+pub struct Probed {
+    pub space: HashMap<PathBuf, (u64, u64, u64)>,
+    /// Mounts that did not answer within the deadline (or still have not), sorted.
+    pub unresponsive: Vec<PathBuf>,
+}
+
+impl FsProber {
+    pub fn new(statfs: SharedStatFs, deadline: Duration) -> Self {
+        FsProber {
+            statfs,
+            deadline,
+            pending: HashMap::new(),
+        }
+    }
+
+    pub fn probe(&mut self, points: &[PathBuf]) -> Probed {
+        let start = Instant::now();
+        let mut out = Probed::default();
+        let mut asked = Vec::new();
+        for p in points {
+            if let Some(rx) = self.pending.get(p) {
+                match rx.try_recv() {
+                    // Still blocked: say so, and do not pile another thread on it.
+                    Err(TryRecvError::Empty) => {
+                        out.unresponsive.push(p.clone());
+                        continue;
+                    }
+                    // It answered at last (or its thread is gone): ask afresh below, the
+                    // late answer is stale.
+                    Ok(_) | Err(TryRecvError::Disconnected) => {
+                        self.pending.remove(p);
+                    }
+                }
+            }
+            let (tx, rx) = mpsc::sync_channel(1);
+            let statfs = Arc::clone(&self.statfs);
+            let path = p.clone();
+            let spawned = std::thread::Builder::new()
+                .name("vigil-statvfs".into())
+                .spawn(move || {
+                    let _ = tx.send(statfs(&path));
+                });
+            match spawned {
+                Ok(_) => asked.push((p.clone(), rx)),
+                // No thread to spare: this tick goes without the mount's space.
+                Err(e) => tracing::warn!("statvfs {}: cannot start a thread: {e}", p.display()),
+            }
+        }
+        for (p, rx) in asked {
+            let left = self.deadline.saturating_sub(start.elapsed());
+            match rx.recv_timeout(left) {
+                Ok(Some(space)) => {
+                    out.space.insert(p, space);
+                }
+                Ok(None) | Err(RecvTimeoutError::Disconnected) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    tracing::warn!(
+                        "statvfs {}: no answer within {} ms; not asked again until it answers",
+                        p.display(),
+                        self.deadline.as_millis()
+                    );
+                    out.unresponsive.push(p.clone());
+                    self.pending.insert(p, rx);
+                }
+            }
+        }
+        out.unresponsive.sort();
+        out
+    }
+}
+
 /// Reads the host on each call and keeps the last reading for the rates.
 pub struct HostCollector {
     root: PathBuf,
     prev: Option<(Instant, Readings)>,
+    prober: FsProber,
 }
 
 impl HostCollector {
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self::with_statfs(root, Arc::new(statvfs), STATFS_DEADLINE)
+    }
+
+    /// A collector whose filesystems are asked through `statfs`, each tick waiting at
+    /// most `deadline` for them.
+    pub fn with_statfs(root: impl Into<PathBuf>, statfs: SharedStatFs, deadline: Duration) -> Self {
         HostCollector {
             root: root.into(),
             prev: None,
+            prober: FsProber::new(statfs, deadline),
         }
     }
 
@@ -311,7 +414,18 @@ impl HostCollector {
             Some((t, r)) => (Some(r), now.duration_since(*t).as_secs_f64()),
             None => (None, 0.0),
         };
-        let sample = compute(prev, &cur, secs, ts, &statvfs);
+        let points: Vec<PathBuf> = real_mounts(&cur.mounts)
+            .into_iter()
+            .map(|m| m.point.clone())
+            .collect();
+        let probed = self.prober.probe(&points);
+        let answered = |p: &Path| probed.space.get(p).copied();
+        let mut sample = compute(prev, &cur, secs, ts, &answered);
+        sample.unresponsive_mounts = probed
+            .unresponsive
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         self.prev = Some((now, cur));
         Ok(sample)
     }

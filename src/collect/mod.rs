@@ -29,6 +29,10 @@ pub struct HostSample {
     pub net: Vec<NetRate>,
     pub containers_running: Option<u32>,
     pub uptime_secs: u64,
+    /// Mount points whose statvfs did not answer in time (a dead NFS server): shown as
+    /// such, their space unknown.
+    #[serde(default)]
+    pub unresponsive_mounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

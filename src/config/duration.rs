@@ -10,6 +10,11 @@ pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
+/// The longest duration a config may give: 100 years. Durations become milliseconds on
+/// an i64 clock and are added to "now"; far below that bound nothing can overflow, and
+/// no retention, window or timeout vigil has needs more.
+pub const MAX: Duration = Duration::from_secs(100 * 31_557_600);
+
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_any(DurationVisitor)
 }
@@ -26,8 +31,16 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-        humantime::parse_duration(v.trim())
-            .map_err(|e| E::custom(format!("expected {EXPECTED}, got \"{v}\" ({e})")))
+        let shown = clip(v);
+        match humantime::parse_duration(v.trim()) {
+            Ok(d) if d <= MAX => Ok(d),
+            Ok(_) | Err(humantime::DurationError::NumberOverflow) => Err(E::custom(format!(
+                "expected {EXPECTED} of at most 100 years, got \"{shown}\""
+            ))),
+            Err(e) => Err(E::custom(format!(
+                "expected {EXPECTED}, got \"{shown}\" ({e})"
+            ))),
+        }
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
@@ -44,5 +57,15 @@ impl Visitor<'_> for DurationVisitor {
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Duration, E> {
         Err(E::custom(format!("expected {EXPECTED}, got {v}")))
+    }
+}
+
+/// A value quoted in a message, cut short: the message stays one line whatever the file
+/// holds.
+fn clip(s: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    match s.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
     }
 }

@@ -44,13 +44,28 @@ pub struct Loaded {
     pub source: String,
 }
 
+/// Problems reported from one file; past them the file is not read further.
 const MAX_ROUNDS: usize = 64;
+/// The largest config file read (the example is 10 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 pub fn load_str(src: &str, file: &str) -> Loaded {
     let mut text = src.to_string();
     let mut problems = Vec::new();
     let mut config = Config::default();
-    for _ in 0..MAX_ROUNDS {
+    for round in 0..=MAX_ROUNDS {
+        if round == MAX_ROUNDS {
+            problems.push(Problem {
+                file: file.to_string(),
+                line: 1,
+                key: String::new(),
+                message: format!(
+                    "more than {MAX_ROUNDS} problems: the file is not used, vigil runs on its defaults"
+                ),
+                span: 0..0,
+            });
+            break;
+        }
         match toml::from_str::<Config>(&text) {
             Ok(c) => {
                 config = c;
@@ -58,19 +73,20 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
             }
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                let (key, blank) = match Document::parse(text.as_str()) {
-                    Ok(doc) => locate(doc.as_table(), &span, ""),
+                let literal = text.get(span.clone()).unwrap_or("").trim().to_string();
+                let (key, blank) = with_document(&text, &span, |doc| locate(doc, &span, ""))
                     // A syntax error: the line that holds it cannot be used.
-                    Err(_) => (String::new(), line_range(&text, span.start)),
-                };
+                    .unwrap_or_else(|| (String::new(), line_range(&text, span.start)));
                 problems.push(Problem {
                     file: file.to_string(),
                     line: line_of(src, span.start),
-                    message: friendly(e.message()),
+                    message: friendly(e.message(), &literal),
                     key: key.clone(),
                     span: span.clone(),
                 });
-                let blank = blank.or_else(|| line_range(&text, span.start));
+                let blank = blank
+                    .map(|r| past_literal(&text, r))
+                    .or_else(|| line_range(&text, span.start));
                 match blank {
                     Some(r) if !is_blank(&text[r.clone()]) => blank_out(&mut text, r),
                     _ => break, // nothing left to remove: keep the defaults
@@ -78,25 +94,40 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
             }
         }
     }
-    let semantic = config.semantic_problems();
-    if !semantic.is_empty() {
-        let doc = Document::parse(text.as_str()).ok();
-        for (key, message) in &semantic {
-            let span = doc
-                .as_ref()
-                .and_then(|d| span_of_key(d.as_table(), key))
-                .unwrap_or(0..0);
-            problems.push(Problem {
-                file: file.to_string(),
-                line: line_of(src, span.start),
-                key: key.clone(),
-                message: message.clone(),
-                span,
-            });
-        }
-        let keys: Vec<String> = semantic.into_iter().map(|(k, _)| k).collect();
-        config.reset_keys(&keys);
+    // Flavor prices from [huawei] feed the targets' own cost fields.
+    config.huawei.clone().fill_prices(&mut config.scale);
+    // A scale target or webhook with a key that did not parse is left out below, as one
+    // that fails a check: its blanked key's default would be a guess.
+    let unparsed: Vec<String> = problems
+        .iter()
+        .map(|p| p.key.clone())
+        .filter(|k| k.starts_with("scale.") || k.starts_with("notify."))
+        .collect();
+    let mut semantic = config.semantic_problems();
+    semantic.extend(super::bounds::problems(&config));
+    let doc = (!semantic.is_empty())
+        .then(|| Document::parse(text.as_str()).ok())
+        .flatten();
+    for (key, message) in &semantic {
+        let span = doc
+            .as_ref()
+            .and_then(|d| span_of_key(d.as_table(), key))
+            .unwrap_or(0..0);
+        problems.push(Problem {
+            file: file.to_string(),
+            line: line_of(src, span.start),
+            key: key.clone(),
+            message: message.clone(),
+            span,
+        });
     }
+    let keys: Vec<String> = semantic
+        .into_iter()
+        .map(|(k, _)| k)
+        .chain(unparsed)
+        .collect();
+    let rest = super::bounds::reset(&mut config, &keys);
+    config.reset_keys(&rest);
     problems.sort_by_key(|p| p.span.start);
     Loaded {
         config,
@@ -107,7 +138,25 @@ pub fn load_str(src: &str, file: &str) -> Loaded {
 }
 
 pub fn load_file(path: &Path) -> std::io::Result<Loaded> {
-    let src = std::fs::read_to_string(path)?;
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a file at the limit from a longer one.
+    std::fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB: not a config file",
+            MAX_CONFIG_BYTES >> 10
+        )));
+    }
+    let src = String::from_utf8(bytes).map_err(|e| {
+        let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        std::io::Error::other(format!(
+            "line {}: not UTF-8 text",
+            upto.iter().filter(|&&b| b == b'\n').count() + 1
+        ))
+    })?;
     let mut loaded = load_str(&src, &path.display().to_string());
     loaded.path = Some(path.to_path_buf());
     Ok(loaded)
@@ -146,8 +195,110 @@ fn clamp(src: &str, span: &Range<usize>) -> Range<usize> {
     start..end
 }
 
+/// Runs `f` on the document's tree. toml_edit refuses a whole file over one integer
+/// beyond i64 (`99999999999999999999`) where serde only refuses that key; with each
+/// such literal (and serde's offending one, at `span`) replaced by a 0 of the same
+/// width, the rest of the file still names its keys.
+fn with_document<R>(text: &str, span: &Range<usize>, f: impl Fn(&Table) -> R) -> Option<R> {
+    let mut patched = text.to_string();
+    let mut at = None;
+    // Each pass patches one literal; a real syntax error ends it.
+    for _ in 0..MAX_ROUNDS {
+        if let Some(start) = at.take() {
+            patch_literal(&mut patched, start);
+        }
+        match Document::parse(patched.as_str()) {
+            Ok(doc) => return Some(f(doc.as_table())),
+            Err(e) => {
+                let start = e.span().map(|s| s.start).unwrap_or(span.start);
+                let number = |at: usize| {
+                    patched.get(at..).is_some_and(|r| {
+                        r.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+                    })
+                };
+                at = if number(start) {
+                    Some(start)
+                } else if number(span.start) && patched.get(span.clone()) == text.get(span.clone())
+                {
+                    Some(span.start)
+                } else {
+                    return None;
+                };
+            }
+        }
+    }
+    None
+}
+
+/// `r` extended over the rest of a number literal that `with_document` shortened to 0.
+fn past_literal(text: &str, r: Range<usize>) -> Range<usize> {
+    let rest = text.get(r.end..).unwrap_or("");
+    let more = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "_.+-".contains(c)))
+        .unwrap_or(rest.len());
+    r.start..r.end + more
+}
+
+/// Replaces the number literal at `start` by `0` and spaces: the same width, so every
+/// other offset holds.
+fn patch_literal(text: &mut String, start: usize) {
+    let Some(rest) = text.get(start..) else {
+        return;
+    };
+    let len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "_.+-".contains(c)))
+        .unwrap_or(rest.len());
+    if len > 0 {
+        let zero = format!("0{}", " ".repeat(len - 1));
+        text.replace_range(start..start + len, &zero);
+    }
+}
+
+/// The range of a whole-number type serde names in "expected u32".
+fn integer_range(ty: &str) -> Option<(i128, i128)> {
+    Some(match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" | "usize" => (0, u64::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => (i64::MIN.into(), i64::MAX.into()),
+        _ => return None,
+    })
+}
+
+fn clip(s: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    match s.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 /// serde's messages are written for programmers; operators get the key and its fix.
-fn friendly(msg: &str) -> String {
+/// `literal` is the offending value as written in the file.
+fn friendly(msg: &str, literal: &str) -> String {
+    // "invalid type: integer `99999999999999999999` as i128, expected u32",
+    // "invalid value: integer `-1`, expected u16",
+    // "invalid type: floating point `1e30`, expected u64"
+    if let Some((what, ty)) = msg.rsplit_once(", expected ")
+        && let Some((lo, hi)) = integer_range(ty.trim())
+    {
+        if what.starts_with("invalid type: floating point") {
+            return format!(
+                "expected a whole number (no fraction or exponent), got {}",
+                clip(literal)
+            );
+        }
+        if what.starts_with("invalid type: integer") || what.starts_with("invalid value: integer") {
+            return format!(
+                "expected a whole number from {lo} to {hi}, got {}",
+                clip(literal)
+            );
+        }
+    }
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or("");
         let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
@@ -185,7 +336,11 @@ fn line_range(text: &str, offset: usize) -> Option<Range<usize>> {
     if text.is_empty() {
         return None;
     }
-    let offset = offset.min(text.len().saturating_sub(1));
+    let mut offset = offset.min(text.len().saturating_sub(1));
+    // An error at the end of a file ending in "é" points inside the character.
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let end = text[offset..]
         .find('\n')
@@ -238,9 +393,28 @@ fn locate(table: &Table, span: &Range<usize>, prefix: &str) -> (String, Option<R
             }
         }
         if let Some(t) = item.as_inline_table() {
-            let inner = locate_inline(t, span, &path);
-            if inner.1.is_some() {
-                return inner;
+            // Inside braces only the whole `key = { … }` can be blanked; the message
+            // still names the inner key.
+            let (inner, _) = locate_inline(t, span, &path);
+            if inner != path {
+                return (inner, Some(whole));
+            }
+        }
+        // One entry of `[[scale]]`, not every target, holds the key.
+        if let Item::ArrayOfTables(a) = item {
+            for (i, t) in a.iter().enumerate() {
+                let entry = format!("{path}.{i}");
+                let Some(r) = item_range(None, &Item::Table(t.clone())) else {
+                    continue;
+                };
+                if r.start <= span.start && span.start <= r.end {
+                    let inner = locate(t, span, &entry);
+                    return if inner.1.is_some() {
+                        inner
+                    } else {
+                        (entry, Some(r))
+                    };
+                }
             }
         }
         best = (path, Some(whole));
@@ -304,6 +478,12 @@ fn span_of_key(root: &Table, dotted: &str) -> Option<Range<usize>> {
         let (key, item) = table.get_key_value(part)?;
         if parts.peek().is_none() {
             return item.span().or_else(|| key.span());
+        }
+        if let Some(inline) = item.as_inline_table() {
+            // `template = { memory_mib = … }`: the rest of the path is inside the braces.
+            let rest: Vec<&str> = parts.collect();
+            let (k, v) = inline.get_key_value(rest.first()?)?;
+            return v.span().or_else(|| k.span());
         }
         table = match item {
             Item::ArrayOfTables(a) => {

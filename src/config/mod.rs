@@ -1,6 +1,7 @@
 //! Configuration: the TOML schema, its defaults, validation with file:line:key, and the
 //! XDG paths vigil reads and writes.
 
+pub mod bounds;
 pub mod duration;
 mod load;
 pub mod paths;
@@ -10,8 +11,8 @@ pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
 pub use schema::{
     ACTION_CLASSES, ApproveConfig, AuditConfig, Config, ConsoleConfig, DockerConfig, Flavor,
-    HealConfig, LogConfig, Mode, NotifyTarget, Probe, ScaleTarget, StoreConfig, TargetKind,
-    Template,
+    HealConfig, HuaweiConfig, HuaweiFlavor, HuaweiTarget, LogConfig, Mode, NotifyTarget, Probe,
+    ScaleTarget, StoreConfig, TargetKind, Template,
 };
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.

@@ -7,9 +7,19 @@ fn dirs() -> Option<ProjectDirs> {
     ProjectDirs::from("", "", "vigil")
 }
 
+/// The user's config; without one, the host's (the daemon's, `/etc/vigil/config.toml`),
+/// so that an operator's `vigil status` or `vigil audit verify` reads what the daemon reads.
 pub fn config_file() -> Option<PathBuf> {
-    dirs().map(|d| d.config_dir().join("config.toml"))
+    let user = dirs().map(|d| d.config_dir().join("config.toml"));
+    let host = PathBuf::from(SYSTEM_CONFIG);
+    match user {
+        Some(u) if !u.exists() && host.exists() => Some(host),
+        other => other,
+    }
 }
+
+/// The host-wide config the systemd unit gives the daemon.
+pub const SYSTEM_CONFIG: &str = "/etc/vigil/config.toml";
 
 pub fn themes_dir() -> Option<PathBuf> {
     dirs().map(|d| d.config_dir().join("themes"))

@@ -24,9 +24,15 @@ pub struct Config {
     pub approve: ApproveConfig,
     pub audit: AuditConfig,
     pub heal: HealConfig,
+    /// The playbook library: user directory, log roots, unattended classes, commands.
+    pub playbooks: crate::heal::PlaybooksConfig,
+    /// Optional root-cause notes from an OpenAI-compatible LLM.
+    pub llm: crate::llm::LlmConfig,
     pub daemon: DaemonConfig,
     /// Webhooks told about proposals needing approval, executions and failures.
     pub notify: Vec<NotifyTarget>,
+    /// Huawei Cloud: where huawei-as-group targets (and ECS servers) live.
+    pub huawei: HuaweiConfig,
     /// Set by --shadow (and replays): shadow mode cannot be left from the console.
     #[serde(skip)]
     pub shadow_forced: bool,
@@ -138,11 +144,184 @@ impl Default for NotifyTarget {
     }
 }
 
+// ---- [huawei] -------------------------------------------------------------------------
+
+/// Huawei Cloud's account side: region, project and how to reach the APIs. The AK/SK
+/// never live in this file: they come from HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (the
+/// SDK's own variables) or from `credentials_file`, which must be 0600.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HuaweiConfig {
+    /// e.g. "cn-north-4"; the endpoints are as.REGION.myhuaweicloud.com and
+    /// ecs.REGION.myhuaweicloud.com.
+    pub region: String,
+    /// The project of that region (IAM → My Credentials → Projects).
+    pub project_id: String,
+    /// One base URL for both AS and ECS instead of the regional ones (a proxy, a VPC
+    /// endpoint, or a test server).
+    pub endpoint: Option<String>,
+    /// A TOML file with `ak = "..."` and `sk = "..."`, readable by its owner only.
+    /// Unset: the environment variables.
+    pub credentials_file: Option<PathBuf>,
+    /// One HTTP request may take this long before its answer counts as lost.
+    #[serde(with = "super::duration")]
+    pub request_timeout: Duration,
+    /// Throttled, failed (5xx) and cooling-down requests are retried until this long
+    /// has passed.
+    #[serde(with = "super::duration")]
+    pub retry_deadline: Duration,
+    /// How often a running scaling activity or ECS job is read.
+    #[serde(with = "super::duration")]
+    pub poll: Duration,
+    /// Per-target settings, by the [[scale]] target's name.
+    pub targets: std::collections::BTreeMap<String, HuaweiTarget>,
+    /// Flavor prices: a target's `flavor` (and its `resize_to`) costs this unless its
+    /// own price_per_hour is set.
+    pub flavors: Vec<HuaweiFlavor>,
+}
+
+impl Default for HuaweiConfig {
+    fn default() -> Self {
+        HuaweiConfig {
+            region: String::new(),
+            project_id: String::new(),
+            endpoint: None,
+            credentials_file: None,
+            request_timeout: Duration::from_secs(30),
+            retry_deadline: Duration::from_secs(120),
+            poll: Duration::from_secs(5),
+            targets: Default::default(),
+            flavors: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HuaweiTarget {
+    /// The AS group's id; unset: the group whose name is the target's name.
+    pub group_id: Option<String>,
+    /// An ECS server (or Flexus X instance) resized to the target's `resize_to`.
+    pub server_id: Option<String>,
+    /// The flavor the target's instances run, for its price.
+    pub flavor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HuaweiFlavor {
+    pub name: String,
+    pub price_per_hour: f64,
+    /// "hour" (ECS pay-per-use) or "second" (Flexus); default hour.
+    #[serde(default = "hourly")]
+    pub billing: crate::plan::cost::Billing,
+}
+
+fn hourly() -> crate::plan::cost::Billing {
+    crate::plan::cost::Billing::Hour
+}
+
+impl HuaweiConfig {
+    pub fn flavor(&self, name: &str) -> Option<&HuaweiFlavor> {
+        self.flavors.iter().find(|f| f.name == name)
+    }
+
+    /// Fills the prices of Huawei targets from the flavor list, where the target did not
+    /// set its own: the planner's cost model stays the one it already has.
+    pub fn fill_prices(&self, scale: &mut [ScaleTarget]) {
+        for t in scale.iter_mut() {
+            if t.kind != TargetKind::HuaweiAsGroup && !self.targets.contains_key(&t.name) {
+                continue;
+            }
+            let flavor = self.targets.get(&t.name).and_then(|h| h.flavor.as_deref());
+            if let Some(f) = flavor.and_then(|f| self.flavor(f))
+                && t.price_per_hour == 0.0
+            {
+                t.price_per_hour = f.price_per_hour;
+                t.billing = f.billing;
+            }
+            if let Some(r) = &mut t.resize_to
+                && r.price_per_hour == 0.0
+                && let Some(f) = self.flavor(&r.name)
+            {
+                r.price_per_hour = f.price_per_hour;
+            }
+        }
+    }
+
+    /// What `vigil config check` reports about Huawei targets: a region, a project,
+    /// and credentials that can be read.
+    fn problems(&self, scale: &[ScaleTarget], bad: &mut dyn FnMut(&str, String)) {
+        let used: Vec<&str> = scale
+            .iter()
+            .filter(|t| t.kind == TargetKind::HuaweiAsGroup)
+            .map(|t| t.name.as_str())
+            .chain(
+                self.targets
+                    .iter()
+                    .filter(|(_, h)| h.server_id.is_some())
+                    .map(|(n, _)| n.as_str()),
+            )
+            .collect();
+        for name in self.targets.keys() {
+            if !scale.iter().any(|t| &t.name == name) {
+                bad(
+                    &format!("huawei.targets.{name}"),
+                    format!("no [[scale]] target is named \"{name}\""),
+                );
+            }
+        }
+        for (i, f) in self.flavors.iter().enumerate() {
+            if !(f.price_per_hour >= 0.0 && f.price_per_hour.is_finite()) || f.name.is_empty() {
+                bad(
+                    &format!("huawei.flavors.{i}"),
+                    format!(
+                        "a flavor needs a name and a price of 0 or more, got \"{}\" at {}",
+                        f.name, f.price_per_hour
+                    ),
+                );
+            }
+        }
+        if let Some(e) = &self.endpoint
+            && !(e.starts_with("https://") || e.starts_with("http://"))
+        {
+            bad(
+                "huawei.endpoint",
+                format!("an http:// or https:// URL, got \"{e}\""),
+            );
+        }
+        let Some(first) = used.first() else { return };
+        if self.region.trim().is_empty() && self.endpoint.is_none() {
+            bad(
+                "huawei.region",
+                format!(
+                    "target \"{first}\" is on Huawei Cloud but no region is set (e.g. region = \"cn-north-4\")"
+                ),
+            );
+        }
+        if self.project_id.trim().is_empty() {
+            bad(
+                "huawei.project_id",
+                format!("target \"{first}\" is on Huawei Cloud but no project_id is set"),
+            );
+        }
+        if let Err(e) = crate::execute::huawei::credentials::Credentials::load(self) {
+            let key = if self.credentials_file.is_some() {
+                "huawei.credentials_file"
+            } else {
+                "huawei"
+            };
+            bad(key, format!("target \"{first}\" cannot be reached: {e}"));
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetKind {
     DockerGroup,
     SwarmService,
+    #[serde(alias = "huawei-asg")]
     HuaweiAsGroup,
 }
 
@@ -274,8 +453,11 @@ impl Default for Config {
             approve: ApproveConfig::default(),
             audit: AuditConfig::default(),
             heal: HealConfig::default(),
+            playbooks: Default::default(),
+            llm: Default::default(),
             daemon: DaemonConfig::default(),
             notify: Vec::new(),
+            huawei: HuaweiConfig::default(),
             shadow_forced: false,
         }
     }
@@ -474,6 +656,9 @@ impl Config {
                 }
             }
         }
+        self.huawei.problems(&self.scale, &mut bad);
+        self.playbooks.problems(&mut bad);
+        self.llm.problems(&mut bad);
         for (i, t) in self.scale.iter().enumerate() {
             let key = |k: &str| format!("scale.{i}.{k}");
             if crate::collect::Metric::from_name(&t.metric).is_none() {

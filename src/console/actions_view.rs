@@ -3,10 +3,7 @@
 
 use super::app::App;
 use super::i18n::{Msg, tr};
-use crate::approve::{Entry, State};
-use crate::config::Mode;
-use crate::engine::Snapshot;
-use crate::plan::proposal::{Proposal, Risk};
+use crate::protocol::{Entry, Mode, Proposal, Risk, Snapshot, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};

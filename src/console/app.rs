@@ -5,11 +5,7 @@
 use super::i18n::{Lang, Msg};
 use super::keymap::{self, Action};
 use super::theme::Theme;
-use crate::approve::{Entry, State};
-use crate::audit::Actor;
-use crate::config::Mode;
-use crate::engine::{Command, Snapshot};
-use crate::plan::proposal::Risk;
+use crate::protocol::{Actor, Command, Entry, Mode, Snapshot, State};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +42,7 @@ impl View {
 }
 
 /// A question on screen, and what a yes does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Dialog {
     /// A risky approval: the operator types `subject` to confirm this exact version.
     TypeToApprove {
@@ -79,8 +75,9 @@ pub struct App {
 }
 
 /// Risky actions need a typed confirmation: emergencies, large or destructive changes.
+/// The engine holds the same rule and refuses an approval without it.
 pub fn risky(e: &Entry) -> bool {
-    e.proposal.risk >= Risk::Medium
+    e.proposal.risk >= crate::protocol::Risk::Medium
 }
 
 impl App {
@@ -161,9 +158,9 @@ impl App {
                     None
                 }
                 KeyCode::Enter => {
-                    let (id, version) = (id.clone(), *version);
+                    let (id, version, typed) = (id.clone(), *version, typed.clone());
                     self.dialog = None;
-                    self.approve_version(&id, version, snap)
+                    self.approve_version(&id, version, Some(typed), snap)
                 }
                 _ => None,
             },
@@ -171,7 +168,13 @@ impl App {
     }
 
     /// Checks the version on screen is still the current one before approving it.
-    fn approve_version(&mut self, id: &str, version: u32, snap: &Snapshot) -> Option<Command> {
+    fn approve_version(
+        &mut self,
+        id: &str,
+        version: u32,
+        confirm: Option<String>,
+        snap: &Snapshot,
+    ) -> Option<Command> {
         let current = snap
             .board
             .iter()
@@ -188,6 +191,7 @@ impl App {
             id: id.to_string(),
             version,
             by: self.actor.clone(),
+            confirm,
         })
     }
 
@@ -232,6 +236,7 @@ impl App {
                         id: p.id.clone(),
                         version: p.version,
                         by: self.actor.clone(),
+                        reason: None,
                     });
                 }
                 if risky(&e) {
@@ -243,7 +248,7 @@ impl App {
                     });
                     return None;
                 }
-                return self.approve_version(&p.id.clone(), p.version, snap);
+                return self.approve_version(&p.id.clone(), p.version, None, snap);
             }
             Action::ToggleShadow => {
                 let (question, on) = match snap.mode {
@@ -262,6 +267,7 @@ impl App {
                 let cmd = Command::Brake {
                     engage: !snap.brake,
                     by: self.actor.clone(),
+                    reason: None,
                 };
                 // Stopping is always safe; starting again asks first.
                 if !snap.brake {

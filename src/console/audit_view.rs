@@ -3,7 +3,7 @@
 
 use super::app::App;
 use super::i18n::{Msg, tr};
-use crate::engine::Snapshot;
+use crate::protocol::Snapshot;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;

@@ -4,7 +4,7 @@
 use super::app::App;
 use super::format;
 use super::i18n::{Msg, tr};
-use crate::engine::Snapshot;
+use crate::protocol::Snapshot;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};

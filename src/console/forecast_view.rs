@@ -5,10 +5,7 @@
 use super::app::App;
 use super::format;
 use super::i18n::{Msg, tr};
-use crate::collect::Metric;
-use crate::engine::Snapshot;
-use crate::engine::forecasts::METRICS;
-use crate::forecast::Forecast;
+use crate::protocol::{FORECAST_METRICS as METRICS, Forecast, Metric, Snapshot};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;

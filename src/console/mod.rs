@@ -13,7 +13,7 @@ pub mod keymap;
 pub mod theme;
 pub mod ui;
 
-use crate::engine::{Command, Handle};
+use crate::protocol::{Command, Handle};
 use app::App;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
@@ -32,7 +32,7 @@ pub async fn run(mut handle: Handle, mut app: App, mouse: bool) -> anyhow::Resul
         let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     }
     ratatui::restore();
-    let _ = handle.commands.send(Command::Shutdown).await;
+    handle.send(Command::Shutdown).await;
     result
 }
 
@@ -65,7 +65,7 @@ async fn event_loop(
                     // the send, so the engine is never held up.
                     let cmd = app.on_key(&k, &handle.snapshots.borrow());
                     if let Some(cmd) = cmd {
-                        let _ = handle.commands.send(cmd).await;
+                        handle.send(cmd).await;
                     }
                     if app.quit {
                         return Ok(());

@@ -6,9 +6,7 @@ use super::app::{App, View};
 use super::format;
 use super::i18n::{Msg, tr};
 use super::keymap::KEYMAP;
-use crate::collect::Metric;
-use crate::config::Mode;
-use crate::engine::{Severity, Snapshot};
+use crate::protocol::{Link, Metric, Mode, Severity, Snapshot};
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -45,6 +43,29 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
         View::Audit => super::audit_view::draw(f, app, snap, body),
     }
     draw_status(f, app, snap, status);
+    if let Link::Lost { socket, reason } = &snap.link {
+        // The numbers are old: grey them, and say why in the line they cannot miss.
+        f.buffer_mut().set_style(
+            area,
+            Style::default()
+                .fg(app.theme.muted)
+                .add_modifier(Modifier::DIM),
+        );
+        let line = Line::from(vec![
+            Span::styled(
+                " ✖ ",
+                Style::default()
+                    .fg(app.theme.crit)
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!("{} ({socket}: {reason})", tr(app.lang, Msg::EngineLost)),
+                Style::default().fg(app.theme.crit),
+            ),
+        ]);
+        f.render_widget(Clear, tabs);
+        f.render_widget(Paragraph::new(line), tabs);
+    }
     if let Some(d) = &app.dialog {
         dialog(f, app, d, area);
     }
@@ -104,6 +125,12 @@ fn draw_header(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     if let Some(n) = snap.latest.as_ref().and_then(|s| s.containers_running) {
         left.push(Span::styled(
             format!("  {} {n}", tr(l, Msg::Containers)),
+            t.muted(),
+        ));
+    }
+    if matches!(snap.link, Link::Attached { .. }) {
+        left.push(Span::styled(
+            format!("  [{}]", tr(l, Msg::Attached)),
             t.muted(),
         ));
     }
@@ -520,6 +547,15 @@ fn filesystems(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             Cell::from(Span::styled(format!("{pct:.1}%"), t.level(pct, 80.0, 90.0))),
         ])
     });
+    // A mount whose statvfs hangs (dead NFS server): named, in words, its space unknown.
+    let stuck = s.unresponsive_mounts.iter().map(|m| {
+        // In the mount's own (widest) column: the narrow ones would cut the words.
+        Row::new(vec![Cell::from(Line::from(vec![
+            Span::raw(format!("{m} ")),
+            Span::styled(tr(l, Msg::NotAnswering), t.level(100.0, 80.0, 90.0)),
+        ]))])
+    });
+    let rows = rows.chain(stuck);
     let table = Table::new(
         rows,
         [

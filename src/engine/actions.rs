@@ -6,11 +6,12 @@
 use crate::approve::{DecideError, Entry, Queue, State};
 use crate::audit::{Actor, AuditLog};
 use crate::config::{Config, TargetKind};
-use crate::execute::docker::{ContainerInfo, DockerExecutor};
-use crate::execute::{Action, AuditSink, Brake, Decision, ExecError, Gate, GateResult};
+use crate::execute::docker::{self, ContainerInfo, DockerExecutor, Found};
+use crate::execute::{Action, AuditSink, Brake, BrakeState, Decision, ExecError, Gate, GateResult};
 use crate::notify::{Event, Notifier};
 use crate::plan::proposal::{Proposal, Risk};
 use crate::plan::scaling::Rule;
+use crate::verify::reconcile::{self, Step, Trail};
 use crate::verify::{self, Verdict};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,27 @@ pub enum ActionEvent {
     Containers(Result<Vec<ContainerInfo>, ExecError>),
     /// A container exited (from the engine's event stream).
     Died(String),
+    /// What a restart read of an action that may have run.
+    Reconciled {
+        decision: Decision,
+        found: Result<Found, ExecError>,
+    },
+}
+
+/// The decision an entry found after a restart carried.
+fn decision_of(e: &Entry) -> Decision {
+    let p = &e.proposal;
+    Decision {
+        proposal: p.id.clone(),
+        version: p.version,
+        action: p.action.clone(),
+        from: p.from,
+        by: Actor {
+            user: e.by.clone().unwrap_or_else(|| "?".into()),
+            ssh: None,
+        },
+        auto: false,
+    }
 }
 
 /// How many answered proposals the Actions view keeps on the board.
@@ -84,8 +106,17 @@ impl Actions {
             cfg.scale.clone(),
         ));
         let (tx, rx) = mpsc::channel(64);
+        let mut queue = Queue::open(db, cfg.approve.ttl.as_millis() as i64);
+        // The history's database was wanted but could not be opened (a replay passes
+        // none on purpose, and is always in shadow mode): say the queue is in memory.
+        if db.is_none() && !cfg.shadow_forced && super::store_path(cfg).is_some() {
+            queue.notice = Some(
+                "approvals kept in memory only (a restart forgets them): the database cannot be opened"
+                    .into(),
+            );
+        }
         let mut a = Actions {
-            queue: Queue::open(db, cfg.approve.ttl.as_millis() as i64),
+            queue,
             gate,
             exec,
             notifier,
@@ -126,24 +157,176 @@ impl Actions {
         });
     }
 
-    /// A crash between an answer and its result leaves entries approved or running. They
-    /// are not run now (the world has moved on) but kept and marked, never dropped.
+    /// A crash between an answer and its outcome leaves entries approved, running or
+    /// done. Each is reconciled once, from the audit trail and the target's actual state,
+    /// and the reconciliation is audited. Nothing is executed here: an entry that never
+    /// reached the executor is marked not run; one that may have run is read back from
+    /// Docker (vigil's own leftovers tidied) and marked completed or interrupted.
     fn recover(&mut self) {
+        let entries = match self.queue.in_flight() {
+            Ok(v) => v,
+            Err(e) => {
+                self.message = Some(format!("after the restart: {e}"));
+                return;
+            }
+        };
+        if entries.is_empty() {
+            return;
+        }
+        let wanted: HashSet<(String, u32)> = entries
+            .iter()
+            .map(|e| (e.proposal.id.clone(), e.proposal.version))
+            .collect();
+        let trails = match super::audit_path(&self.cfg) {
+            Some(p) => reconcile::trails(&p, &wanted),
+            None => Ok(HashMap::new()),
+        };
+        let (trails, unknown) = match trails {
+            Ok(t) => (t, false),
+            Err(e) => {
+                tracing::error!("reconciling after a restart: the audit log: {e}");
+                (HashMap::new(), true)
+            }
+        };
+        let runtime = tokio::runtime::Handle::try_current().is_ok();
+        for e in entries {
+            let key = (e.proposal.id.clone(), e.proposal.version);
+            // Without the log, whether it started is unknown: assume it may have.
+            let assumed = Trail {
+                intent: true,
+                ..Trail::default()
+            };
+            let trail = if unknown {
+                Some(&assumed)
+            } else {
+                trails.get(&key)
+            };
+            let d = decision_of(&e);
+            match reconcile::step(e.state, trail) {
+                Step::NotRun(note) => {
+                    self.settle(&e, State::Failed, &note);
+                }
+                Step::Shadowed => {
+                    self.settle(&e, State::Shadowed, "shadow mode: recorded, not run");
+                }
+                Step::Braked => {
+                    self.settle(&e, State::Braked, "the brake is on: not run");
+                }
+                Step::Finished(Ok(text)) => {
+                    if self.settle(&e, State::Done, &text) && runtime {
+                        self.busy.insert(d.action.subject().to_string());
+                        self.start_verify(d);
+                    }
+                }
+                Step::Finished(Err(text)) => {
+                    self.settle(&e, State::Failed, &text);
+                }
+                Step::Verdict(ok, text) => {
+                    let to = if ok {
+                        State::Verified
+                    } else {
+                        State::Unverified
+                    };
+                    self.settle(&e, to, &text);
+                }
+                Step::ReadWorld | Step::Verify if !runtime => {
+                    tracing::warn!("{} v{} left for an engine with a runtime", key.0, key.1);
+                }
+                Step::Verify => {
+                    self.busy.insert(d.action.subject().to_string());
+                    self.start_verify(d);
+                }
+                Step::ReadWorld => {
+                    self.busy.insert(d.action.subject().to_string());
+                    let exec = self.exec.clone();
+                    let tx = self.tx.clone();
+                    let began = trail.and_then(|t| t.intent_at);
+                    tokio::spawn(async move {
+                        // The engine may still be finishing the killed vigil's calls.
+                        let quiet = exec.quiet_after(&d.action).await;
+                        let wait = match began {
+                            Some(at) => {
+                                let since = chrono::Utc::now().timestamp_millis() - at;
+                                quiet.saturating_sub(Duration::from_millis(since.max(0) as u64))
+                            }
+                            None => quiet,
+                        };
+                        tokio::time::sleep(wait).await;
+                        let found = exec.reconcile(&d.action).await;
+                        let _ = tx
+                            .send(ActionEvent::Reconciled { decision: d, found })
+                            .await;
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves an entry found after a restart from where it was to where it belongs, and
+    /// audits the move. False if another process moved it first.
+    fn settle(&mut self, e: &Entry, to: State, note: &str) -> bool {
         let now = chrono::Utc::now().timestamp_millis();
-        for e in self.queue.approved().unwrap_or_default() {
-            let p = &e.proposal;
-            let _ = self.queue.set_state(
-                &p.id,
-                p.version,
-                State::Failed,
-                Some("vigil stopped before it ran: not run"),
-                now,
-            );
-            self.audit(
-                "interrupted",
-                &Actor::vigil(),
-                serde_json::json!({"proposal": p.id, "version": p.version, "summary": format!("not run (vigil restarted): {}", p.summary())}),
-            );
+        let p = &e.proposal;
+        if let Err(err) = self
+            .queue
+            .set_state(&p.id, p.version, e.state, to, Some(note), now)
+        {
+            tracing::warn!("reconciling after a restart: {err}");
+            return false;
+        }
+        self.audit(
+            "reconciled",
+            &Actor::vigil(),
+            serde_json::json!({
+                "proposal": p.id,
+                "version": p.version,
+                "was": e.state.name(),
+                "now": to.name(),
+                "summary": format!("after a restart, {} was {}, now {}: {note}", p.summary(), e.state.name(), to.name()),
+            }),
+        );
+        self.changes += 1;
+        true
+    }
+
+    /// What a restart read of an action that may have run.
+    fn reconciled(&mut self, d: Decision, found: Result<Found, ExecError>) {
+        let entry = match self.queue.get(&d.proposal, d.version) {
+            Ok(Some(e)) if e.state == State::Running => e,
+            _ => {
+                self.busy.remove(d.action.subject());
+                return;
+            }
+        };
+        match found {
+            Ok(Found::Completed(text)) => {
+                if self.settle(
+                    &entry,
+                    State::Done,
+                    &format!("completed before vigil stopped: {text}"),
+                ) {
+                    self.start_verify(d);
+                } else {
+                    self.busy.remove(d.action.subject());
+                }
+            }
+            Ok(Found::Interrupted(text)) => {
+                self.busy.remove(d.action.subject());
+                self.settle(&entry, State::Failed, &text);
+                self.notifier.send(Event::new(
+                    "failure",
+                    format!("interrupted: {}", entry.proposal.summary()),
+                    text,
+                ));
+            }
+            Err(e) => {
+                self.busy.remove(d.action.subject());
+                self.settle(
+                    &entry,
+                    State::Failed,
+                    &format!("interrupted; the target's state could not be read: {e}"),
+                );
+            }
         }
     }
 
@@ -293,6 +476,19 @@ impl Actions {
         auto: bool,
     ) {
         self.changes += 1;
+        // Two actions on one target at once could undo each other (a reconciliation
+        // after a restart tidies what a scale is making): the approval waits, undecided.
+        if approve
+            && let Ok(Some(e)) = self.queue.get(id, version)
+            && e.state == State::Pending
+            && self.busy.contains(e.proposal.action.subject())
+        {
+            self.message = Some(format!(
+                "{id} v{version} not approved yet: an action on {} is under way; answer again when it is done",
+                e.proposal.action.subject()
+            ));
+            return;
+        }
         let entry = match self.queue.decide(id, version, approve, who, now) {
             Ok(e) => e,
             Err(e @ DecideError::Changed { .. }) => {
@@ -321,13 +517,16 @@ impl Actions {
         ));
         if !self.audit("decision", who, data) && approve {
             // An approval that cannot be recorded is not acted on.
-            let _ = self.queue.set_state(
+            if let Err(e) = self.queue.set_state(
                 id,
                 version,
+                State::Approved,
                 State::Failed,
                 Some("not run: the audit log cannot take it"),
                 now,
-            );
+            ) {
+                tracing::warn!("{e}");
+            }
             self.message = Some(format!(
                 "{id} v{version} not run: the audit log cannot take it"
             ));
@@ -340,9 +539,14 @@ impl Actions {
     }
 
     fn start(&mut self, p: Proposal, by: Actor, auto: bool, now: i64) {
-        let _ = self
-            .queue
-            .set_state(&p.id, p.version, State::Running, None, now);
+        // Only the one who moves it from approved to running runs it.
+        if let Err(e) =
+            self.queue
+                .set_state(&p.id, p.version, State::Approved, State::Running, None, now)
+        {
+            self.message = Some(format!("not run: {e}"));
+            return;
+        }
         self.busy.insert(p.action.subject().to_string());
         let decision = Decision {
             proposal: p.id.clone(),
@@ -377,6 +581,7 @@ impl Actions {
     pub fn on_event(&mut self, ev: ActionEvent, now: i64) {
         match ev {
             ActionEvent::Ran { decision, result } => self.ran(decision, result, now),
+            ActionEvent::Reconciled { decision, found } => self.reconciled(decision, found),
             ActionEvent::Verified { decision, verdict } => self.verified(decision, verdict, now),
             ActionEvent::Containers(r) => {
                 self.listing = false;
@@ -464,6 +669,10 @@ impl Actions {
 
     fn ran(&mut self, d: Decision, result: GateResult, now: i64) {
         let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
+        if let GateResult::Unauditable(e) = &result {
+            // Loud, in the header: an action that cannot be audited is not taken.
+            self.audit_error = Some(format!("audit log: {e}; nothing will run"));
+        }
         let (state, note) = match &result {
             GateResult::Shadowed => (State::Shadowed, "shadow mode: recorded, not run".into()),
             GateResult::Braked => (State::Braked, "the brake is on: not run".into()),
@@ -471,9 +680,16 @@ impl Actions {
             GateResult::Done(o) => (State::Done, o.summary.clone()),
             GateResult::Failed(e) => (State::Failed, e.to_string()),
         };
-        let _ = self
-            .queue
-            .set_state(&d.proposal, d.version, state, Some(&note), now);
+        if let Err(e) = self.queue.set_state(
+            &d.proposal,
+            d.version,
+            State::Running,
+            state,
+            Some(&note),
+            now,
+        ) {
+            tracing::warn!("after {summary}: {e}");
+        }
         self.refresh_tail(0);
         self.checkpoint();
         match &result {
@@ -489,28 +705,7 @@ impl Actions {
                         .or_default()
                         .push_back(now);
                 }
-                let within = match &d.action {
-                    Action::Scale { target, .. } | Action::Resize { target, .. } => self
-                        .cfg
-                        .scale
-                        .iter()
-                        .find(|t| &t.name == target)
-                        .map(|t| t.ready_timeout)
-                        .unwrap_or(Duration::from_secs(120)),
-                    _ => self.cfg.heal.verify_within,
-                };
-                let exec = self.exec.clone();
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let settle = verify::settle_for(&d.action);
-                    let verdict = verify::verify(exec.as_ref(), &d.action, within, settle).await;
-                    let _ = tx
-                        .send(ActionEvent::Verified {
-                            decision: d,
-                            verdict,
-                        })
-                        .await;
-                });
+                self.start_verify(d);
                 self.message = Some(format!("{summary}: done, verifying"));
             }
             GateResult::Failed(e) => {
@@ -531,15 +726,44 @@ impl Actions {
         self.changes += 1;
     }
 
+    /// Checks, in a task, that what the action promised holds and keeps holding.
+    fn start_verify(&mut self, d: Decision) {
+        let within = match &d.action {
+            Action::Scale { target, .. } | Action::Resize { target, .. } => self
+                .cfg
+                .scale
+                .iter()
+                .find(|t| &t.name == target)
+                .map(|t| t.ready_timeout)
+                .unwrap_or(Duration::from_secs(120)),
+            _ => self.cfg.heal.verify_within,
+        };
+        let exec = self.exec.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let settle = verify::settle_for(&d.action);
+            let verdict = verify::verify(exec.as_ref(), &d.action, within, settle).await;
+            let _ = tx
+                .send(ActionEvent::Verified {
+                    decision: d,
+                    verdict,
+                })
+                .await;
+        });
+    }
+
     fn verified(&mut self, d: Decision, verdict: Verdict, now: i64) {
         self.busy.remove(d.action.subject());
         let (state, text, ok) = match &verdict {
             Verdict::Verified(t) => (State::Verified, t.clone(), true),
             Verdict::Failed(t) => (State::Unverified, t.clone(), false),
         };
-        let _ = self
-            .queue
-            .set_state(&d.proposal, d.version, state, Some(&text), now);
+        if let Err(e) =
+            self.queue
+                .set_state(&d.proposal, d.version, State::Done, state, Some(&text), now)
+        {
+            tracing::warn!("verifying {}: {e}", d.proposal);
+        }
         let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
         self.audit(
             "verify",
@@ -583,6 +807,10 @@ impl Actions {
     /// Containers that should run and do not: members of docker-group targets and
     /// containers carrying the heal label.
     fn watched(&self, c: &ContainerInfo) -> bool {
+        // The retiring half of a scale-in, the old half of a recreate: not to heal.
+        if docker::set_aside(&c.name) {
+            return false;
+        }
         let in_group = c.group.as_ref().is_some_and(|g| {
             self.cfg
                 .scale
@@ -693,7 +921,11 @@ impl Actions {
     /// Running members of each docker-group target, as the engine reports them.
     pub fn group_counts(&self) -> HashMap<String, usize> {
         let mut m = HashMap::new();
-        for c in self.containers.iter().filter(|c| c.running()) {
+        for c in self
+            .containers
+            .iter()
+            .filter(|c| c.running() && !docker::set_aside(&c.name))
+        {
             if let Some(g) = &c.group {
                 *m.entry(g.clone()).or_insert(0) += 1;
             }
@@ -703,6 +935,25 @@ impl Actions {
 
     pub fn is_busy(&self, subject: &str) -> bool {
         self.busy.contains(subject)
+    }
+
+    /// Actions started and not yet verified or failed.
+    pub fn in_flight(&self) -> usize {
+        self.busy.len()
+    }
+
+    /// A reloaded config: rules, targets and webhooks change; the queue, the audit log
+    /// and what is in flight stay as they are.
+    pub fn reconfigure(&mut self, cfg: &Config, host: &str) -> Vec<String> {
+        self.cfg = cfg.clone();
+        self.exec = Arc::new(DockerExecutor::connect(
+            &cfg.docker.socket,
+            cfg.scale.clone(),
+        ));
+        let (notifier, problems) =
+            Notifier::spawn(&cfg.notify, host, crate::notify::Pace::default());
+        self.notifier = notifier;
+        problems
     }
 
     pub fn board(&self) -> Vec<Entry> {
@@ -722,7 +973,15 @@ impl Actions {
         self.message = Some(if on { "shadow mode on" } else { "live mode" }.into());
     }
 
-    pub fn set_brake(&mut self, engage: bool, who: &Actor) {
+    /// Why nothing runs when the brake cannot be read, for the header.
+    pub fn brake_notice(&self) -> Option<String> {
+        match self.gate.brake().state() {
+            BrakeState::Unreadable(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    pub fn set_brake(&mut self, engage: bool, who: &Actor, reason: &str) {
         let Some(path) = super::audit_path(&self.cfg) else {
             return;
         };
@@ -733,7 +992,7 @@ impl Actions {
                 let brake = self.gate.brake();
                 if engage {
                     brake
-                        .engage(&mut log, who, "from the console")
+                        .engage(&mut log, who, reason)
                         .map_err(|e| e.to_string())
                 } else {
                     brake.release(&mut log, who).map_err(|e| e.to_string())

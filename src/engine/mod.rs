@@ -4,10 +4,11 @@
 mod actions;
 mod clock;
 pub mod forecasts;
-mod snapshot;
 
+pub use crate::protocol::{
+    Call, Command, Handle, HostInfo, Notice, Reply, Severity, Snapshot, WINDOW_MS,
+};
 pub use clock::{Clock, SystemClock};
-pub use snapshot::{Command, HostInfo, Notice, Severity, Snapshot};
 
 use crate::collect::host::HostCollector;
 use crate::collect::{HostSample, Metric};
@@ -24,8 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-/// How much history the engine keeps in memory for the screen.
-pub const WINDOW_MS: i64 = 3_600_000;
 /// Containers are counted every this many ticks: the engine's API is slower than /proc.
 const DOCKER_EVERY: u64 = 5;
 const MAINTAIN_EVERY_MS: i64 = 60_000;
@@ -68,12 +67,6 @@ pub struct Engine {
     collect_error: Option<String>,
     actions: actions::Actions,
     published_changes: u64,
-}
-
-pub struct Handle {
-    pub snapshots: watch::Receiver<Snapshot>,
-    pub commands: mpsc::Sender<Command>,
-    pub task: tokio::task::JoinHandle<()>,
 }
 
 pub fn retention(c: &Config) -> Retention {
@@ -247,18 +240,25 @@ impl Engine {
         let task = tokio::spawn(engine.run(crx));
         Handle {
             snapshots: rx,
-            commands: ctx,
+            calls: ctx,
             task,
         }
     }
 
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    pub async fn run(mut self, mut calls: mpsc::Receiver<Call>) {
         let mut ticker = tokio::time::interval(self.config.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Once asked to stop: nothing new starts; what runs may finish until then.
+        let mut stopping: Option<tokio::time::Instant> = None;
         loop {
+            if let Some(deadline) = stopping
+                && (self.actions.in_flight() == 0 || tokio::time::Instant::now() >= deadline)
+            {
+                break;
+            }
             tokio::select! {
                 _ = ticker.tick() => {
-                    if !self.tx.borrow().paused {
+                    if stopping.is_none() && !self.tx.borrow().paused {
                         self.tick().await;
                     }
                 }
@@ -270,13 +270,44 @@ impl Engine {
                     self.actions.on_event(ev, self.clock.now_ms());
                     self.after_actions();
                 }
-                cmd = commands.recv() => match cmd {
-                    None | Some(Command::Shutdown) => break,
-                    Some(cmd) => self.command(cmd),
+                call = calls.recv(), if stopping.is_none() => match call {
+                    None => stopping = Some(self.stop_deadline()),
+                    Some(Call { command: Command::Shutdown, reply }) => {
+                        stopping = Some(self.stop_deadline());
+                        if let Some(r) = reply {
+                            let _ = r.send(Reply::Done { message: "stopping".into() });
+                        }
+                    }
+                    Some(Call { command, reply }) => {
+                        let answer = self.command(command);
+                        if let Some(r) = reply {
+                            let _ = r.send(answer);
+                        }
+                    }
                 },
             }
         }
+        let left = self.actions.in_flight();
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "stopped with actions in flight: the next start reconciles them"
+            );
+        }
         tracing::info!("engine stopped");
+    }
+
+    /// How long a stop waits for in-flight actions: the longest a verification may take.
+    fn stop_deadline(&self) -> tokio::time::Instant {
+        let longest = self
+            .config
+            .scale
+            .iter()
+            .map(|t| t.ready_timeout)
+            .chain([self.config.heal.verify_within])
+            .max()
+            .unwrap_or_default();
+        tokio::time::Instant::now() + longest.min(Duration::from_secs(120)) + Duration::from_secs(5)
     }
 
     /// Watches the Docker engine for container exits (on this host only).
@@ -299,25 +330,41 @@ impl Engine {
         }
     }
 
-    /// What the console (or a daemon client) asks for.
-    pub fn command(&mut self, cmd: Command) {
+    /// What the console (or a daemon client) asks for, and the engine's answer.
+    pub fn command(&mut self, cmd: Command) -> Reply {
         let now = self.clock.now_ms();
-        match cmd {
-            Command::TogglePause => self.tx.send_modify(|s| {
-                s.paused = !s.paused;
-                s.seq += 1;
-            }),
-            Command::Approve { id, version, by } => {
-                self.actions.answer(&id, version, true, &by, now, false)
+        let reply = match cmd {
+            Command::TogglePause => {
+                self.tx.send_modify(|s| {
+                    s.paused = !s.paused;
+                    s.seq += 1;
+                });
+                Reply::Done {
+                    message: if self.tx.borrow().paused {
+                        "paused"
+                    } else {
+                        "resumed"
+                    }
+                    .into(),
+                }
             }
-            Command::Reject { id, version, by } => {
-                self.actions.answer(&id, version, false, &by, now, false)
-            }
+            Command::Approve {
+                id,
+                version,
+                by,
+                confirm,
+            } => self.answer(&id, version, true, &by, confirm.as_deref(), now),
+            Command::Reject {
+                id, version, by, ..
+            } => self.answer(&id, version, false, &by, None, now),
             Command::SetShadow { on, by } => {
                 if !on && self.config.shadow_forced {
-                    self.actions.message =
-                        Some("shadow mode was forced (--shadow or a replay): it stays on".into());
+                    let reason = "shadow mode was forced (--shadow or a replay): it stays on";
+                    self.actions.message = Some(reason.into());
                     self.actions.changes += 1;
+                    Reply::Refused {
+                        reason: reason.into(),
+                    }
                 } else {
                     self.actions.set_shadow(on, &by);
                     let mode = if on { Mode::Shadow } else { Mode::Live };
@@ -325,12 +372,162 @@ impl Engine {
                         s.mode = mode;
                         s.seq += 1;
                     });
+                    Reply::Done {
+                        message: if on { "shadow mode on" } else { "live mode" }.into(),
+                    }
                 }
             }
-            Command::Brake { engage, by } => self.actions.set_brake(engage, &by),
-            Command::Shutdown => {}
-        }
+            Command::Brake { engage, by, reason } => {
+                self.actions.set_brake(
+                    engage,
+                    &by,
+                    reason.as_deref().unwrap_or("from the console"),
+                );
+                let message = self.actions.message.clone().unwrap_or_default();
+                if message.starts_with("brake:") {
+                    Reply::Refused { reason: message }
+                } else {
+                    Reply::Done { message }
+                }
+            }
+            Command::Proposals => Reply::Proposals {
+                entries: self.actions.board(),
+            },
+            Command::Reload { config, problems } => self.reload(*config, problems),
+            Command::Shutdown => Reply::Done {
+                message: "stopping".into(),
+            },
+        };
         self.after_actions();
+        reply
+    }
+
+    /// An answer to one version, with the checks that belong to the engine whatever the
+    /// view did: the version must be the current one, and a risky approval must carry
+    /// the target's name, typed.
+    fn answer(
+        &mut self,
+        id: &str,
+        version: u32,
+        approve: bool,
+        by: &crate::audit::Actor,
+        confirm: Option<&str>,
+        now: i64,
+    ) -> Reply {
+        use crate::approve::State;
+        let current = self.actions.queue.next_version(id).saturating_sub(1);
+        if current == 0 {
+            self.actions.message = Some(format!("no proposal {id}"));
+            self.actions.changes += 1;
+            return Reply::NotFound { id: id.to_string() };
+        }
+        let before = self.actions.queue.get(id, version).ok().flatten();
+        if current == version
+            && let Some(e) = &before
+            && e.state == State::Pending
+            && approve
+            && let Some(need) = confirmation_needed(&e.proposal)
+            && confirm != Some(need)
+        {
+            let reason = format!(
+                "{id} v{version} is {} risk: approving it needs the target's name typed ({need})",
+                format!("{:?}", e.proposal.risk).to_lowercase()
+            );
+            self.actions.audit(
+                "refused",
+                by,
+                serde_json::json!({"proposal": id, "version": version, "summary": format!("approval refused: {reason}")}),
+            );
+            self.actions.message = Some(reason.clone());
+            self.actions.changes += 1;
+            return Reply::Refused { reason };
+        }
+        // The queue decides (and audits a stale answer); the engine is the only writer,
+        // so what it held before and after tells whether this answer was the one taken.
+        self.actions.answer(id, version, approve, by, now, false);
+        let message = self.actions.message.clone().unwrap_or_default();
+        if current != version {
+            return Reply::Stale {
+                id: id.to_string(),
+                current,
+                message,
+            };
+        }
+        let after = self.actions.queue.get(id, version).ok().flatten();
+        match (before, after) {
+            (Some(b), Some(a)) if b.state == State::Pending && a.state != State::Pending => {
+                Reply::Decided {
+                    id: id.to_string(),
+                    version,
+                    state: a.state.name().to_string(),
+                    message,
+                }
+            }
+            (Some(_), _) => Reply::Refused { reason: message },
+            (None, _) => Reply::NotFound { id: id.to_string() },
+        }
+    }
+
+    /// SIGHUP: the new config replaces the old only if it has no problem at all.
+    fn reload(&mut self, config: Config, problems: Vec<String>) -> Reply {
+        let who = crate::audit::Actor::local();
+        if !problems.is_empty() {
+            let reason = format!(
+                "config reload refused, the running config stays: {}",
+                problems.join("; ")
+            );
+            tracing::warn!("{reason}");
+            self.actions.audit(
+                "reload",
+                &who,
+                serde_json::json!({"applied": false, "problems": problems, "summary": reason}),
+            );
+            self.fixed_notices
+                .retain(|n| !n.text.starts_with("config reload"));
+            self.fixed_notices.push(Notice {
+                severity: Severity::Error,
+                text: reason.clone(),
+            });
+            return Reply::Refused { reason };
+        }
+        let mut config = config;
+        config.shadow_forced = self.config.shadow_forced;
+        if config.shadow_forced {
+            config.mode = Mode::Shadow;
+        }
+        let now = self.clock.now_ms();
+        // Targets that did not change keep their plan (and its ledger and cooldowns).
+        let mut old: Vec<TargetPlan> = std::mem::take(&mut self.plans);
+        self.plans = config
+            .scale
+            .iter()
+            .map(|t| match old.iter().position(|p| &p.cfg == t) {
+                Some(i) => old.swap_remove(i),
+                None => TargetPlan::new(t.clone(), now),
+            })
+            .collect();
+        let mode_changed = config.mode != self.config.mode;
+        for p in self.actions.reconfigure(&config, &host_info().name) {
+            tracing::warn!("notify: {p}");
+        }
+        if mode_changed {
+            self.actions.set_shadow(config.mode == Mode::Shadow, &who);
+            let mode = config.mode;
+            self.tx.send_modify(|s| {
+                s.mode = mode;
+                s.seq += 1;
+            });
+        }
+        self.fixed_notices.retain(|n| !n.text.starts_with("config"));
+        self.config = config;
+        let summary = "config reloaded".to_string();
+        self.actions.audit(
+            "reload",
+            &who,
+            serde_json::json!({"applied": true, "summary": summary}),
+        );
+        tracing::info!("{summary}");
+        Reply::Done { message: summary }
     }
 
     /// Publishes the action side when it changed, and lets the plans follow the real
@@ -557,10 +754,12 @@ impl Engine {
             .docker_error
             .as_ref()
             .map(|e| format!("docker: {e}"));
+        let brake_error = self.actions.brake_notice();
         for e in [
             &self.collect_error,
             &docker_error,
             &self.actions.audit_error,
+            &brake_error,
         ]
         .into_iter()
         .flatten()
@@ -581,22 +780,58 @@ impl Engine {
     }
 }
 
-/// Two readings one interval apart, for `vigil status`.
+/// The typed confirmation a risky proposal needs (the name of what it touches), if any:
+/// emergencies, large or destructive changes. The engine checks it; the console asks it.
+pub fn confirmation_needed(p: &crate::plan::proposal::Proposal) -> Option<&str> {
+    (p.risk >= crate::plan::proposal::Risk::Medium).then(|| p.action.subject())
+}
+
+/// Two readings one interval apart, for `vigil status`. It only reads: no engine, no
+/// queue, no audit, no webhook, no executor — the host's owner does all of that.
 pub async fn snapshot_once(config: Config) -> Snapshot {
     let interval = config.interval.max(Duration::from_millis(250));
-    let mut cfg = config;
-    // A one-shot status must not write to the history of a running vigil.
-    cfg.store.enabled = false;
-    let (mut engine, rx) = Engine::new(
-        cfg,
-        Arc::new(SystemClock),
-        Source::Host(Box::new(HostCollector::proc())),
-        Vec::new(),
-    );
-    engine.tick().await;
-    tokio::time::sleep(interval).await;
-    engine.tick().await;
-    // The container listing runs as a task: take its answer if it comes in time.
-    engine.pump(Duration::from_secs(3)).await;
-    rx.borrow().clone()
+    let mut collector = HostCollector::proc();
+    let mut snap = Snapshot {
+        host: host_info(),
+        source: "procfs".into(),
+        mode: config.mode,
+        interval_ms: interval.as_millis() as u64,
+        ..Snapshot::default()
+    };
+    let mut errors = Vec::new();
+    for i in 0..2 {
+        if i > 0 {
+            tokio::time::sleep(interval).await;
+        }
+        match collector.collect(chrono::Utc::now().timestamp_millis()) {
+            Ok(s) => {
+                snap.ts = s.ts;
+                snap.latest = Some(s);
+            }
+            Err(e) => errors.push(format!("collect: {e}")),
+        }
+    }
+    if config.docker.socket.exists() {
+        let docker = crate::collect::docker::Client::connect(&config.docker.socket);
+        match tokio::time::timeout(Duration::from_secs(3), docker.list(None)).await {
+            Ok(Ok(list)) => {
+                let running = list.iter().filter(|c| c.running()).count() as u32;
+                if let Some(s) = snap.latest.as_mut() {
+                    s.containers_running = Some(running);
+                }
+                snap.containers = list;
+            }
+            Ok(Err(e)) => errors.push(format!("docker: {e}")),
+            Err(_) => errors.push("docker: no answer within 3 s".into()),
+        }
+    }
+    snap.brake = crate::execute::Brake::new(brake_path(&config)).engaged();
+    snap.notices = errors
+        .into_iter()
+        .map(|text| Notice {
+            severity: Severity::Error,
+            text,
+        })
+        .collect();
+    snap
 }

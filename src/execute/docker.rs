@@ -11,8 +11,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectServiceOptions, ListTasksOptionsBuilder,
-    RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
-    UpdateServiceOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -21,6 +21,19 @@ use std::time::{Duration, Instant};
 
 pub const MEMBER_LABEL: &str = "vigil.member";
 const POLL: Duration = Duration::from_millis(200);
+/// A scale-in renames its victim to `NAME.vigil-retiring` before stopping it, so a kill
+/// between the stop and the removal leaves a member marked as on its way out — not an
+/// exited member the healer would restart, nor one a count would include.
+pub const RETIRING: &str = ".vigil-retiring";
+/// A recreate renames the old container to `NAME.vigil-old` and keeps it until the new
+/// one runs; on failure (or after a kill) the old one is put back under its name.
+pub const OLD: &str = ".vigil-old";
+
+/// Whether vigil set this container aside in an action (retiring, or the old half of a
+/// recreate): it is neither a member to count nor a container to heal.
+pub fn set_aside(name: &str) -> bool {
+    name.ends_with(RETIRING) || name.ends_with(OLD)
+}
 
 pub struct DockerExecutor {
     client: Client,
@@ -52,11 +65,35 @@ impl DockerExecutor {
             .ok_or_else(|| ExecError::Refused(format!("\"{name}\" is not a configured target")))
     }
 
-    /// The members of a container group, oldest first.
+    /// The members of a container group, oldest first (those set aside not included).
     pub async fn members(&self, group: &str) -> Result<Vec<ContainerInfo>, ExecError> {
+        let mut m = self.labelled(group).await?;
+        m.retain(|c| !set_aside(&c.name));
+        Ok(m)
+    }
+
+    /// Every container carrying the group's label, set aside or not, oldest first.
+    async fn labelled(&self, group: &str) -> Result<Vec<ContainerInfo>, ExecError> {
         let mut m = self.list(Some(&format!("{GROUP_LABEL}={group}"))).await?;
         m.sort_by_key(|c| (c.created, c.name.clone()));
         Ok(m)
+    }
+
+    /// Finishes what an interrupted scale left: members marked retiring are stopped and
+    /// removed (their scale-in was decided and begun), and vigil's members that were
+    /// created but never started are removed (they never served). Reading this first
+    /// makes a scale idempotent under a kill at any point. Returns what it removed.
+    pub async fn tidy_group(&self, t: &ScaleTarget) -> Result<Vec<String>, ExecError> {
+        let mut removed = Vec::new();
+        for c in self.labelled(&t.name).await? {
+            let leftover = c.name.ends_with(RETIRING)
+                || (c.state == "created" && c.labels.contains_key(MEMBER_LABEL));
+            if leftover {
+                self.stop_and_remove(&c.id, t.stop_timeout).await?;
+                removed.push(c.name);
+            }
+        }
+        Ok(removed)
     }
 
     /// What a new member is made from: the configured template, or a copy of an existing
@@ -103,6 +140,7 @@ impl DockerExecutor {
     /// once healthy and probed), or stops and removes the unhealthy, then the newest.
     pub async fn scale_group(&self, t: &ScaleTarget, to: usize) -> Result<Outcome, ExecError> {
         let start = Instant::now();
+        self.tidy_group(t).await?;
         let members = self.members(&t.name).await?;
         let running: Vec<&ContainerInfo> = members.iter().filter(|m| m.running()).collect();
         let from = running.len();
@@ -146,6 +184,8 @@ impl DockerExecutor {
                 )
             });
             for v in victims.into_iter().take(from - to) {
+                // Marked first: a kill after this leaves it retiring, finished next time.
+                self.rename(&v.id, &format!("{}{RETIRING}", v.name)).await?;
                 self.stop_and_remove(&v.id, t.stop_timeout).await?;
                 out.removed.push(v.name.clone());
             }
@@ -188,28 +228,26 @@ impl DockerExecutor {
         Ok(created.id)
     }
 
+    async fn rename(&self, id: &str, to: &str) -> Result<(), ExecError> {
+        self.timed(
+            self.d()?
+                .rename_container(id, RenameContainerOptionsBuilder::new().name(to).build()),
+        )
+        .await
+    }
+
     /// SIGTERM, then SIGKILL after `timeout` (Docker's own stop), then remove.
     async fn stop_and_remove(&self, id: &str, timeout: Duration) -> Result<(), ExecError> {
-        let t = timeout.as_secs().min(i32::MAX as u64) as i32;
-        match self
-            .d()?
-            .stop_container(id, Some(StopContainerOptionsBuilder::new().t(t).build()))
-            .await
-        {
+        match self.stop(id, timeout).await {
             Ok(()) => {}
-            // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => {}
-            Err(e) => return Err(self.err(e)),
+            Err(ExecError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
         }
-        self.d()?
-            .remove_container(
-                id,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await
-            .map_err(|e| self.err(e))
+        match self.remove(id).await {
+            // Removed meanwhile (by a person, or the engine's own --rm): what was wanted.
+            Ok(()) | Err(ExecError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Waits until the container runs, its healthcheck (if any) says healthy and the
@@ -376,18 +414,36 @@ impl DockerExecutor {
         })
     }
 
-    /// Removes a container and creates it again from the same image and settings.
+    /// Creates a container again from the same image and settings. The old one is
+    /// renamed aside and stopped, never removed before its replacement runs; if the new
+    /// one cannot start or get ready, it goes and the old one is put back.
     pub async fn recreate(&self, name: &str) -> Result<Outcome, ExecError> {
         let start = Instant::now();
+        // An earlier recreate cut short: settle it before starting another.
+        self.tidy_recreate(name).await?;
         let ins = self.timed(self.d()?.inspect_container(name, None)).await?;
+        let was_running = ins.state.as_ref().and_then(|s| s.running) == Some(true);
         let mut body: ContainerCreateBody = serde_json::to_value(ins.config.unwrap_or_default())
             .and_then(serde_json::from_value)
             .map_err(|e| ExecError::Engine(format!("copying {name}: {e}")))?;
         body.host_config = ins.host_config;
-        self.stop_and_remove(name, Duration::from_secs(10)).await?;
-        let id = self.create_and_start(name, body).await?;
-        self.wait_ready(&id, None, start + Duration::from_secs(60))
-            .await?;
+        let aside = format!("{name}{OLD}");
+        self.rename(name, &aside).await?;
+        let fresh = async {
+            self.stop(&aside, self.stop_timeout_of(name).await).await?;
+            let id = self.create_and_start(name, body).await?;
+            self.wait_ready(&id, None, start + Duration::from_secs(60))
+                .await
+        };
+        if let Err(e) = fresh.await {
+            return Err(match self.put_back(name, was_running).await {
+                Ok(()) => ExecError::Engine(format!("{e}; the old {name} was put back")),
+                Err(back) => ExecError::Engine(format!(
+                    "{e}; putting the old {name} back failed too: {back} (it is kept as {aside})"
+                )),
+            });
+        }
+        self.remove(&aside).await?;
         Ok(Outcome {
             summary: format!("{name} recreated"),
             from: 0,
@@ -396,6 +452,64 @@ impl DockerExecutor {
             ready_ms: start.elapsed().as_millis() as u64,
             ..Outcome::default()
         })
+    }
+
+    /// Settles a recreate a kill interrupted. With the old container aside: a running
+    /// replacement means it finished (the old one goes); anything else means it did not
+    /// (a half-made replacement goes, the old one comes back). Ok(true) when the
+    /// replacement stands, Ok(false) when there was nothing to settle or the old came back.
+    pub async fn tidy_recreate(&self, name: &str) -> Result<bool, ExecError> {
+        let aside = format!("{name}{OLD}");
+        let all = self.list(None).await?;
+        if !all.iter().any(|c| c.name == aside) {
+            return Ok(false);
+        }
+        if all.iter().any(|c| c.name == name && c.running()) {
+            self.remove(&aside).await?;
+            return Ok(true);
+        }
+        self.put_back(name, false).await?;
+        Ok(false)
+    }
+
+    /// The old half of a recreate back under its name (and running, if it ran).
+    async fn put_back(&self, name: &str, start: bool) -> Result<(), ExecError> {
+        let aside = format!("{name}{OLD}");
+        match self.remove(name).await {
+            Ok(()) | Err(ExecError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.rename(&aside, name).await?;
+        if start {
+            self.timed(self.d()?.start_container(name, None)).await?;
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str, timeout: Duration) -> Result<(), ExecError> {
+        let t = timeout.as_secs().min(i32::MAX as u64) as i32;
+        match self
+            .d()?
+            .stop_container(id, Some(StopContainerOptionsBuilder::new().t(t).build()))
+            .await
+        {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), ExecError> {
+        self.d()?
+            .remove_container(
+                id,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await
+            .map_err(|e| self.err(e))
     }
 
     /// New CPU and memory limits for every running member, in place.
@@ -561,6 +675,148 @@ impl DockerExecutor {
     }
 }
 
+/// How long a container outside any configured group gets to stop (SIGTERM, then SIGKILL).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a create, start, rename or remove the engine has accepted may still take.
+const ENGINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// What a restart found of an action a kill interrupted after its intent was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The world is as the action promised: it completed (verification follows).
+    Completed(String),
+    /// It is not: the action is marked failed with this reason, never run again.
+    Interrupted(String),
+}
+
+impl DockerExecutor {
+    /// How long a container gets to stop: its group's `stop_timeout` when it is a
+    /// member of a configured group, else 10 s.
+    pub async fn stop_timeout_of(&self, container: &str) -> Duration {
+        let group = self
+            .list(None)
+            .await
+            .ok()
+            .and_then(|l| l.into_iter().find(|c| c.name == container))
+            .and_then(|c| c.group);
+        group
+            .and_then(|g| self.targets.iter().find(|t| t.name == g))
+            .map(|t| t.stop_timeout)
+            .unwrap_or(STOP_TIMEOUT)
+    }
+
+    /// How long after an action began the engine may still be carrying out calls a
+    /// killed vigil made for it: the engine finishes a request whose caller died (a
+    /// restart still stops and starts, a create still creates). Its state is read only
+    /// once these are over, or a reconciliation would judge a world still moving.
+    pub async fn quiet_after(&self, action: &Action) -> Duration {
+        ENGINE_MARGIN
+            + match action {
+                Action::Scale { target, .. } => self
+                    .targets
+                    .iter()
+                    .find(|t| &t.name == target)
+                    .map(|t| t.stop_timeout)
+                    .unwrap_or(STOP_TIMEOUT),
+                Action::Restart { container } | Action::Recreate { container } => {
+                    self.stop_timeout_of(container).await
+                }
+                Action::Resize { .. } => Duration::ZERO,
+            }
+    }
+
+    /// Reads what an interrupted action left and settles vigil's own leftovers (retiring
+    /// or never-started members, the old half of a recreate), without acting again: no
+    /// member is created and no container restarted here.
+    pub async fn reconcile(&self, action: &Action) -> Result<Found, ExecError> {
+        match action {
+            Action::Scale {
+                target,
+                kind: TargetKind::HuaweiAsGroup,
+                ..
+            } => Err(ExecError::Refused(format!(
+                "{target} is a Huawei Cloud group: Docker cannot tell what became of it"
+            ))),
+            Action::Scale {
+                target,
+                kind: TargetKind::SwarmService,
+                to,
+            } => {
+                let svc = self
+                    .timed(
+                        self.d()?
+                            .inspect_service(target, None::<InspectServiceOptions>),
+                    )
+                    .await?;
+                let replicas = svc
+                    .spec
+                    .and_then(|s| s.mode)
+                    .and_then(|m| m.replicated)
+                    .and_then(|r| r.replicas)
+                    .unwrap_or(0) as usize;
+                Ok(if replicas == *to {
+                    Found::Completed(format!("service {target} is set to {to} replicas"))
+                } else {
+                    Found::Interrupted(format!(
+                        "interrupted at {replicas} of {to} replicas (service {target})"
+                    ))
+                })
+            }
+            Action::Scale { target, to, .. } => {
+                let t = self.target(target)?;
+                let tidied = self.tidy_group(t).await?;
+                let running = self
+                    .members(target)
+                    .await?
+                    .iter()
+                    .filter(|m| m.running())
+                    .count();
+                let also = if tidied.is_empty() {
+                    String::new()
+                } else {
+                    format!("; removed what it left: {}", tidied.join(", "))
+                };
+                Ok(if running == *to {
+                    Found::Completed(format!("{target}: {to} of {to} running{also}"))
+                } else {
+                    Found::Interrupted(format!(
+                        "interrupted at {running} of {to} running ({target}){also}"
+                    ))
+                })
+            }
+            Action::Resize { .. } => Ok(match self.holds(action).await {
+                Ok(()) => Found::Completed("the new limits are in place".into()),
+                Err(e) => Found::Interrupted(format!("interrupted: {e}")),
+            }),
+            Action::Restart { container } => {
+                let list = self.list(None).await?;
+                Ok(match list.iter().find(|c| &c.name == container) {
+                    Some(c) if c.running() => Found::Completed(format!("{container} runs")),
+                    Some(c) => Found::Interrupted(format!(
+                        "interrupted: {container} is {}, the restart did not finish",
+                        c.state
+                    )),
+                    None => Found::Interrupted(format!("interrupted: {container} is gone")),
+                })
+            }
+            Action::Recreate { container } => {
+                let stands = self.tidy_recreate(container).await?;
+                let list = self.list(None).await?;
+                let running = list.iter().any(|c| &c.name == container && c.running());
+                Ok(match (stands, running) {
+                    (_, true) => Found::Completed(format!("{container} runs")),
+                    (false, false) => Found::Interrupted(format!(
+                        "interrupted: {container} was not replaced; the old one is kept"
+                    )),
+                    (true, false) => {
+                        Found::Interrupted(format!("interrupted: the new {container} does not run"))
+                    }
+                })
+            }
+        }
+    }
+}
+
 impl Executor for DockerExecutor {
     fn name(&self) -> &'static str {
         "docker"
@@ -594,7 +850,8 @@ impl Executor for DockerExecutor {
                     self.resize(target, *cpus, *memory_mib).await
                 }
                 Action::Restart { container } => {
-                    self.restart(container, Duration::from_secs(10)).await
+                    let t = self.stop_timeout_of(container).await;
+                    self.restart(container, t).await
                 }
                 Action::Recreate { container } => self.recreate(container).await,
             }

@@ -23,7 +23,7 @@ pub struct Decision {
 pub enum GateResult {
     /// Shadow mode: recorded as what would have run.
     Shadowed,
-    /// The brake is engaged: nothing ran.
+    /// The brake is engaged, or its state cannot be read: nothing ran.
     Braked,
     /// The intent could not be written: nothing ran.
     Unauditable(String),
@@ -104,9 +104,26 @@ impl Gate {
             );
             return GateResult::Shadowed;
         }
-        if self.brake.engaged() {
-            let _ = self.record("braked", &d.by, data(serde_json::json!({"ran": false})));
-            return GateResult::Braked;
+        // Read now, before this action: a brake pulled a moment ago holds it.
+        match self.brake.state() {
+            super::BrakeState::Released => {}
+            super::BrakeState::Engaged { by, .. } => {
+                let _ = self.record(
+                    "braked",
+                    &d.by,
+                    data(serde_json::json!({"ran": false, "brake": format!("engaged by {by}")})),
+                );
+                return GateResult::Braked;
+            }
+            super::BrakeState::Unreadable(why) => {
+                tracing::error!("not running {summary}: {why}");
+                let _ = self.record(
+                    "braked",
+                    &d.by,
+                    data(serde_json::json!({"ran": false, "brake": why})),
+                );
+                return GateResult::Braked;
+            }
         }
         if let Err(e) = self.record(
             "intent",

@@ -5,8 +5,9 @@
 mod brake;
 pub mod docker;
 mod gate;
+pub mod huawei;
 
-pub use brake::Brake;
+pub use brake::{Brake, BrakeState};
 pub use gate::{AuditSink, Decision, Gate, GateResult};
 
 use crate::config::TargetKind;
@@ -70,6 +71,10 @@ pub struct Outcome {
     pub removed: Vec<String>,
     /// From the start of the action to every new member ready.
     pub ready_ms: u64,
+    /// A cloud action's long operation (a scaling activity, an ECS job), so that a
+    /// restarted engine reconciles it instead of starting it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -84,6 +89,8 @@ pub enum ExecError {
     Refused(String),
     #[error("docker: {0}")]
     Engine(String),
+    #[error("Huawei Cloud: {0}")]
+    Cloud(String),
 }
 
 /// One backend: Docker now, Huawei Cloud later. Reads the actual state before acting.

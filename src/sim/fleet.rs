@@ -36,6 +36,13 @@ impl Default for FleetParams {
 /// Utilisation above which an instance breaks its latency objective.
 pub const SLO_UTILISATION: f64 = 0.8;
 
+/// The largest `peak` simulated (`vigil backtest scale` refuses more): a bigger fleet
+/// is not what vigil plans, and the simulation holds one record per instance.
+pub const MAX_PEAK: f64 = 1000.0;
+/// No step needs more instances than this, whatever the trace's spikes: the fleet's
+/// memory and each step's work stay bounded (a demand above it counts as this many).
+pub const MAX_FLEET: usize = 100 * MAX_PEAK as usize;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyKind {
@@ -95,12 +102,12 @@ pub fn capacity(trace: &Trace, peak: f64) -> f64 {
     let mut v = trace.values.clone();
     v.sort_by(f64::total_cmp);
     let p99 = crate::forecast::metrics::quantile_sorted(&v, 0.99);
-    let c = p99 / (peak * SLO_UTILISATION);
+    let c = p99 / (peak.clamp(f64::MIN_POSITIVE, MAX_PEAK) * SLO_UTILISATION);
     if c > 0.0 && c.is_finite() { c } else { 1.0 }
 }
 
 pub fn demand(load: f64, capacity: f64) -> usize {
-    (load.max(0.0) / (capacity * SLO_UTILISATION)).ceil() as usize
+    ((load.max(0.0) / (capacity * SLO_UTILISATION)).ceil() as usize).min(MAX_FLEET)
 }
 
 pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow> {
@@ -110,7 +117,7 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
     let demands: Vec<usize> = trace.values.iter().map(|&v| demand(v, cap)).collect();
     let limits = Limits {
         min: 1,
-        max: usize::MAX / 2,
+        max: MAX_FLEET,
     };
     let mut policy: Option<Box<dyn ScalePolicy>> = match kind {
         PolicyKind::Predictive => Some(Box::new(Predictive::new(

@@ -2,6 +2,8 @@
 //! state it promised holds within its deadline *and still holds* a little later, so a
 //! container that restarts and dies again is not counted as healed.
 
+pub mod reconcile;
+
 use crate::execute::{Action, Executor};
 use std::time::Duration;
 

@@ -108,3 +108,40 @@ pub fn test_group(name: &str) -> vigil::config::ScaleTarget {
         ..ScaleTarget::default()
     }
 }
+
+/// A tiny tmpfs mounted for one test, unmounted when it ends (passed or not).
+pub struct Tmpfs(pub std::path::PathBuf);
+
+impl Tmpfs {
+    /// `opts` as for `mount -o`, e.g. "size=64k" or "ro,size=64k".
+    pub fn mount(dir: &std::path::Path, opts: &str) -> Tmpfs {
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(
+            st.success(),
+            "mount -t tmpfs needs root: this test needs it"
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+
+    /// Writes a file until the filesystem refuses: it is full.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        loop {
+            if f.write_all(&block).and_then(|()| f.sync_data()).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}

@@ -1,0 +1,117 @@
+//! Upper bounds on the config's numbers. A type accepts `max = 1000000000000` or
+//! `memory_mib = 17592186044416`; vigil would then allocate for it, or multiply it into
+//! bytes and overflow. Each bound is far above any real host and far below overflow.
+//! (Durations are bounded where they are read: `duration::MAX`.)
+
+use super::schema::{Config, Flavor, Template};
+
+/// Instances in one scale target.
+pub const MAX_INSTANCES: usize = 10_000;
+/// A container's memory limit: 16 TiB, in MiB (bytes = MiB × 2²⁰ stays far inside i64).
+pub const MAX_MEMORY_MIB: u64 = 16 << 20;
+/// A container's CPU limit, in cores.
+pub const MAX_CPUS: f64 = 1024.0;
+/// Restarts counted in one heal window.
+pub const MAX_RESTARTS: u32 = 1000;
+/// Records between checkpoints of the audit chain.
+pub const MAX_CHECKPOINT_EVERY: u64 = 1_000_000;
+
+/// Every number above its bound (or not a finite number), as (dotted key, message).
+pub fn problems(c: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if c.heal.max_restarts > MAX_RESTARTS {
+        out.push((
+            "heal.max_restarts".into(),
+            format!(
+                "at most {MAX_RESTARTS} restarts, got {}",
+                c.heal.max_restarts
+            ),
+        ));
+    }
+    if !(1..=MAX_CHECKPOINT_EVERY).contains(&c.audit.checkpoint_every) {
+        out.push((
+            "audit.checkpoint_every".into(),
+            format!(
+                "between 1 and {MAX_CHECKPOINT_EVERY} records, got {}",
+                c.audit.checkpoint_every
+            ),
+        ));
+    }
+    for (i, t) in c.scale.iter().enumerate() {
+        let key = |k: &str| format!("scale.{i}.{k}");
+        for (name, n) in [
+            ("instances", t.instances),
+            ("max", t.max),
+            ("manual_above", t.manual_above),
+            ("manual_below", t.manual_below),
+        ] {
+            if n > MAX_INSTANCES {
+                out.push((
+                    key(name),
+                    format!("at most {MAX_INSTANCES} instances, got {n}"),
+                ));
+            }
+        }
+        for (name, v) in [
+            ("price_per_hour", t.price_per_hour),
+            ("max_monthly_cost", t.max_monthly_cost),
+        ] {
+            if !v.is_finite() {
+                out.push((key(name), format!("must be a finite number, got {v}")));
+            }
+        }
+        if let Some(tpl) = &t.template {
+            limits(&mut out, &key("template"), template_limits(tpl));
+        }
+        if let Some(f) = &t.resize_to {
+            limits(&mut out, &key("resize_to"), flavor_limits(f));
+            if !(f.capacity.is_finite() && f.price_per_hour.is_finite()) {
+                out.push((
+                    key("resize_to"),
+                    "capacity and price_per_hour must be finite numbers".into(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn template_limits(t: &Template) -> (f64, u64) {
+    (t.cpus, t.memory_mib)
+}
+
+fn flavor_limits(f: &Flavor) -> (f64, u64) {
+    (f.cpus, f.memory_mib)
+}
+
+/// Container limits: the executor turns them into nano-CPUs and bytes.
+fn limits(out: &mut Vec<(String, String)>, key: &str, (cpus, memory_mib): (f64, u64)) {
+    if !(0.0..=MAX_CPUS).contains(&cpus) {
+        out.push((
+            format!("{key}.cpus"),
+            format!("between 0 and {MAX_CPUS} cores, got {cpus}"),
+        ));
+    }
+    if memory_mib > MAX_MEMORY_MIB {
+        out.push((
+            format!("{key}.memory_mib"),
+            format!("at most {MAX_MEMORY_MIB} MiB (16 TiB), got {memory_mib}"),
+        ));
+    }
+}
+
+/// Puts the out-of-bound keys that are not part of a scale target back to their
+/// defaults; returns the other keys for `Config::reset_keys` (which leaves a scale
+/// target with a wrong value out).
+pub fn reset(c: &mut Config, keys: &[String]) -> Vec<String> {
+    let d = Config::default();
+    let mut rest = Vec::new();
+    for k in keys {
+        match k.as_str() {
+            "heal.max_restarts" => c.heal.max_restarts = d.heal.max_restarts,
+            "audit.checkpoint_every" => c.audit.checkpoint_every = d.audit.checkpoint_every,
+            _ => rest.push(k.clone()),
+        }
+    }
+    rest
+}

@@ -1,0 +1,423 @@
+//! The detectors on generated data (never ../shared): a spike, a level shift and a slow
+//! leak in a daily seasonal series are found with their start; a clean seasonal series
+//! raises nothing after warm-up; degenerate series score finitely; disk time-to-full
+//! fires before the disk is full; `vigil backtest detect` writes one row per trace row.
+
+use assert_cmd::Command;
+use vigil::detect::checks::{self, ConnCheck, DiskCheck, LeakCheck};
+use vigil::detect::forest::{ForestConfig, Multivariate};
+use vigil::detect::series::{Judgement, SeriesConfig, SeriesDetector};
+use vigil::detect::{Finding, FindingKind};
+use vigil::sim::detect_backtest::{self, Options};
+
+const STEP: i64 = 300_000; // 5 minutes
+const DAY: usize = 288;
+const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000;
+
+/// Deterministic noise: xorshift, summed to a rough normal (mean 0, σ ≈ 1).
+struct Noise(u64);
+impl Noise {
+    fn next(&mut self) -> f64 {
+        let mut s = 0.0;
+        for _ in 0..4 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            s += (self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        }
+        s * 1.73
+    }
+}
+
+/// A daily sine around 50 with amplitude 20 and noise σ 1, `days` long.
+fn seasonal(days: usize, seed: u64) -> Vec<f64> {
+    let mut n = Noise(seed);
+    (0..days * DAY)
+        .map(|i| {
+            let phase = (i % DAY) as f64 / DAY as f64 * std::f64::consts::TAU;
+            50.0 + 20.0 * phase.sin() + n.next()
+        })
+        .collect()
+}
+
+fn ts(i: usize) -> i64 {
+    T0 + i as i64 * STEP
+}
+
+fn run(values: &[Option<f64>]) -> Vec<Judgement> {
+    let mut d = SeriesDetector::new("cpu_pct", SeriesConfig::for_step(STEP));
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| d.push(ts(i), *v, None))
+        .collect()
+}
+
+fn flags(j: &[Judgement]) -> Vec<usize> {
+    j.iter()
+        .enumerate()
+        .filter(|(_, j)| j.flag)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn findings(j: &[Judgement]) -> Vec<&Finding> {
+    j.iter().filter_map(|j| j.finding.as_ref()).collect()
+}
+
+#[test]
+fn a_clean_seasonal_series_raises_no_flag_after_warm_up() {
+    let v: Vec<Option<f64>> = seasonal(8, 7).into_iter().map(Some).collect();
+    let j = run(&v);
+    let warm = SeriesConfig::for_step(STEP).baseline.warmup + DAY;
+    let late: Vec<usize> = flags(&j).into_iter().filter(|&i| i >= warm).collect();
+    assert_eq!(late, Vec::<usize>::new(), "flags on a clean series");
+    assert!(
+        j.iter()
+            .all(|j| j.score.is_finite() && (0.0..=1.0).contains(&j.score))
+    );
+}
+
+#[test]
+fn a_spike_is_found_at_its_time_with_its_evidence() {
+    let mut v = seasonal(7, 11);
+    let at = 5 * DAY + 100;
+    v[at] += 30.0;
+    let j = run(&v.iter().copied().map(Some).collect::<Vec<_>>());
+    let warm = SeriesConfig::for_step(STEP).baseline.warmup + DAY;
+    let late: Vec<usize> = flags(&j).into_iter().filter(|&i| i >= warm).collect();
+    assert_eq!(late, vec![at], "the spike and nothing else");
+    let f = findings(&j)
+        .into_iter()
+        .find(|f| f.at == ts(at))
+        .expect("a finding");
+    assert_eq!(f.kind, FindingKind::Anomaly);
+    assert_eq!(f.subject, "cpu_pct");
+    assert_eq!(f.started, ts(at));
+    assert_eq!(f.evidence("value"), Some(v[at]));
+    let expected = f.evidence("expected").expect("expected value");
+    assert!(
+        (expected - (v[at] - 30.0)).abs() < 5.0,
+        "expected {expected}"
+    );
+    assert!(f.evidence("deviation").expect("deviation") > 10.0);
+    assert!(f.evidence("novelty").expect("novelty") > 3.0);
+}
+
+#[test]
+fn a_level_shift_is_found_when_it_starts_and_alerts_once() {
+    let mut v = seasonal(7, 13);
+    let at = 5 * DAY + 40;
+    for x in &mut v[at..] {
+        *x += 15.0;
+    }
+    let j = run(&v.iter().copied().map(Some).collect::<Vec<_>>());
+    let warm = SeriesConfig::for_step(STEP).baseline.warmup + DAY;
+    let late: Vec<usize> = flags(&j).into_iter().filter(|&i| i >= warm).collect();
+    assert_eq!(late.first(), Some(&at), "flags {late:?}");
+    // One alert for the incident while the baseline catches up, not one per sample.
+    let refractory = SeriesConfig::for_step(STEP).refractory;
+    assert!(
+        late.iter().all(|&i| i == at || i > at + refractory),
+        "{late:?}"
+    );
+    let f = findings(&j)
+        .into_iter()
+        .find(|f| f.at == ts(at))
+        .expect("a finding");
+    assert_eq!(f.started, ts(at));
+    assert!(f.evidence("deviation").expect("deviation") > 5.0);
+}
+
+#[test]
+fn a_slow_leak_in_seasonal_memory_is_found_with_its_start() {
+    // Memory around 40 % with a daily swing of ±3 and noise; from day 2 at 06:00 it
+    // grows 0.5 %/h.
+    let mut n = Noise(5);
+    let onset = 2 * DAY + 72;
+    let pts: Vec<(i64, f64)> = (0..3 * DAY)
+        .map(|i| {
+            let phase = (i % DAY) as f64 / DAY as f64 * std::f64::consts::TAU;
+            let leak = if i > onset {
+                (i - onset) as f64 * STEP as f64 / 3_600_000.0 * 0.5
+            } else {
+                0.0
+            };
+            (ts(i), 40.0 + 3.0 * phase.sin() + 0.3 * n.next() + leak)
+        })
+        .collect();
+    // Before the leak and an hour into it: nothing.
+    let cfg = LeakCheck::default();
+    assert_eq!(checks::memory_leak("mem_pct", &pts[..onset], &cfg), None);
+    assert_eq!(
+        checks::memory_leak("mem_pct", &pts[..onset + 12], &cfg),
+        None
+    );
+    // Eight hours in: a leak, started within an hour of the true onset.
+    let f = checks::memory_leak("mem_pct", &pts[..onset + 96], &cfg).expect("a leak");
+    assert_eq!(f.kind, FindingKind::MemoryLeak);
+    assert!(
+        (f.started - ts(onset)).abs() <= 3_600_000,
+        "started {} h off",
+        (f.started - ts(onset)) as f64 / 3.6e6
+    );
+    let rate = f.evidence("growth_per_hour").expect("rate");
+    assert!((rate - 0.5).abs() < 0.15, "growth {rate} %/h");
+    let ttl = f.evidence("time_to_limit_s").expect("time to limit");
+    assert!(ttl > 100.0 * 3600.0 && ttl < 130.0 * 3600.0, "{ttl}");
+}
+
+#[test]
+fn a_seasonal_memory_series_without_a_leak_is_not_a_leak() {
+    let v = seasonal(3, 21);
+    let pts: Vec<(i64, f64)> = v.iter().enumerate().map(|(i, x)| (ts(i), *x)).collect();
+    for end in [DAY / 2, DAY, 2 * DAY, 3 * DAY] {
+        assert_eq!(
+            checks::memory_leak("mem_pct", &pts[..end], &LeakCheck::default()),
+            None,
+            "at {end}"
+        );
+    }
+}
+
+#[test]
+fn constant_zero_short_and_gappy_series_score_finitely() {
+    let cases: Vec<(&str, Vec<Option<f64>>)> = vec![
+        ("constant", vec![Some(42.0); 2 * DAY]),
+        ("all zero", vec![Some(0.0); 2 * DAY]),
+        ("short", vec![Some(1.0), Some(2.0), Some(3.0)]),
+        ("empty", vec![]),
+        (
+            "gappy",
+            seasonal(3, 3)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| (i % 7 != 0 && !(400..500).contains(&i)).then_some(x))
+                .collect(),
+        ),
+        ("all missing", vec![None; DAY]),
+        (
+            "huge",
+            (0..2 * DAY).map(|i| Some(1e300 * (i % 3) as f64)).collect(),
+        ),
+    ];
+    for (name, v) in cases {
+        let j = run(&v);
+        assert_eq!(j.len(), v.len(), "{name}");
+        for (i, x) in j.iter().enumerate() {
+            assert!(
+                x.score.is_finite() && (0.0..=1.0).contains(&x.score),
+                "{name}: score {} at {i}",
+                x.score
+            );
+            if v[i].is_none() {
+                assert!(!x.flag && x.score == 0.0, "{name}: a gap scored at {i}");
+            }
+        }
+        if name == "constant" || name == "all zero" || name == "all missing" {
+            assert_eq!(flags(&j), Vec::<usize>::new(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_constant_series_that_moves_is_flagged() {
+    let mut v = vec![Some(5.0); 2 * DAY];
+    v[DAY + DAY / 2] = Some(9.0);
+    assert_eq!(flags(&run(&v)), vec![DAY + DAY / 2]);
+}
+
+fn disk_history(from: f64, per_hour: f64, hours: f64) -> Vec<(i64, f64)> {
+    let n = (hours * 12.0) as usize;
+    (0..=n)
+        .map(|i| (ts(i), from + per_hour * i as f64 / 12.0))
+        .collect()
+}
+
+#[test]
+fn disk_time_to_full_fires_before_the_disk_is_full() {
+    let cfg = DiskCheck::default(); // 80 %, 24 h
+    // 1 %/h from 60 %: above 80 % after 20 h, full after 40 h.
+    let h = disk_history(60.0, 1.0, 48.0);
+    let first = (10..h.len())
+        .find(|&i| checks::disk_filling("/var", &h[..=i], None, &cfg).is_some())
+        .expect("a finding before the end");
+    let (at, used) = h[first];
+    assert!((80.0..100.0).contains(&used), "fired at {used} %");
+    let f = checks::disk_filling("/var", &h[..=first], None, &cfg).expect("finding");
+    assert_eq!(f.kind, FindingKind::DiskFilling);
+    assert_eq!(f.subject, "/var");
+    assert_eq!(f.at, at);
+    let ttf = f.evidence("time_to_full_s").expect("time to full");
+    assert!(ttf > 0.0 && ttf <= 24.0 * 3600.0, "{ttf}");
+    let expect_ttf = (100.0 - used) * 3600.0;
+    assert!((ttf - expect_ttf).abs() < 600.0, "{ttf} vs {expect_ttf}");
+    assert!((f.evidence("growth_pct_per_hour").expect("rate") - 1.0).abs() < 1e-6);
+    // The disk was not full when it fired: at least 15 hours were left.
+    assert!(ttf >= 15.0 * 3600.0, "{ttf}");
+}
+
+#[test]
+fn a_full_but_steady_disk_waits_until_critical() {
+    let cfg = DiskCheck::default();
+    let steady = disk_history(90.0, 0.0, 12.0);
+    assert_eq!(checks::disk_filling("/", &steady, None, &cfg), None);
+    let below = disk_history(50.0, 2.0, 12.0); // fast, but at 74 %
+    assert_eq!(checks::disk_filling("/", &below, None, &cfg), None);
+    let critical = disk_history(98.0, 0.0, 1.0);
+    let f = checks::disk_filling("/", &critical, None, &cfg).expect("critical");
+    assert_eq!(f.evidence("used_pct"), Some(98.0));
+    assert_eq!(f.started, critical[0].0);
+}
+
+#[test]
+fn connection_exhaustion_from_counts() {
+    let cfg = ConnCheck::default(); // 90 %, or the trend within 30 min from 60 %
+    let flat: Vec<(i64, f64)> = (0..60).map(|i| (ts(i), 700.0)).collect();
+    assert_eq!(
+        checks::connection_exhaustion("nginx", &flat, 1000.0, &cfg),
+        None
+    );
+    let near: Vec<(i64, f64)> = (0..60).map(|i| (ts(i), 950.0)).collect();
+    let f = checks::connection_exhaustion("nginx", &near, 1000.0, &cfg).expect("near limit");
+    assert_eq!(f.kind, FindingKind::ConnectionExhaustion);
+    assert_eq!(f.evidence("used_ratio"), Some(0.95));
+    // 650 and +8 a minute: at 690 after 5 min, the limit 39 min away…
+    let climbing: Vec<(i64, f64)> = (0..6)
+        .map(|i| (T0 + i * 60_000, 650.0 + 8.0 * i as f64))
+        .collect();
+    assert_eq!(
+        checks::connection_exhaustion("nginx", &climbing, 1000.0, &cfg),
+        None
+    );
+    // …and +40 a minute: at 850, 3 min 45 s away.
+    let fast: Vec<(i64, f64)> = (0..6)
+        .map(|i| (T0 + i * 60_000, 650.0 + 40.0 * i as f64))
+        .collect();
+    let f = checks::connection_exhaustion("nginx", &fast, 1000.0, &cfg).expect("climbing");
+    let ttl = f.evidence("time_to_limit_s").expect("time to limit");
+    assert!((ttl - 225.0).abs() < 1.0, "{ttl}");
+}
+
+#[test]
+fn the_forest_flags_a_combination_never_seen() {
+    // CPU and network move together; then CPU is busy with no traffic.
+    let mut n = Noise(9);
+    let mut f: Multivariate<2> = Multivariate::new(ForestConfig {
+        train: 1_000,
+        refit_every: 200,
+        trees: 100,
+        sample: 256,
+        tail_window: 1_000,
+        tail_q: 0.99,
+    });
+    let mut normal_max: f64 = 0.0;
+    for i in 0..1_200 {
+        let load = 50.0 + 30.0 * ((i as f64) / 40.0).sin();
+        let s = f.push([load + n.next(), load * 1e5 + 1e4 * n.next()]);
+        if i >= 1_000
+            && let Some(s) = s
+        {
+            normal_max = normal_max.max(s.novelty.unwrap_or(0.0));
+        }
+    }
+    let odd = f.push([80.0, 2e6]).expect("scored");
+    assert!(odd.raw > 0.6, "raw {}", odd.raw);
+    let novelty = odd.novelty.expect("novelty");
+    assert!(
+        novelty > 1.0 && novelty > 2.0 * normal_max,
+        "{novelty} vs {normal_max} before"
+    );
+    // A value far out in one series is named as the lead.
+    let far = f.push([50.0, 5e7]).expect("scored");
+    assert_eq!(far.lead, 1, "network is the odd one: {far:?}");
+    assert!(far.lead_z > 10.0);
+    // A point with a NaN is skipped, not scored.
+    assert_eq!(f.push([f64::NAN, 1.0]), None);
+}
+
+fn trace_csv(rows: &[(String, f64)]) -> String {
+    let mut s = String::from("timestamp,value\n");
+    for (t, v) in rows {
+        s.push_str(&format!("{t},{v}\n"));
+    }
+    s
+}
+
+#[test]
+fn backtest_detect_writes_one_row_per_trace_row() {
+    let v = seasonal(3, 17);
+    let mut rows: Vec<(String, f64)> = v
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(300..310).contains(i)) // a gap
+        .map(|(i, x)| (vigil::sim::trace::format_ts(ts(i)), *x))
+        .collect();
+    rows.insert(50, rows[49].clone()); // a repeated row
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("t.csv");
+    let out = dir.path().join("flags.csv");
+    std::fs::write(&trace, trace_csv(&rows)).expect("write");
+    Command::cargo_bin("vigil")
+        .expect("binary")
+        .args(["backtest", "detect", "--trace"])
+        .arg(&trace)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!(
+            "{} rows every 300s (10 gaps)",
+            rows.len()
+        )));
+    let text = std::fs::read_to_string(&out).expect("flags");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "timestamp,score,flag");
+    assert_eq!(lines.len(), rows.len() + 1);
+    for (line, (t, _)) in lines[1..].iter().zip(&rows) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 3, "{line}");
+        assert_eq!(f[0], t);
+        let s: f64 = f[1].parse().expect("score");
+        assert!((0.0..=1.0).contains(&s), "{line}");
+        assert!(f[2] == "0" || f[2] == "1", "{line}");
+    }
+}
+
+#[test]
+fn backtest_detect_sees_only_the_past() {
+    // The scores of a prefix do not change when the future is appended.
+    let v = seasonal(4, 19);
+    let rows: Vec<(String, f64)> = v
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (vigil::sim::trace::format_ts(ts(i)), *x))
+        .collect();
+    let (full, _) =
+        detect_backtest::detect(&trace_csv(&rows), "full", Options::default()).expect("full");
+    let (head, _) = detect_backtest::detect(&trace_csv(&rows[..700]), "head", Options::default())
+        .expect("head");
+    assert_eq!(head[..], full[..700]);
+}
+
+#[test]
+fn a_malformed_trace_names_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("bad.csv");
+    std::fs::write(
+        &trace,
+        "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,abc\n",
+    )
+    .expect("write");
+    Command::cargo_bin("vigil")
+        .expect("binary")
+        .args(["backtest", "detect", "--trace"])
+        .arg(&trace)
+        .arg("--out")
+        .arg(dir.path().join("flags.csv"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "bad.csv:3: value: not a number: `abc`",
+        ));
+}
