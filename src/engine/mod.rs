@@ -4,6 +4,7 @@
 mod actions;
 mod clock;
 pub mod forecasts;
+pub mod view;
 
 pub use crate::protocol::{
     Call, Command, Handle, HostInfo, Notice, Reply, Severity, Snapshot, WINDOW_MS,
@@ -391,7 +392,7 @@ impl Engine {
                 }
             }
             Command::Proposals => Reply::Proposals {
-                entries: self.actions.board(),
+                entries: view::entries(&self.actions.board()),
             },
             Command::Reload { config, problems } => self.reload(*config, problems),
             Command::Shutdown => Reply::Done {
@@ -554,7 +555,7 @@ impl Engine {
             return;
         }
         self.published_changes = self.actions.changes;
-        let board = self.actions.board();
+        let board = view::entries(&self.actions.board());
         let containers = self.actions.containers.clone();
         let message = self.actions.message.clone();
         let tail: Vec<String> = self.actions.audit_tail.iter().cloned().collect();
