@@ -642,7 +642,7 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let log_dir = cfg.log.dir.clone().or_else(config::paths::log_dir);
-    let _guard = match log_dir {
+    let guard = match log_dir.clone() {
         Some(dir) => match vigil::logging::init(&dir, &cfg.log.level) {
             Ok(g) => Some(g),
             Err(e) => {
@@ -707,6 +707,11 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         match find_engine(&cfg).await? {
             Found::Engine(socket, session) => {
+                if let Some(lean) = lean_console() {
+                    drop(session);
+                    drop(guard);
+                    return Err(exec_lean(&lean, &socket, &cfg, log_dir.as_deref()));
+                }
                 tracing::info!(socket = %socket.display(), user = %session.user, "attached to the engine");
                 let handle = client::attach(socket, *session);
                 vigil::console::run(handle, app, cfg.console.mouse).await
@@ -720,6 +725,42 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
         }
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The attached console's own small binary, installed beside this one (`vigil-console`),
+/// unless VIGIL_CONSOLE_IN_PROCESS asks for the console inside this process.
+fn lean_console() -> Option<PathBuf> {
+    if std::env::var_os("VIGIL_CONSOLE_IN_PROCESS").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    let me = std::env::current_exe().ok()?;
+    let lean = me.with_file_name("vigil-console");
+    lean.is_file().then_some(lean)
+}
+
+/// Becomes the lean console: the engine is elsewhere, so this process needs none of the
+/// pipeline's code in memory. Returns only if the exec failed.
+fn exec_lean(
+    lean: &std::path::Path,
+    socket: &std::path::Path,
+    cfg: &Config,
+    log_dir: Option<&std::path::Path>,
+) -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(lean);
+    c.arg("--socket")
+        .arg(socket)
+        .args(["--theme", &cfg.console.theme])
+        .args(["--lang", &cfg.console.lang])
+        .args(["--log-level", &cfg.log.level]);
+    if let Some(d) = log_dir {
+        c.arg("--log-dir").arg(d);
+    }
+    if cfg.console.mouse {
+        c.arg("--mouse");
+    }
+    let e = c.exec();
+    anyhow::anyhow!("cannot start {}: {e}", lean.display())
 }
 
 enum Found {

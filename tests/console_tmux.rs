@@ -370,6 +370,17 @@ fn two_consoles_attach_to_one_daemon_see_one_approval_and_the_daemon_outlives_th
     let _daemon = Reap(daemon);
     for t in [&a, &b] {
         t.wait_for("[attached]");
+        // The attached console is the lean binary `vigil` became, not a second engine.
+        let shell = t.tmux(&["display", "-p", "#{pane_pid}"]);
+        let lean = Command::new("pgrep")
+            .args(["-P", shell.trim(), "-x", "vigil-console"])
+            .output()
+            .unwrap();
+        assert!(
+            lean.status.success(),
+            "no vigil-console under the pane's shell (pid {})",
+            shell.trim()
+        );
         t.keys("3");
         t.wait_for("Approval queue");
     }
