@@ -1,0 +1,533 @@
+//! The Huawei executor wired into the engine, end to end: a real `vigil daemon` whose
+//! one target is an AS group on the local fake cloud. A proposal approved with
+//! `vigil approve` reaches the fake through the gate, its scaling activity is followed
+//! until it finished, the change is verified and every step is audited; the daemon
+//! SIGKILLed in the middle of the activity (or while the cloud's answer is still
+//! missing) reconciles it on restart without a second request to change capacity.
+//!
+//! The proposals are put into the queue by the test (ids `trial:…`, which the planner
+//! never makes), as in the crash trials.
+
+mod huawei_fake;
+
+use axum::http::Method;
+use huawei_fake::{AK, Fake, Fault, PROJECT, SK};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vigil::approve::{Entry, Queue, State};
+use vigil::audit;
+use vigil::config::TargetKind;
+use vigil::execute::Action;
+use vigil::plan::proposal::{Proposal, Risk};
+use vigil::plan::scaling::Rule;
+
+const GROUP: &str = "4c0e6a53-1b2f-4d8e-9a7c-5e6f7a8b9c0d";
+/// Every request that changes an AS group's capacity.
+const CHANGE: (&str, &str) = ("PUT", "/scaling_group/");
+
+/// A running `vigil daemon`; killed and reaped when dropped, so a failing test leaves
+/// none behind.
+struct Daemon(Child);
+
+impl Daemon {
+    /// SIGKILL, as a crash would: no signal handler, no cleanup.
+    fn kill9(mut self) {
+        self.0.kill().expect("SIGKILL the daemon");
+        self.0.wait().expect("reap the daemon");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A host whose every file is in a temp dir, and whose one target is the fake's group.
+struct Host {
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+}
+
+impl Host {
+    fn new(fake: &Fake, request_timeout: &str) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.toml");
+        let p = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"interval = "250ms"
+mode = "live"
+
+[store]
+path = "{db}"
+
+[log]
+dir = "{logs}"
+
+[audit]
+path = "{audit}"
+syslog = ""
+
+[heal]
+enabled = false
+
+[daemon]
+socket = "{socket}"
+brake = "{brake}"
+
+[huawei]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+endpoint = "{url}"
+poll = "100ms"
+request_timeout = "{request_timeout}"
+retry_deadline = "20s"
+
+[huawei.targets.web]
+group_id = "{GROUP}"
+
+[[scale]]
+name = "web"
+kind = "huawei-as-group"
+metric = "mem_pct"
+capacity = 1000000000.0
+instances = 2
+min = 1
+max = 5
+ready_timeout = "30s"
+"#,
+                db = p("vigil.db"),
+                logs = p("logs"),
+                audit = p("audit.jsonl"),
+                socket = p("vigil.sock"),
+                brake = p("brake"),
+                url = fake.url(),
+            ),
+        )
+        .unwrap();
+        Host { dir, cfg }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn vigil(&self) -> Command {
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("vigil"));
+        c.arg("--config").arg(&self.cfg);
+        // Nothing of the test may land in the real home's state.
+        for var in ["HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"] {
+            c.env(var, self.dir.path());
+        }
+        c.env("XDG_RUNTIME_DIR", self.dir.path());
+        // The SDK's own variables, as an operator sets them for the daemon.
+        c.env("HUAWEICLOUD_SDK_AK", AK)
+            .env("HUAWEICLOUD_SDK_SK", SK);
+        // The fake is on loopback: no proxy of the test machine in between.
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+        ] {
+            c.env_remove(var);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Starts the daemon and waits until it says its engine runs.
+    fn daemon(&self) -> Daemon {
+        use std::io::BufRead;
+        let mut child = self
+            .vigil()
+            .arg("daemon")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vigil daemon starts");
+        let stderr = child.stderr.take().expect("the daemon's stderr");
+        let daemon = Daemon(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Read to the end, so the daemon never blocks on a full pipe.
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut said = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with("vigil daemon: engine running") => return daemon,
+                Ok(line) => said.push(line),
+                Err(_) => panic!("vigil daemon did not start: {said:?}"),
+            }
+        }
+    }
+
+    fn queue(&self) -> Queue {
+        let q = Queue::open(Some(&self.path("vigil.db")), 3_600_000);
+        assert_eq!(q.notice, None, "the queue must be on disk");
+        q
+    }
+
+    /// Puts a scale of the AS group from `from` to `to` into the queue.
+    fn propose(&self, id: &str, from: usize, to: usize) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut p = Proposal::repair(
+            id.into(),
+            Action::Scale {
+                target: "web".into(),
+                kind: TargetKind::HuaweiAsGroup,
+                to,
+            },
+            Rule::Reactive,
+            "huawei engine test".into(),
+            None,
+            Risk::Low,
+            now,
+        );
+        p.from = from;
+        let (_, fresh) = self.queue().offer(&p, now).unwrap();
+        assert!(fresh, "{id} offered twice");
+    }
+
+    fn approve(&self, id: &str) {
+        let out = self
+            .vigil()
+            .args(["approve", id, "--version", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "vigil approve: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn entry(&self, id: &str) -> Entry {
+        self.queue().get(id, 1).unwrap().expect("the entry exists")
+    }
+
+    /// Waits until the entry reaches a state nothing moves on from.
+    fn settled(&self, id: &str) -> Entry {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let e = self.entry(id);
+            if !matches!(
+                e.state,
+                State::Pending | State::Approved | State::Running | State::Done
+            ) {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "{id} never settled: {e:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `what` holds, or fails saying what it waited for.
+    fn wait_for(&self, what: &str, mut ok: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !ok() {
+            assert!(Instant::now() < deadline, "waited in vain for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The audit records of one proposal, in order: (kind, data).
+    fn trail(&self, id: &str) -> Vec<(String, serde_json::Value)> {
+        audit::read_records(&self.path("audit.jsonl"))
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| r)
+            .filter(|r| r.data["proposal"] == id)
+            .map(|r| (r.kind, r.data))
+            .collect()
+    }
+
+    fn audit_verifies(&self) {
+        let out = self
+            .vigil()
+            .args(["audit", "verify", "--path"])
+            .arg(self.path("audit.jsonl"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "vigil audit verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn kinds(trail: &[(String, serde_json::Value)]) -> Vec<&str> {
+    trail.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+fn record<'a>(trail: &'a [(String, serde_json::Value)], kind: &str) -> &'a serde_json::Value {
+    &trail
+        .iter()
+        .find(|(k, _)| k == kind)
+        .unwrap_or_else(|| panic!("no {kind} record in {trail:?}"))
+        .1
+}
+
+/// The group as the fake holds it: (expected number, lifecycle states).
+fn group(fake: &Fake) -> (u32, Vec<String>) {
+    let st = fake.state();
+    let g = &st.groups[GROUP];
+    (
+        g.desire,
+        g.instances.iter().map(|i| i.state.clone()).collect(),
+    )
+}
+
+fn newest_activity(fake: &Fake) -> (String, String) {
+    let st = fake.state();
+    let a = st.groups[GROUP]
+        .activities
+        .last()
+        .expect("a scaling activity");
+    (a.id.clone(), a.status.clone())
+}
+
+fn in_service(n: usize) -> Vec<String> {
+    vec!["INSERVICE".to_string(); n]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_scale_reaches_the_cloud_is_verified_by_its_activity_and_audited() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    fake.state().apply_after = Duration::from_millis(1500);
+    let host = Host::new(&fake, "5s");
+    let _daemon = host.daemon();
+    host.propose("trial:out", 2, 4);
+    host.approve("trial:out");
+
+    // While the activity runs: the entry is running with the activity stored.
+    host.wait_for("the activity's id in the queue", || {
+        host.queue().operation("trial:out", 1).unwrap().is_some()
+    });
+    let (act, status) = newest_activity(&fake);
+    assert_eq!(status, "DOING");
+    assert_eq!(host.entry("trial:out").state, State::Running);
+    assert_eq!(
+        host.queue().operation("trial:out", 1).unwrap(),
+        Some(format!("as-activity:{GROUP}/{act}"))
+    );
+
+    let e = host.settled("trial:out");
+    assert_eq!(e.state, State::Verified, "{e:?}");
+    assert_eq!(newest_activity(&fake), (act.clone(), "SUCCESS".into()));
+    assert_eq!(group(&fake), (4, in_service(4)));
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 1);
+
+    // Audited like Docker: the decision, the intent before, the result after, the
+    // verdict; with the cloud's operation in between.
+    let trail = host.trail("trial:out");
+    assert_eq!(
+        kinds(&trail),
+        ["decision", "intent", "accepted", "result", "verify"],
+        "{trail:?}"
+    );
+    assert_eq!(record(&trail, "decision")["decision"], "approved");
+    assert_eq!(record(&trail, "intent")["executor"], "huawei");
+    assert_eq!(
+        record(&trail, "accepted")["operation"],
+        format!("as-activity:{GROUP}/{act}")
+    );
+    let result = record(&trail, "result");
+    assert_eq!(result["ok"], true);
+    assert_eq!(
+        result["outcome"]["summary"],
+        format!("AS group web: 2 → 4 instances in service (activity {act})")
+    );
+    assert_eq!(record(&trail, "verify")["verified"], true);
+    host.audit_verifies();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_activity_the_restarted_daemon_follows_it_without_a_second_change() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    fake.state().apply_after = Duration::from_secs(4);
+    let host = Host::new(&fake, "5s");
+    let daemon = host.daemon();
+    host.propose("trial:kill", 2, 3);
+    host.approve("trial:kill");
+    host.wait_for("the activity's id in the queue", || {
+        host.queue().operation("trial:kill", 1).unwrap().is_some()
+    });
+    let (act, status) = newest_activity(&fake);
+    assert_eq!(status, "DOING", "killed in the middle of the activity");
+    daemon.kill9();
+    assert_eq!(host.entry("trial:kill").state, State::Running);
+
+    let _daemon = host.daemon();
+    let e = host.settled("trial:kill");
+    assert_eq!(e.state, State::Verified, "{e:?}");
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 1, "one change only");
+    assert_eq!(newest_activity(&fake), (act.clone(), "SUCCESS".into()));
+    assert_eq!(group(&fake), (3, in_service(3)));
+
+    let trail = host.trail("trial:kill");
+    assert_eq!(
+        kinds(&trail),
+        ["decision", "intent", "accepted", "reconciled", "verify"],
+        "{trail:?}"
+    );
+    let rec = record(&trail, "reconciled");
+    assert_eq!(
+        (&rec["was"], &rec["now"]),
+        (&"running".into(), &"done".into())
+    );
+    assert_eq!(record(&trail, "verify")["verified"], true);
+    host.audit_verifies();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_the_clouds_answer_was_missing_the_group_is_read_not_asked_again() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    fake.state().apply_after = Duration::from_secs(2);
+    // The change is applied and its answer never comes; the daemon waits for it.
+    fake.fault(Some(Method::PUT), Fault::Drop);
+    let host = Host::new(&fake, "30s");
+    let daemon = host.daemon();
+    host.propose("trial:lost", 2, 4);
+    host.approve("trial:lost");
+    host.wait_for("the change at the cloud", || {
+        fake.state().count(CHANGE.0, CHANGE.1) == 1
+    });
+    daemon.kill9();
+    assert_eq!(host.queue().operation("trial:lost", 1).unwrap(), None);
+    assert_eq!(host.entry("trial:lost").state, State::Running);
+
+    let _daemon = host.daemon();
+    let e = host.settled("trial:lost");
+    assert_eq!(e.state, State::Verified, "{e:?}");
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 1, "one change only");
+    assert_eq!(group(&fake), (4, in_service(4)));
+    let trail = host.trail("trial:lost");
+    assert_eq!(
+        kinds(&trail),
+        ["decision", "intent", "reconciled", "verify"],
+        "{trail:?}"
+    );
+    host.audit_verifies();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_the_change_was_sent_it_is_marked_interrupted_and_never_sent() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    // Every read before the change is throttled for a while: the daemon is killed
+    // after its intent and before its request to change capacity.
+    for _ in 0..200 {
+        fake.fault(Some(Method::GET), Fault::Throttle);
+    }
+    let host = Host::new(&fake, "5s");
+    let daemon = host.daemon();
+    host.propose("trial:early", 2, 4);
+    host.approve("trial:early");
+    host.wait_for("the intent", || {
+        kinds(&host.trail("trial:early")).contains(&"intent")
+    });
+    daemon.kill9();
+    fake.state().faults.clear();
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 0);
+
+    let _daemon = host.daemon();
+    let e = host.settled("trial:early");
+    assert_eq!(e.state, State::Failed, "{e:?}");
+    assert_eq!(
+        e.note.as_deref(),
+        Some(
+            "interrupted: AS group web expects 2 instances, not 4: the change never reached it (not sent again)"
+        )
+    );
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 0, "never sent");
+    assert_eq!(group(&fake), (2, in_service(2)));
+    host.audit_verifies();
+}
+
+/// The queue's operation column arrives in a database an older vigil made.
+#[test]
+fn an_older_queue_gets_the_operation_column_and_keeps_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("vigil.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(
+            "CREATE TABLE approvals (id TEXT NOT NULL, version INTEGER NOT NULL, \
+             proposal TEXT NOT NULL, state TEXT NOT NULL, updated INTEGER NOT NULL, \
+             expires INTEGER NOT NULL, by TEXT, note TEXT, PRIMARY KEY (id, version));",
+        )
+        .unwrap();
+    }
+    let mut q = Queue::open(Some(&db), 60_000);
+    assert_eq!(q.notice, None);
+    let now = 1_000;
+    let p = Proposal::repair(
+        "trial:old".into(),
+        Action::Scale {
+            target: "web".into(),
+            kind: TargetKind::HuaweiAsGroup,
+            to: 3,
+        },
+        Rule::Reactive,
+        "old db".into(),
+        None,
+        Risk::Low,
+        now,
+    );
+    q.offer(&p, now).unwrap();
+    // Only a running entry takes an operation, and only once.
+    let err = q
+        .set_operation("trial:old", 1, "as-activity:g/a1", now)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "proposal trial:old v1 is pending, not running without an operation: not moved to running with an operation"
+    );
+    let who = vigil::audit::Actor {
+        user: "ops".into(),
+        ssh: None,
+    };
+    q.decide("trial:old", 1, true, &who, now).unwrap();
+    q.set_state("trial:old", 1, State::Approved, State::Running, None, now)
+        .unwrap();
+    q.set_operation("trial:old", 1, "as-activity:g/a1", now)
+        .unwrap();
+    // The same id again is no change; another one is refused.
+    q.set_operation("trial:old", 1, "as-activity:g/a1", now)
+        .unwrap();
+    assert!(
+        q.set_operation("trial:old", 1, "as-activity:g/a2", now)
+            .is_err()
+    );
+    drop(q);
+    let q = Queue::open(Some(&db), 60_000);
+    assert_eq!(
+        q.operation("trial:old", 1).unwrap().as_deref(),
+        Some("as-activity:g/a1")
+    );
+    assert_eq!(
+        q.get("trial:old", 1).unwrap().unwrap().state,
+        State::Running
+    );
+}
