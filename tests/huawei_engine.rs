@@ -531,3 +531,177 @@ fn an_older_queue_gets_the_operation_column_and_keeps_its_entries() {
         State::Running
     );
 }
+
+/// The engine in-process, with a manual clock: the plan counts the group's instances
+/// from the cloud (not from the config's guess, nor from containers), and while the
+/// approved scale runs the snapshot carries the group's instances and its activity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_and_progress_come_from_the_groups_own_executor() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use vigil::audit::Actor;
+    use vigil::collect::host::HostCollector;
+    use vigil::config::{Config, HuaweiConfig, HuaweiTarget, Mode, ScaleTarget};
+    use vigil::engine::{Clock, Command as Cmd, Engine, Source};
+
+    struct ManualClock(AtomicI64);
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 3, 0);
+    fake.state().apply_after = Duration::from_millis(1500);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config {
+        mode: Mode::Live,
+        ..Config::default()
+    };
+    c.store.path = Some(dir.path().join("vigil.db"));
+    c.audit.path = Some(dir.path().join("audit.jsonl"));
+    c.daemon.brake = Some(dir.path().join("brake"));
+    c.daemon.socket = Some(dir.path().join("vigil.sock"));
+    c.audit.syslog = None;
+    c.heal.enabled = false;
+    c.docker.socket = dir.path().join("no-docker.sock");
+    c.huawei = HuaweiConfig {
+        region: "cn-north-4".into(),
+        project_id: PROJECT.into(),
+        endpoint: Some(fake.url()),
+        credentials_file: Some(dir.path().join("huawei.toml")),
+        poll: Duration::from_millis(100),
+        request_timeout: Duration::from_secs(5),
+        ..HuaweiConfig::default()
+    };
+    c.huawei.targets.insert(
+        "web".into(),
+        HuaweiTarget {
+            group_id: Some(GROUP.into()),
+            ..HuaweiTarget::default()
+        },
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let f = dir.path().join("huawei.toml");
+        std::fs::write(&f, format!("ak = \"{AK}\"\nsk = \"{SK}\"\n")).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // Load far above one instance's capacity: the plan wants the group's maximum.
+    c.scale.push(ScaleTarget {
+        name: "web".into(),
+        kind: TargetKind::HuaweiAsGroup,
+        metric: "mem_pct".into(),
+        capacity: 0.01,
+        instances: 1,
+        min: 1,
+        max: 5,
+        ready_timeout: Duration::from_secs(30),
+        ..ScaleTarget::default()
+    });
+    let clock = Arc::new(ManualClock(AtomicI64::new(
+        chrono::Utc::now().timestamp_millis(),
+    )));
+    let (mut e, rx) = Engine::new(
+        c,
+        clock.clone(),
+        Source::Host(Box::new(HostCollector::proc())),
+        Vec::new(),
+    );
+    assert!(rx.borrow().notices.is_empty(), "{:?}", rx.borrow().notices);
+
+    // A minute at a time until the plan proposes: it starts from the 3 in service.
+    let mut pending = None;
+    for _ in 0..8 {
+        e.tick().await;
+        while e.pump(Duration::from_millis(300)).await {}
+        pending = rx
+            .borrow()
+            .board
+            .iter()
+            .find(|x| x.proposal.id == "scale:web" && x.state == State::Pending)
+            .cloned();
+        if pending.is_some() {
+            break;
+        }
+        clock.0.fetch_add(60_000, Ordering::SeqCst);
+    }
+    let p = pending.unwrap_or_else(|| panic!("no proposal: {:?}", rx.borrow().board));
+    assert_eq!((p.proposal.from, p.proposal.to), (3, 5), "{p:?}");
+
+    e.command(Cmd::Approve {
+        id: p.proposal.id.clone(),
+        version: p.proposal.version,
+        by: Actor {
+            user: "ops".into(),
+            ssh: None,
+        },
+        confirm: Some("web".into()),
+    });
+    // In flight: the snapshot shows the group's instances joining and the activity.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        e.tick().await;
+        e.pump(Duration::from_millis(100)).await;
+        let g = rx
+            .borrow()
+            .cloud
+            .iter()
+            .find(|g| g.target == "web")
+            .cloned();
+        if let Some(g) = g
+            && g.instances.iter().any(|i| i.lifecycle == "PENDING")
+        {
+            break g;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no progress shown: {:?}",
+            rx.borrow().cloud
+        );
+    };
+    let states: Vec<&str> = seen
+        .instances
+        .iter()
+        .map(|i| i.lifecycle.as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["INSERVICE", "INSERVICE", "INSERVICE", "PENDING", "PENDING"]
+    );
+    let act = seen.activity.expect("the activity");
+    assert_eq!(
+        (act.status.as_str(), act.from, act.to),
+        ("DOING", Some(3), Some(5))
+    );
+
+    // Settled: verified, and the snapshot no longer shows a group in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        e.tick().await;
+        e.pump(Duration::from_millis(200)).await;
+        let st = rx
+            .borrow()
+            .board
+            .iter()
+            .find(|x| x.proposal.id == "scale:web" && x.proposal.version == p.proposal.version)
+            .map(|x| x.state);
+        if st == Some(State::Verified) {
+            break;
+        }
+        assert!(
+            !matches!(st, Some(State::Failed | State::Unverified)),
+            "{:?}",
+            rx.borrow().board
+        );
+        assert!(
+            Instant::now() < deadline,
+            "never verified: {:?}",
+            rx.borrow().board
+        );
+    }
+    assert!(rx.borrow().cloud.is_empty(), "{:?}", rx.borrow().cloud);
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 1);
+    assert_eq!(group(&fake), (5, in_service(5)));
+}
