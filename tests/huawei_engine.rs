@@ -705,3 +705,112 @@ async fn counts_and_progress_come_from_the_groups_own_executor() {
     assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 1);
     assert_eq!(group(&fake), (5, in_service(5)));
 }
+
+/// A console in a real terminal (tmux), attached to the daemon.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn attach(host: &Host, w: u16, h: u16) -> Tmux {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(ok, "tmux is required for this test");
+        let socket = format!("vigil-test-huawei-{}", std::process::id());
+        let d = host.dir.path().display();
+        let cmd = format!(
+            "env HOME={d} XDG_CONFIG_HOME={d} XDG_DATA_HOME={d} XDG_STATE_HOME={d} XDG_RUNTIME_DIR={d} LANG=C.UTF-8 \
+             {bin} --config {cfg}; echo VIGIL_EXITED:$?; sleep 60",
+            bin = assert_cmd::cargo::cargo_bin("vigil").display(),
+            cfg = host.cfg.display(),
+        );
+        let st = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", &w.to_string(), "-y", &h.to_string()])
+            .arg(cmd)
+            .env("TERM", "xterm-256color")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        Tmux { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", keys]);
+    }
+
+    /// Waits until every one of `words` is on screen at once.
+    fn wait_for(&self, words: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.tmux(&["capture-pane", "-p"]);
+            if words.iter().all(|w| s.contains(w)) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting for {words:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// The operator's view of it: in a console attached to the daemon, `a` approves the
+/// scale; while the activity runs the Actions view shows the group's instances joining
+/// and the activity running; then the entry reads verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_in_the_console_the_group_is_shown_in_flight_then_verified() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    fake.state().apply_after = Duration::from_secs(3);
+    let host = Host::new(&fake, "5s");
+    let _daemon = host.daemon();
+    host.propose("trial:console", 2, 4);
+    let t = Tmux::attach(&host, 120, 40);
+    t.wait_for(&["[attached]"]);
+    t.keys("3");
+    t.wait_for(&["Approval queue", "pending", "web v1"]);
+    t.keys("a");
+    let s = t.wait_for(&["AS group in flight: web", "joining (PENDING)"]);
+    assert!(s.contains("running (DOING) · 2 → 4"), "{s}");
+    assert!(s.contains("in service (INSERVICE)"), "{s}");
+    let s = t.wait_for(&["› verified"]);
+    assert!(
+        !s.contains("AS group in flight"),
+        "over, not in flight: {s}"
+    );
+    assert_eq!(host.entry("trial:console").state, State::Verified);
+    assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 1);
+    assert_eq!(group(&fake), (4, in_service(4)));
+    let trail = host.trail("trial:console");
+    assert_eq!(
+        kinds(&trail),
+        ["decision", "intent", "accepted", "result", "verify"],
+        "{trail:?}"
+    );
+    t.keys("q");
+    t.wait_for(&["VIGIL_EXITED:0"]);
+    host.audit_verifies();
+}
