@@ -533,15 +533,16 @@ fn an_older_queue_gets_the_operation_column_and_keeps_its_entries() {
 }
 
 /// The engine in-process, with a manual clock: the plan counts the group's instances
-/// from the cloud (not from the config's guess, nor from containers), and while the
-/// approved scale runs the snapshot carries the group's instances and its activity.
+/// from the cloud (not from the config's guess, nor from containers), prices them from
+/// the flavor list, and while the approved scale runs the snapshot carries the group's
+/// instances and its activity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_and_progress_come_from_the_groups_own_executor() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};
     use vigil::audit::Actor;
     use vigil::collect::host::HostCollector;
-    use vigil::config::{Config, HuaweiConfig, HuaweiTarget, Mode, ScaleTarget};
+    use vigil::config::Config;
     use vigil::engine::{Clock, Command as Cmd, Engine, Source};
 
     struct ManualClock(AtomicI64);
@@ -555,51 +556,61 @@ async fn counts_and_progress_come_from_the_groups_own_executor() {
     fake.add_group(GROUP, "web", 1, 5, 3, 0);
     fake.state().apply_after = Duration::from_millis(1500);
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config {
-        mode: Mode::Live,
-        ..Config::default()
-    };
-    c.store.path = Some(dir.path().join("vigil.db"));
-    c.audit.path = Some(dir.path().join("audit.jsonl"));
-    c.daemon.brake = Some(dir.path().join("brake"));
-    c.daemon.socket = Some(dir.path().join("vigil.sock"));
-    c.audit.syslog = None;
-    c.heal.enabled = false;
-    c.docker.socket = dir.path().join("no-docker.sock");
-    c.huawei = HuaweiConfig {
-        region: "cn-north-4".into(),
-        project_id: PROJECT.into(),
-        endpoint: Some(fake.url()),
-        credentials_file: Some(dir.path().join("huawei.toml")),
-        poll: Duration::from_millis(100),
-        request_timeout: Duration::from_secs(5),
-        ..HuaweiConfig::default()
-    };
-    c.huawei.targets.insert(
-        "web".into(),
-        HuaweiTarget {
-            group_id: Some(GROUP.into()),
-            ..HuaweiTarget::default()
-        },
-    );
+    let d = dir.path().display();
+    let creds = dir.path().join("huawei.toml");
     {
         use std::os::unix::fs::PermissionsExt;
-        let f = dir.path().join("huawei.toml");
-        std::fs::write(&f, format!("ak = \"{AK}\"\nsk = \"{SK}\"\n")).unwrap();
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&creds, format!("ak = \"{AK}\"\nsk = \"{SK}\"\n")).unwrap();
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    // Load far above one instance's capacity: the plan wants the group's maximum.
-    c.scale.push(ScaleTarget {
-        name: "web".into(),
-        kind: TargetKind::HuaweiAsGroup,
-        metric: "mem_pct".into(),
-        capacity: 0.01,
-        instances: 1,
-        min: 1,
-        max: 5,
-        ready_timeout: Duration::from_secs(30),
-        ..ScaleTarget::default()
-    });
+    // Load far above one instance's capacity: the plan wants the group's maximum. The
+    // instances' price comes from the flavor list, as an operator writes it.
+    let loaded = vigil::config::load_str(
+        &format!(
+            r#"mode = "live"
+currency = "¥"
+[store]
+path = "{d}/vigil.db"
+[audit]
+path = "{d}/audit.jsonl"
+syslog = ""
+[daemon]
+brake = "{d}/brake"
+socket = "{d}/vigil.sock"
+[docker]
+socket = "{d}/no-docker.sock"
+[heal]
+enabled = false
+[huawei]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+endpoint = "{url}"
+credentials_file = "{creds}"
+poll = "100ms"
+request_timeout = "5s"
+[huawei.targets.web]
+group_id = "{GROUP}"
+flavor = "s6.large.2"
+[[huawei.flavors]]
+name = "s6.large.2"
+price_per_hour = 0.35
+[[scale]]
+name = "web"
+kind = "huawei-as-group"
+metric = "mem_pct"
+capacity = 0.01
+instances = 1
+min = 1
+max = 5
+ready_timeout = "30s"
+"#,
+            url = fake.url(),
+            creds = creds.display(),
+        ),
+        "config.toml",
+    );
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let c: Config = loaded.config;
     let clock = Arc::new(ManualClock(AtomicI64::new(
         chrono::Utc::now().timestamp_millis(),
     )));
@@ -629,6 +640,9 @@ async fn counts_and_progress_come_from_the_groups_own_executor() {
     }
     let p = pending.unwrap_or_else(|| panic!("no proposal: {:?}", rx.borrow().board));
     assert_eq!((p.proposal.from, p.proposal.to), (3, 5), "{p:?}");
+    // Two more instances of the flavor: what the proposal says it costs.
+    assert_eq!(p.proposal.currency, "¥");
+    assert!((p.proposal.cost_per_hour - 0.70).abs() < 1e-9, "{p:?}");
 
     e.command(Cmd::Approve {
         id: p.proposal.id.clone(),
