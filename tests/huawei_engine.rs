@@ -90,6 +90,9 @@ retry_deadline = "20s"
 [huawei.targets.web]
 group_id = "{GROUP}"
 
+[huawei.targets.db]
+server_id = "srv-db"
+
 [[scale]]
 name = "web"
 kind = "huawei-as-group"
@@ -99,6 +102,17 @@ instances = 2
 min = 1
 max = 5
 ready_timeout = "30s"
+
+[[scale]]
+name = "db"
+kind = "huawei-as-group"
+metric = "mem_pct"
+capacity = 1000000000.0
+instances = 1
+min = 1
+max = 1
+ready_timeout = "30s"
+resize_to = {{ name = "c7.xlarge.2", capacity = 2000000000.0, price_per_hour = 0.8 }}
 "#,
                 db = p("vigil.db"),
                 logs = p("logs"),
@@ -183,18 +197,23 @@ ready_timeout = "30s"
 
     /// Puts a scale of the AS group from `from` to `to` into the queue.
     fn propose(&self, id: &str, from: usize, to: usize) {
+        let action = Action::Scale {
+            target: "web".into(),
+            kind: TargetKind::HuaweiAsGroup,
+            to,
+        };
+        self.offer(id, action, from, Risk::Low);
+    }
+
+    fn offer(&self, id: &str, action: Action, from: usize, risk: Risk) {
         let now = chrono::Utc::now().timestamp_millis();
         let mut p = Proposal::repair(
             id.into(),
-            Action::Scale {
-                target: "web".into(),
-                kind: TargetKind::HuaweiAsGroup,
-                to,
-            },
+            action,
             Rule::Reactive,
             "huawei engine test".into(),
             None,
-            Risk::Low,
+            risk,
             now,
         );
         p.from = from;
@@ -203,9 +222,14 @@ ready_timeout = "30s"
     }
 
     fn approve(&self, id: &str) {
+        self.approve_with(id, &[]);
+    }
+
+    fn approve_with(&self, id: &str, extra: &[&str]) {
         let out = self
             .vigil()
             .args(["approve", id, "--version", "1"])
+            .args(extra)
             .output()
             .unwrap();
         assert_eq!(
@@ -462,6 +486,68 @@ async fn killed_before_the_change_was_sent_it_is_marked_interrupted_and_never_se
     );
     assert_eq!(fake.state().count(CHANGE.0, CHANGE.1), 0, "never sent");
     assert_eq!(group(&fake), (2, in_service(2)));
+    host.audit_verifies();
+}
+
+/// A flavor change of an ECS server: the risky approval carries the typed name, the
+/// ECS job is stored and followed; killed in the middle of the job, the restarted
+/// daemon follows the stored job and never sends a second resize.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resize_killed_mid_job_is_followed_by_its_stored_job_not_sent_again() {
+    let fake = huawei_fake::start().await;
+    fake.add_server("srv-db", "db", "ACTIVE", "s6.large.2");
+    fake.state().apply_after = Duration::from_secs(4);
+    let host = Host::new(&fake, "5s");
+    let daemon = host.daemon();
+    let resize = Action::Resize {
+        target: "db".into(),
+        cpus: 0.0,
+        memory_mib: 0,
+    };
+    host.offer("trial:resize", resize, 1, Risk::High);
+    // Without the typed name the engine refuses it, whatever the client did.
+    let out = host
+        .vigil()
+        .args(["approve", "trial:resize", "--version", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "refused");
+    assert_eq!(host.entry("trial:resize").state, State::Pending);
+    host.approve_with("trial:resize", &["--confirm", "db"]);
+    host.wait_for("the ECS job's id in the queue", || {
+        host.queue().operation("trial:resize", 1).unwrap().is_some()
+    });
+    let op = host.queue().operation("trial:resize", 1).unwrap().unwrap();
+    let job = op.strip_prefix("ecs-job:srv-db/").expect("an ECS job");
+    assert_eq!(fake.state().jobs[job].status, "RUNNING");
+    daemon.kill9();
+
+    let _daemon = host.daemon();
+    let e = host.settled("trial:resize");
+    assert_eq!(e.state, State::Verified, "{e:?}");
+    assert_eq!(fake.state().count("POST", "/resize"), 1, "one resize only");
+    {
+        let st = fake.state();
+        let s = &st.servers["srv-db"];
+        assert_eq!(
+            (s.flavor.as_str(), s.status.as_str()),
+            ("c7.xlarge.2", "ACTIVE")
+        );
+    }
+    let trail = host.trail("trial:resize");
+    assert_eq!(
+        kinds(&trail),
+        [
+            "refused",
+            "decision",
+            "intent",
+            "accepted",
+            "reconciled",
+            "verify"
+        ],
+        "{trail:?}"
+    );
+    assert_eq!(record(&trail, "intent")["executor"], "huawei");
     host.audit_verifies();
 }
 

@@ -647,11 +647,19 @@ impl Actions {
             return;
         };
         let poll = self.cfg.huawei.poll.as_millis().min(i64::MAX as u128) as i64;
+        // A target mapped to an ECS server alone has no AS group to read.
         let groups: Vec<String> = self
             .cfg
             .scale
             .iter()
             .filter(|t| t.kind == TargetKind::HuaweiAsGroup)
+            .filter(|t| {
+                self.cfg
+                    .huawei
+                    .targets
+                    .get(&t.name)
+                    .is_none_or(|h| h.group_id.is_some() || h.server_id.is_none())
+            })
             .map(|t| t.name.clone())
             .collect();
         for target in self
