@@ -677,6 +677,8 @@ request_timeout = "5s"
 [huawei.targets.web]
 group_id = "{GROUP}"
 flavor = "s6.large.2"
+[huawei.targets.db]
+server_id = "srv-db"
 [[huawei.flavors]]
 name = "s6.large.2"
 price_per_hour = 0.35
@@ -689,6 +691,15 @@ instances = 1
 min = 1
 max = 5
 ready_timeout = "30s"
+[[scale]]
+name = "db"
+kind = "huawei-as-group"
+metric = "mem_pct"
+capacity = 0.01
+instances = 1
+min = 1
+max = 1
+resize_to = {{ name = "c7.xlarge.2", capacity = 0.02, price_per_hour = 0.8 }}
 "#,
             url = fake.url(),
             creds = creds.display(),
@@ -729,6 +740,24 @@ ready_timeout = "30s"
     // Two more instances of the flavor: what the proposal says it costs.
     assert_eq!(p.proposal.currency, "¥");
     assert!((p.proposal.cost_per_hour - 0.70).abs() < 1e-9, "{p:?}");
+    // The server at its ceiling: a flavor change, which stops it. The engine makes it
+    // a person's call, typed, and the proposal says why.
+    let db = rx
+        .borrow()
+        .board
+        .iter()
+        .find(|x| x.proposal.id == "scale:db")
+        .cloned()
+        .unwrap_or_else(|| panic!("no resize proposal: {:?}", rx.borrow().board));
+    assert!(
+        matches!(db.proposal.action, Action::Resize { .. }),
+        "{db:?}"
+    );
+    assert_eq!(db.proposal.risk, Risk::High);
+    assert_eq!(
+        db.proposal.manual.as_deref(),
+        Some("downtime: the ECS server of db is stopped for the flavor change and started again")
+    );
 
     e.command(Cmd::Approve {
         id: p.proposal.id.clone(),

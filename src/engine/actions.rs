@@ -438,6 +438,12 @@ impl Actions {
         if self.busy.contains(p.action.subject()) {
             return;
         }
+        // An action its backend takes the target down for is for a person, typed,
+        // whatever the planner thought of it: the proposal says so.
+        if let Some(why) = self.execs.downtime(&p.action) {
+            p.risk = Risk::High;
+            p.manual = Some(why);
+        }
         p.version = self.queue.next_version(&p.id);
         match self.queue.offer(&p, now) {
             Ok((superseded, true)) => {

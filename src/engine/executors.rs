@@ -99,6 +99,19 @@ impl Executors {
                 .is_some_and(|h| h.server_id.is_some())
     }
 
+    /// What running this action costs in service, when its backend takes the target
+    /// down for it: an ECS flavor change stops the server (the API requires it).
+    pub fn downtime(&self, action: &Action) -> Option<String> {
+        match action {
+            Action::Resize { target, .. } if self.backend(action) == Backend::Huawei => {
+                Some(format!(
+                    "downtime: the ECS server of {target} is stopped for the flavor change and started again"
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// The Huawei executor, when the config has Huawei targets and it could be built.
     pub fn huawei(&self) -> Option<&Arc<HuaweiExecutor>> {
         self.huawei.as_ref().and_then(|h| h.as_ref().ok())
