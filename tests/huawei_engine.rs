@@ -49,6 +49,8 @@ impl Drop for Daemon {
 struct Host {
     dir: tempfile::TempDir,
     cfg: PathBuf,
+    /// The daemon gets the SDK's credential variables.
+    credentials: bool,
 }
 
 impl Host {
@@ -123,7 +125,11 @@ resize_to = {{ name = "c7.xlarge.2", capacity = 2000000000.0, price_per_hour = 0
             ),
         )
         .unwrap();
-        Host { dir, cfg }
+        Host {
+            dir,
+            cfg,
+            credentials: true,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -139,8 +145,13 @@ resize_to = {{ name = "c7.xlarge.2", capacity = 2000000000.0, price_per_hour = 0
         }
         c.env("XDG_RUNTIME_DIR", self.dir.path());
         // The SDK's own variables, as an operator sets them for the daemon.
-        c.env("HUAWEICLOUD_SDK_AK", AK)
-            .env("HUAWEICLOUD_SDK_SK", SK);
+        if self.credentials {
+            c.env("HUAWEICLOUD_SDK_AK", AK)
+                .env("HUAWEICLOUD_SDK_SK", SK);
+        } else {
+            c.env_remove("HUAWEICLOUD_SDK_AK")
+                .env_remove("HUAWEICLOUD_SDK_SK");
+        }
         // The fake is on loopback: no proxy of the test machine in between.
         for var in [
             "HTTP_PROXY",
@@ -548,6 +559,29 @@ async fn a_resize_killed_mid_job_is_followed_by_its_stored_job_not_sent_again() 
         "{trail:?}"
     );
     assert_eq!(record(&trail, "intent")["executor"], "huawei");
+    host.audit_verifies();
+}
+
+/// No credentials for the daemon: an approved scale fails with the reason, audited,
+/// and nothing reaches the cloud.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credentials_an_approved_scale_fails_saying_why_and_sends_nothing() {
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    let mut host = Host::new(&fake, "5s");
+    host.credentials = false;
+    let _daemon = host.daemon();
+    host.propose("trial:nocreds", 2, 3);
+    host.approve("trial:nocreds");
+    let e = host.settled("trial:nocreds");
+    let why = "Huawei Cloud cannot be reached: no Huawei Cloud credentials: \
+               set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or huawei.credentials_file (0600)";
+    assert_eq!((e.state, e.note.as_deref()), (State::Failed, Some(why)));
+    assert!(fake.state().log.is_empty(), "nothing reached the cloud");
+    let trail = host.trail("trial:nocreds");
+    assert_eq!(kinds(&trail), ["decision", "intent", "result"], "{trail:?}");
+    assert_eq!(record(&trail, "result")["ok"], false);
+    assert_eq!(record(&trail, "result")["error"], why);
     host.audit_verifies();
 }
 
