@@ -184,7 +184,9 @@ impl Actions {
     /// done. Each is reconciled once, from the audit trail and the target's actual state,
     /// and the reconciliation is audited. Nothing is executed here: an entry that never
     /// reached the executor is marked not run; one that may have run is read back from
-    /// Docker (vigil's own leftovers tidied) and marked completed or interrupted.
+    /// its own backend — Docker (vigil's own leftovers tidied), or the cloud, where a
+    /// stored operation is followed and without one the group's state is read — and
+    /// marked completed or interrupted.
     fn recover(&mut self) {
         let entries = match self.queue.in_flight() {
             Ok(v) => v,
