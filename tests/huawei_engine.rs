@@ -977,3 +977,62 @@ async fn approved_in_the_console_the_group_is_shown_in_flight_then_verified() {
     t.wait_for(&["VIGIL_EXITED:0"]);
     host.audit_verifies();
 }
+
+/// A credentials file others can read: the engine refuses it, the header says why
+/// (naming the file, never its contents), and the secret is nowhere on screen.
+#[test]
+fn a_credentials_file_others_can_read_is_refused_and_the_header_says_why() {
+    use std::os::unix::fs::PermissionsExt;
+    use vigil::engine::{Engine, Severity, Source, SystemClock};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let creds = dir.path().join("huawei.toml");
+    std::fs::write(&creds, format!("ak = \"{AK}\"\nsk = \"{SK}\"\n")).unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loaded = vigil::config::load_str(
+        &format!(
+            r#"mode = "live"
+[store]
+path = "{d}/vigil.db"
+[audit]
+path = "{d}/audit.jsonl"
+syslog = ""
+[daemon]
+brake = "{d}/brake"
+socket = "{d}/vigil.sock"
+[docker]
+socket = "{d}/no-docker.sock"
+[huawei]
+region = "cn-north-4"
+project_id = "{PROJECT}"
+credentials_file = "{creds}"
+[[scale]]
+name = "web"
+kind = "huawei-as-group"
+metric = "mem_pct"
+capacity = 1000000000.0
+"#,
+            creds = creds.display()
+        ),
+        "config.toml",
+    );
+    let (_engine, rx) = Engine::new(
+        loaded.config,
+        std::sync::Arc::new(SystemClock),
+        Source::Host(Box::new(vigil::collect::host::HostCollector::proc())),
+        Vec::new(),
+    );
+    let notices = rx.borrow().notices.clone();
+    let want = format!(
+        "Huawei Cloud cannot be reached: {}: readable by others than its owner (mode 644): \
+         a credentials file must be the owner's only (chmod 600)",
+        creds.display()
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.severity == Severity::Error && n.text == want),
+        "{notices:?}"
+    );
+    assert!(!format!("{notices:?}").contains(SK));
+}

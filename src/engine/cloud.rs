@@ -126,3 +126,82 @@ impl CloudReads {
         self.last.retain(|t, _| targets.contains(t));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_busy_group_is_read_every_poll_an_idle_one_seldom_and_never_two_reads_at_once() {
+        let mut r = CloudReads::default();
+        let groups = ["web", "api"];
+        let busy: HashSet<String> = ["web".to_string()].into();
+        assert_eq!(
+            names(&r.due(groups.into_iter(), &busy, 0, 100)),
+            ["web", "api"]
+        );
+        // Both still being read: nothing more is started.
+        assert!(r.due(groups.into_iter(), &busy, 1_000, 100).is_empty());
+        let ok = || {
+            Ok(Progress {
+                instances: Vec::new(),
+                activity: None,
+            })
+        };
+        r.take("web", ok(), 1_000);
+        r.take("api", ok(), 1_000);
+        assert_eq!(
+            names(&r.due(groups.into_iter(), &busy, 1_000, 100)),
+            ["web"]
+        );
+        r.take("web", ok(), 1_000);
+        assert!(r.due(groups.into_iter(), &busy, 1_050, 100).is_empty());
+        assert_eq!(
+            names(&r.due(groups.into_iter(), &busy, IDLE_EVERY_MS, 100)),
+            ["web", "api"]
+        );
+        r.take("web", ok(), 1_000);
+        // An action just started on the idle one: read at the next chance.
+        r.soon("api");
+        r.take("api", ok(), 1_000);
+        r.soon("api");
+        assert_eq!(
+            names(&r.due(groups.into_iter(), &HashSet::new(), IDLE_EVERY_MS + 1, 100)),
+            ["api"]
+        );
+    }
+
+    #[test]
+    fn a_failed_read_keeps_the_last_picture_and_says_why() {
+        use crate::execute::huawei::autoscaling::GroupInstance;
+        let mut r = CloudReads::default();
+        let inst = |state: &str| GroupInstance {
+            instance_id: "i-1".into(),
+            instance_name: "web-0".into(),
+            life_cycle_state: state.into(),
+            health_status: "NORMAL".into(),
+            protect_from_scaling_down: false,
+        };
+        let p = Progress {
+            instances: vec![inst("INSERVICE"), inst("PENDING")],
+            activity: None,
+        };
+        r.take("web", Ok(p), 5);
+        r.take("web", Err(ExecError::Cloud("throttled".into())), 9);
+        let busy: HashSet<String> = ["web".to_string()].into();
+        let shown = r.in_flight(&busy);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].instances.len(), 2);
+        assert_eq!(shown[0].read_at, 5);
+        assert_eq!(shown[0].error.as_deref(), Some("Huawei Cloud: throttled"));
+        assert_eq!(r.counts().get("web"), Some(&1));
+        // Not in flight: not shown; a group never read is not counted.
+        assert!(r.in_flight(&HashSet::new()).is_empty());
+        r.take("api", Err(ExecError::Cloud("down".into())), 9);
+        assert_eq!(r.counts().get("api"), None);
+    }
+}
