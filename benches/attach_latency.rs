@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vigil::approve::State;
 use vigil::audit::Actor;
+use vigil::protocol::State;
 use vigil::protocol::client;
 use vigil::protocol::{Command as Call, Handle, Reply, Snapshot};
 

@@ -15,7 +15,13 @@ pub fn init(dir: &Path, level: &str) -> anyhow::Result<WorkerGuard> {
         .max_log_files(14)
         .build(dir)
         .map_err(|e| anyhow::anyhow!("cannot open a log file in {}: {e}", dir.display()))?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The default queue holds 128,000 lines, allocated and touched up front: 4 MiB of a
+    // process whose budget is 8. A thousand lines is ample for vigil's few logs a minute
+    // (the queue is lossy: a burst beyond it drops lines, never blocks the engine).
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(1024)
+        .lossy(true)
+        .finish(appender);
     let filter = EnvFilter::try_new(format!("vigil={level}"))
         .unwrap_or_else(|_| EnvFilter::new("vigil=info"));
     tracing_subscriber::fmt()

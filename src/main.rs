@@ -980,7 +980,7 @@ fn proposals_cmd(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
             e.proposal.version,
             e.state.name(),
             format!("{:?}", e.proposal.risk).to_lowercase(),
-            e.proposal.summary()
+            e.proposal.summary
         );
     }
     Ok(ExitCode::SUCCESS)

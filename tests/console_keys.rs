@@ -47,7 +47,7 @@ fn entry(target: &str, version: u32, risk: Risk) -> Entry {
 
 fn snap(entries: Vec<Entry>) -> Snapshot {
     Snapshot {
-        board: entries,
+        board: vigil::engine::view::entries(&entries),
         mode: Mode::Live,
         ..Snapshot::default()
     }

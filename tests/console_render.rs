@@ -378,14 +378,15 @@ fn the_actions_view_shows_a_proposal_with_its_price_and_reason() {
     let p = plan
         .decide(NOW, 250.0, Some(&cpu), "¥")
         .expect("a proposal");
-    snap.board.push(vigil::approve::Entry {
-        proposal: p,
-        state: vigil::approve::State::Pending,
-        updated: NOW,
-        expires: NOW + 600_000,
-        by: None,
-        note: None,
-    });
+    snap.board
+        .push(vigil::engine::view::entry(&vigil::approve::Entry {
+            proposal: p,
+            state: vigil::approve::State::Pending,
+            updated: NOW,
+            expires: NOW + 600_000,
+            by: None,
+            note: None,
+        }));
     snap.ledgers.push(("web".into(), plan.ledger.clone()));
     let mut a = app("mono", Lang::En);
     a.view = View::Actions;

@@ -123,20 +123,20 @@ impl Daemon {
         }
     }
 
-    fn proposals(&self) -> Vec<vigil::approve::Entry> {
+    fn proposals(&self) -> Vec<vigil::protocol::Entry> {
         let out = self.run(&["proposals", "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     /// Waits for a pending proposal with this id.
-    fn pending(&self, id: &str) -> vigil::approve::Entry {
+    fn pending(&self, id: &str) -> vigil::protocol::Entry {
         let start = Instant::now();
         loop {
             if let Some(e) = self
                 .proposals()
                 .into_iter()
-                .find(|e| e.proposal.id == id && e.state == vigil::approve::State::Pending)
+                .find(|e| e.proposal.id == id && e.state == vigil::protocol::State::Pending)
             {
                 return e;
             }
@@ -471,7 +471,11 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_sigterm_stops_cleanly() {
     assert!(tail.contains("config reload refused"), "{tail}");
     assert!(tail.contains("interval"), "says why: {tail}");
     assert!(d.run(&["proposals"]).status.success(), "still serving");
-    std::fs::write(&cfg, &good).unwrap();
+    // A good config that also moves the audit log: applied, but the log stays where the
+    // running daemon has it (and says a restart is needed), so no record is lost.
+    let moved = good.replacen("audit.jsonl", "elsewhere.jsonl", 1);
+    assert_ne!(moved, good);
+    std::fs::write(&cfg, &moved).unwrap();
     d.signal("HUP");
     let start = Instant::now();
     while audit_kinds(&d.audit())
@@ -486,6 +490,15 @@ fn sighup_with_a_bad_config_keeps_the_running_one_and_sigterm_stops_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    let tail = d.run(&["audit", "tail", "--path", d.audit().to_str().unwrap()]);
+    let tail = String::from_utf8_lossy(&tail.stdout).into_owned();
+    assert!(
+        tail.contains(
+            "config reloaded; audit.path changed and need a restart (the running ones stay)"
+        ),
+        "{tail}"
+    );
+    assert!(!d.dir.path().join("elsewhere.jsonl").exists());
     let socket = d.socket();
     let st = d.stop();
     assert!(st.success(), "{st:?}");

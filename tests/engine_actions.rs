@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use vigil::approve::State;
 use vigil::audit::{self, Actor};
 use vigil::collect::host::HostCollector;
 use vigil::config::{Config, Mode, ScaleTarget};
 use vigil::engine::{Clock, Command as Cmd, Engine, Snapshot, Source};
+use vigil::protocol::State;
 
 mod common;
 use common::{Cleanup, docker, start_member};
@@ -72,7 +72,7 @@ async fn pending_scale(
     rx: &tokio::sync::watch::Receiver<Snapshot>,
     clock: &ManualClock,
     group: &str,
-) -> vigil::approve::Entry {
+) -> vigil::protocol::Entry {
     let id = format!("scale:{group}");
     for _ in 0..8 {
         e.tick().await;
@@ -96,7 +96,7 @@ async fn settle(
     rx: &tokio::sync::watch::Receiver<Snapshot>,
     id: &str,
     version: u32,
-) -> vigil::approve::Entry {
+) -> vigil::protocol::Entry {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         e.pump(Duration::from_millis(500)).await;
@@ -120,8 +120,8 @@ async fn settle(
 async fn approve(
     e: &mut Engine,
     rx: &tokio::sync::watch::Receiver<Snapshot>,
-    p: &vigil::approve::Entry,
-) -> vigil::approve::Entry {
+    p: &vigil::protocol::Entry,
+) -> vigil::protocol::Entry {
     e.command(Cmd::Approve {
         id: p.proposal.id.clone(),
         version: p.proposal.version,
@@ -518,10 +518,10 @@ fn crashed(
     id: &str,
     action: vigil::execute::Action,
     from: usize,
-    state: State,
+    state: vigil::approve::State,
     written: &[&str],
 ) -> String {
-    use vigil::approve::Queue;
+    use vigil::approve::{Queue, State};
     use vigil::plan::proposal::{Proposal, Risk};
     use vigil::plan::scaling::Rule;
     let now = chrono::Utc::now().timestamp_millis();
@@ -593,7 +593,7 @@ async fn after_a_kill_before_its_intent_an_approved_scale_is_marked_not_run_and_
         &format!("scale:{g}"),
         scale_to(&g, 3),
         1,
-        State::Approved,
+        vigil::approve::State::Approved,
         &[],
     );
     for restart in 0..2 {
@@ -631,7 +631,7 @@ async fn after_a_kill_mid_scale_out_the_restart_reads_docker_and_never_acts_agai
         &format!("scale:{g}"),
         scale_to(&g, 3),
         1,
-        State::Running,
+        vigil::approve::State::Running,
         &["intent"],
     );
     let (mut e, rx, _clock) = engine(config(dir.path(), &g, true));
@@ -668,7 +668,7 @@ async fn after_a_kill_mid_scale_out_the_restart_reads_docker_and_never_acts_agai
         &format!("scale:{g}"),
         scale_to(&g, 3),
         1,
-        State::Running,
+        vigil::approve::State::Running,
         &["intent"],
     );
     let (mut e, rx, _clock) = engine(config(dir.path(), &g, true));
@@ -719,7 +719,7 @@ async fn a_scale_in_killed_after_marking_its_victim_is_finished_and_the_victim_n
         &format!("scale:{g}"),
         scale_to(&g, 1),
         2,
-        State::Running,
+        vigil::approve::State::Running,
         &["intent"],
     );
     let mut c = config(dir.path(), &g, false);
@@ -848,7 +848,7 @@ async fn an_approval_for_a_target_still_being_reconciled_waits_undecided() {
         &format!("scale:{g}"),
         scale_to(&g, 3),
         1,
-        State::Running,
+        vigil::approve::State::Running,
         &["intent"],
     );
     // Another proposal for the same group was waiting when vigil was killed.
@@ -919,7 +919,7 @@ async fn a_heal_left_running_by_a_kill_does_not_block_healing_that_container() {
             container: member.clone(),
         },
         1,
-        State::Running,
+        vigil::approve::State::Running,
         &["intent"],
     );
     let (mut e, rx, clock) = engine(config(dir.path(), &g, false));

@@ -182,7 +182,7 @@ async fn the_engine_plans_each_target_once_a_minute_and_shadow_records_it() {
         .iter()
         .find(|e| e.proposal.target == "web")
         .expect("queued for approval");
-    assert_eq!(e.state, vigil::approve::State::Pending);
+    assert_eq!(e.state, vigil::protocol::State::Pending);
     let recs = vigil::audit::read_records(&dir.path().join("audit.jsonl")).unwrap();
     assert!(recs.iter().any(|(r, _)| r.kind == "proposal"), "{recs:?}");
 }

@@ -149,6 +149,12 @@ fn store_err(e: rusqlite::Error) -> DecideError {
 impl Queue {
     /// Opens the queue in the database file (the history's file), or in memory when
     /// there is none or it cannot be opened — said in `notice`, shown on screen.
+    /// A reloaded `approve.ttl`: proposals offered from now on wait this long; those
+    /// already waiting keep the deadline they were shown with.
+    pub fn set_ttl(&mut self, ttl_ms: i64) {
+        self.ttl_ms = ttl_ms;
+    }
+
     pub fn open(path: Option<&Path>, ttl_ms: i64) -> Queue {
         let opened = path.map(|p| {
             Connection::open(p).and_then(|c| {

@@ -179,7 +179,7 @@ fn draw_detail(f: &mut Frame, app: &App, e: &Entry, snap: &Snapshot, area: Rect)
         Span::styled(format!(" {} · v{} ", p.target, p.version), t.title()),
     );
     let mut lines = vec![Line::styled(
-        p.summary(),
+        p.summary.clone(),
         t.text().add_modifier(Modifier::BOLD),
     )];
     let mut state = e.state.name().to_string();
@@ -198,10 +198,10 @@ fn draw_detail(f: &mut Frame, app: &App, e: &Entry, snap: &Snapshot, area: Rect)
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", tr(l, Msg::Why)), t.muted()),
             Span::raw(match &p.action {
-                crate::execute::Action::Restart { container } => {
+                crate::protocol::Action::Restart { container } => {
                     format!("restart {container}, then check it runs (and is healthy) and stays up")
                 }
-                crate::execute::Action::Recreate { container } => format!(
+                crate::protocol::Action::Recreate { container } => format!(
                     "recreate {container} from its image and settings, then check it stays up"
                 ),
                 a => format!(
@@ -220,7 +220,7 @@ fn draw_detail(f: &mut Frame, app: &App, e: &Entry, snap: &Snapshot, area: Rect)
     lines.push(Line::from(vec![
         Span::styled(format!("{} ", tr(l, Msg::Why)), t.muted()),
         Span::raw(format!(
-            "load {:.1} at {:.0}% of {} instance(s); rule: {:?}",
+            "load {:.1} at {:.0}% of {} instance(s); rule: {}",
             p.load,
             p.utilisation * 100.0,
             p.from,
@@ -361,7 +361,7 @@ fn line<'a>(name: String, style: Style, pts: &'a [(f64, f64)]) -> ratatui::widge
 fn draw_capacity_chart(f: &mut Frame, app: &App, snap: &Snapshot, p: &Proposal, area: Rect) {
     use ratatui::widgets::{Axis, Chart};
     let t = &app.theme;
-    let fc = crate::collect::Metric::from_name(&p.metric).and_then(|m| snap.forecasts.get(&m));
+    let fc = crate::protocol::Metric::from_name(&p.metric).and_then(|m| snap.forecasts.get(&m));
     let mut point = vec![(0.0, p.load)];
     let mut hi = vec![(0.0, p.load)];
     if let Some(fc) = fc {

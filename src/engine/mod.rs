@@ -6,6 +6,7 @@ mod clock;
 mod cloud;
 mod executors;
 pub mod forecasts;
+pub mod view;
 
 pub use crate::protocol::{
     Call, Command, Handle, HostInfo, Notice, Reply, Severity, Snapshot, WINDOW_MS,
@@ -93,6 +94,30 @@ pub fn store_path(c: &Config) -> Option<PathBuf> {
 /// The audit log the config asks for.
 pub fn audit_path(c: &Config) -> Option<PathBuf> {
     c.audit.path.clone().or_else(crate::audit::default_path)
+}
+
+/// The settings a reload cannot move: puts the running value back into `new` for each
+/// one that changed, and names them.
+fn restart_only(running: &Config, new: &mut Config) -> Vec<&'static str> {
+    let mut fixed = Vec::new();
+    if store_path(running) != store_path(new) {
+        new.store = running.store.clone();
+        fixed.push("store.path");
+    }
+    if audit_path(running) != audit_path(new) {
+        new.audit.path = running.audit.path.clone();
+        fixed.push("audit.path");
+    }
+    if brake_path(running) != brake_path(new) {
+        new.daemon.brake = running.daemon.brake.clone();
+        fixed.push("daemon.brake");
+    }
+    if socket_path(running) != socket_path(new) || running.daemon.group != new.daemon.group {
+        new.daemon.socket = running.daemon.socket.clone();
+        new.daemon.group = running.daemon.group.clone();
+        fixed.push("daemon.socket");
+    }
+    fixed
 }
 
 /// The host's brake: one place for every vigil on the host, whoever runs it.
@@ -393,7 +418,7 @@ impl Engine {
                 }
             }
             Command::Proposals => Reply::Proposals {
-                entries: self.actions.board(),
+                entries: view::entries(&self.actions.board()),
             },
             Command::Reload { config, problems } => self.reload(*config, problems),
             Command::Shutdown => Reply::Done {
@@ -493,6 +518,10 @@ impl Engine {
             return Reply::Refused { reason };
         }
         let mut config = config;
+        // Where the queue, the audit log, the brake and the socket live is fixed for the
+        // life of the process (the lock, the open files and the bound socket follow it):
+        // a reload that moves them keeps the running places and says a restart is needed.
+        let fixed = restart_only(&self.config, &mut config);
         config.shadow_forced = self.config.shadow_forced;
         if config.shadow_forced {
             config.mode = Mode::Shadow;
@@ -520,13 +549,28 @@ impl Engine {
                 s.seq += 1;
             });
         }
+        self.actions
+            .queue
+            .set_ttl(config.approve.ttl.as_millis().min(i64::MAX as u128) as i64);
         self.fixed_notices.retain(|n| !n.text.starts_with("config"));
         self.config = config;
-        let summary = "config reloaded".to_string();
+        let summary = if fixed.is_empty() {
+            "config reloaded".to_string()
+        } else {
+            let s = format!(
+                "config reloaded; {} changed and need a restart (the running ones stay)",
+                fixed.join(", ")
+            );
+            self.fixed_notices.push(Notice {
+                severity: Severity::Warn,
+                text: s.clone(),
+            });
+            s
+        };
         self.actions.audit(
             "reload",
             &who,
-            serde_json::json!({"applied": true, "summary": summary}),
+            serde_json::json!({"applied": true, "restart_needed": fixed, "summary": summary}),
         );
         tracing::info!("{summary}");
         Reply::Done { message: summary }
@@ -557,7 +601,7 @@ impl Engine {
             return;
         }
         self.published_changes = self.actions.changes;
-        let board = self.actions.board();
+        let board = view::entries(&self.actions.board());
         let containers = self.actions.containers.clone();
         let cloud = self.actions.cloud_in_flight();
         let message = self.actions.message.clone();

@@ -7,6 +7,7 @@
 //! version; its shape never changes, so a console and a daemon of different versions can
 //! always tell each other so in words.
 
+pub mod board;
 pub mod client;
 mod delta;
 mod view;
@@ -19,14 +20,14 @@ pub use view::{
 
 // The view types the console draws: re-exported here so that the console reaches them
 // only through the protocol.
-pub use crate::approve::{Entry, State};
 pub use crate::audit::Actor;
 pub use crate::collect::{HostSample, Metric};
 pub use crate::config::Mode;
 pub use crate::engine::forecasts::METRICS as FORECAST_METRICS;
 pub use crate::execute::docker::ContainerInfo;
 pub use crate::forecast::Forecast;
-pub use crate::plan::proposal::{Ledger, Proposal, Risk};
+pub use crate::plan::proposal::Ledger;
+pub use board::{Action, Entry, Proposal, Risk, State};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};

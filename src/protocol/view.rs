@@ -1,7 +1,7 @@
 //! What the engine tells the console, and what the console asks of the engine: the same
 //! types in-process (a console that embeds the engine) and over the daemon's socket.
 
-use crate::approve::Entry;
+use super::board::Entry;
 use crate::audit::Actor;
 use crate::collect::{HostSample, Metric};
 use crate::config::Mode;
