@@ -42,14 +42,15 @@ fn snapshot(state: State) -> Snapshot {
     Snapshot {
         seq: 1,
         ts: NOW,
-        board: vec![Entry {
+        // The engine's own conversion to the protocol's board, as it publishes it.
+        board: vec![vigil::engine::view::entry(&Entry {
             proposal: p,
             state,
             updated: NOW,
             expires: NOW + 600_000,
             by: Some("ops".into()),
             note: None,
-        }],
+        })],
         cloud: vec![CloudGroup {
             target: "web".into(),
             instances: vec![

@@ -664,6 +664,8 @@ async fn counts_and_progress_come_from_the_groups_own_executor() {
     use vigil::collect::host::HostCollector;
     use vigil::config::Config;
     use vigil::engine::{Clock, Command as Cmd, Engine, Source};
+    // What the engine publishes is the protocol's board, not the queue's.
+    use vigil::protocol::{Action, Risk, State};
 
     struct ManualClock(AtomicI64);
     impl Clock for ManualClock {
