@@ -176,13 +176,7 @@ impl Executors {
                         )));
                     }
                 };
-                match operation {
-                    Some(op) => Ok(match h.reconcile(action, op).await {
-                        Ok(o) => Found::Completed(o.summary),
-                        Err(e) => Found::Interrupted(format!("interrupted: {e}")),
-                    }),
-                    None => h.reconcile_unrecorded(action).await,
-                }
+                h.settle(action, operation).await
             }
         }
     }

@@ -328,6 +328,28 @@ impl HuaweiExecutor {
         self.follow(action, &op, None, Instant::now()).await
     }
 
+    /// For a restarted engine: what became of an action that may have run, from the
+    /// operation it stored (followed to its end), or without one from the group's
+    /// state. An operation the cloud no longer lists (its log moved on) is settled by
+    /// the group's state too. Never sends a change.
+    pub async fn settle(
+        &self,
+        action: &Action,
+        operation: Option<&str>,
+    ) -> Result<Found, ExecError> {
+        let Some(op) = operation else {
+            return self.reconcile_unrecorded(action).await;
+        };
+        match self.reconcile(action, op).await {
+            Ok(o) => Ok(Found::Completed(o.summary)),
+            Err(ExecError::NotFound(what)) => {
+                tracing::info!("huawei: {what} no longer listed; reading the group");
+                self.reconcile_unrecorded(action).await
+            }
+            Err(e) => Ok(Found::Interrupted(format!("interrupted: {e}"))),
+        }
+    }
+
     /// For a restarted engine that stored no operation: it stopped before the cloud
     /// answered, or the answer was lost. What the group (or server) shows now says
     /// whether the change arrived; an arrived one is followed to its end, one that did
