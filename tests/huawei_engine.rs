@@ -359,7 +359,12 @@ async fn an_approved_scale_reaches_the_cloud_is_verified_by_its_activity_and_aud
     });
     let (act, status) = newest_activity(&fake);
     assert_eq!(status, "DOING");
-    assert_eq!(host.entry("trial:out").state, State::Running);
+    let e = host.entry("trial:out");
+    let following = format!("following as-activity:{GROUP}/{act}");
+    assert_eq!(
+        (e.state, e.note.as_deref()),
+        (State::Running, Some(following.as_str()))
+    );
     assert_eq!(
         host.queue().operation("trial:out", 1).unwrap(),
         Some(format!("as-activity:{GROUP}/{act}"))
@@ -961,6 +966,10 @@ async fn approved_in_the_console_the_group_is_shown_in_flight_then_verified() {
     let s = t.wait_for(&["AS group in flight: web", "joining (PENDING)"]);
     assert!(s.contains("running (DOING) · 2 → 4"), "{s}");
     assert!(s.contains("in service (INSERVICE)"), "{s}");
+    assert!(
+        s.contains(&format!("following as-activity:{GROUP}/act-")),
+        "{s}"
+    );
     let s = t.wait_for(&["› verified"]);
     assert!(
         !s.contains("AS group in flight"),

@@ -422,7 +422,8 @@ impl Queue {
 
     /// Stores the long operation a running entry's action started, as a
     /// compare-and-set: only a `running` entry with no operation yet takes one, so a
-    /// stale writer cannot replace the id a restart must follow.
+    /// stale writer cannot replace the id a restart must follow. The note says what is
+    /// being followed, for the board.
     pub fn set_operation(
         &mut self,
         id: &str,
@@ -433,9 +434,15 @@ impl Queue {
         let n = self
             .conn
             .execute(
-                "UPDATE approvals SET operation = ?3, updated = ?4 \
+                "UPDATE approvals SET operation = ?3, updated = ?4, note = ?5 \
                  WHERE id = ?1 AND version = ?2 AND state = 'running' AND operation IS NULL",
-                params![id, version, operation, now],
+                params![
+                    id,
+                    version,
+                    operation,
+                    now,
+                    format!("following {operation}")
+                ],
             )
             .map_err(store_err)?;
         if n == 1 {
