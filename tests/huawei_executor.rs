@@ -265,3 +265,37 @@ async fn resize_changes_the_servers_flavor_through_its_job() {
          an AS group's flavor is its AS configuration's"
     );
 }
+
+#[tokio::test]
+async fn settling_after_a_restart_reads_the_group_when_the_operation_is_missing_or_gone() {
+    use vigil::execute::Found;
+    let fake = huawei_fake::start().await;
+    fake.add_group(GROUP, "web", 1, 5, 2, 0);
+    let exec = executor(&fake.url());
+    exec.apply(&scale(3)).await.unwrap();
+    let act = fake.state().groups[GROUP].activities[0].id.clone();
+    let done = format!("AS group web: 2 → 3 instances in service (activity {act})");
+    // No operation stored (the answer never came): the group shows the change arrived.
+    assert_eq!(
+        exec.settle(&scale(3), None).await.unwrap(),
+        Found::Completed(done.clone())
+    );
+    // An operation the activity log no longer lists: the group says, too.
+    let gone = format!("as-activity:{GROUP}/act-9999");
+    assert_eq!(
+        exec.settle(&scale(3), Some(&gone)).await.unwrap(),
+        Found::Completed(done)
+    );
+    // The group never got the change: interrupted, and it is not sent now.
+    assert_eq!(
+        exec.settle(&scale(5), None).await.unwrap(),
+        Found::Interrupted(
+            "interrupted: AS group web expects 3 instances, not 5: the change never reached it (not sent again)".into()
+        )
+    );
+    assert_eq!(
+        exec.settle(&scale(3), Some("garbage")).await.unwrap(),
+        Found::Interrupted("interrupted: \"garbage\" is not a Huawei operation id".into())
+    );
+    assert_eq!(fake.state().count("PUT", "/scaling_group/"), 1);
+}

@@ -128,6 +128,20 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state);
 ";
 
+/// A column added after the first release: a database an older vigil made gets it on
+/// open (`ALTER TABLE` refuses a column that exists, so the schema is asked first).
+fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    let has_operation: bool = c
+        .prepare("SELECT 1 FROM pragma_table_info('approvals') WHERE name = 'operation'")?
+        .exists([])?;
+    if !has_operation {
+        // A cloud action's long operation (a scaling activity, an ECS job), stored the
+        // moment the cloud accepted it, so a restart follows it instead of acting again.
+        c.execute_batch("ALTER TABLE approvals ADD COLUMN operation TEXT")?;
+    }
+    Ok(())
+}
+
 fn store_err(e: rusqlite::Error) -> DecideError {
     DecideError::Store(e.to_string())
 }
@@ -146,6 +160,7 @@ impl Queue {
             Connection::open(p).and_then(|c| {
                 c.busy_timeout(std::time::Duration::from_secs(2))?;
                 c.execute_batch(SCHEMA)?;
+                migrate(&c)?;
                 Ok(c)
             })
         });
@@ -169,6 +184,7 @@ impl Queue {
     fn memory_conn() -> Connection {
         let c = Connection::open_in_memory().expect("SQLite opens in memory");
         c.execute_batch(SCHEMA).expect("schema in memory");
+        migrate(&c).expect("schema in memory");
         c
     }
 
@@ -402,6 +418,62 @@ impl Queue {
                 wanted: to.name(),
             }),
         }
+    }
+
+    /// Stores the long operation a running entry's action started, as a
+    /// compare-and-set: only a `running` entry with no operation yet takes one, so a
+    /// stale writer cannot replace the id a restart must follow. The note says what is
+    /// being followed, for the board.
+    pub fn set_operation(
+        &mut self,
+        id: &str,
+        version: u32,
+        operation: &str,
+        now: i64,
+    ) -> Result<(), DecideError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE approvals SET operation = ?3, updated = ?4, note = ?5 \
+                 WHERE id = ?1 AND version = ?2 AND state = 'running' AND operation IS NULL",
+                params![
+                    id,
+                    version,
+                    operation,
+                    now,
+                    format!("following {operation}")
+                ],
+            )
+            .map_err(store_err)?;
+        if n == 1 {
+            return Ok(());
+        }
+        let found = self.state_of(id, version)?;
+        let held = self.operation(id, version)?;
+        match (found, held) {
+            (None, _) => Err(DecideError::Unknown(format!("{id} v{version}"))),
+            (Some(State::Running), Some(op)) if op == operation => Ok(()),
+            (Some(found), _) => Err(DecideError::Moved {
+                id: id.to_string(),
+                version,
+                expected: "running without an operation",
+                found: found.name(),
+                wanted: "running with an operation",
+            }),
+        }
+    }
+
+    /// The long operation stored with an entry, if its action started one.
+    pub fn operation(&self, id: &str, version: u32) -> Result<Option<String>, DecideError> {
+        self.conn
+            .query_row(
+                "SELECT operation FROM approvals WHERE id = ?1 AND version = ?2",
+                params![id, version],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(store_err)
     }
 
     fn select(&self, cond: &str, args: impl rusqlite::Params) -> Result<Vec<Entry>, DecideError> {

@@ -3,7 +3,7 @@
 
 use super::app::App;
 use super::i18n::{Msg, tr};
-use crate::protocol::{Entry, Mode, Proposal, Risk, Snapshot, State};
+use crate::protocol::{CloudGroup, Entry, Mode, Proposal, Risk, Snapshot, State};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -139,6 +139,22 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     };
     if let Some(e) = shown {
         let p = &e.proposal;
+        // A cloud group with this action in flight: its instances and activity below.
+        let cloud = snap
+            .cloud
+            .iter()
+            .find(|g| g.target == p.target)
+            .filter(|_| matches!(e.state, State::Approved | State::Running | State::Done));
+        let detail = match cloud {
+            Some(g) => {
+                let h = (g.instances.len() as u16 + 4).min(detail.height / 2 + 2);
+                let [top, bottom] =
+                    Layout::vertical([Constraint::Min(4), Constraint::Length(h)]).areas(detail);
+                draw_cloud(f, app, g, bottom);
+                top
+            }
+            None => detail,
+        };
         if p.metric.is_empty() {
             draw_detail(f, app, e, snap, detail);
         } else {
@@ -232,6 +248,101 @@ fn draw_detail(f: &mut Frame, app: &App, e: &Entry, snap: &Snapshot, area: Rect)
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
         area,
     );
+}
+
+/// The cloud's own word, with what it means in the operator's language.
+fn cloud_word(app: &App, raw: &str) -> String {
+    let m = match raw {
+        "INSERVICE" => Msg::LcInService,
+        "PENDING" | "PENDING_WAIT" => Msg::LcPending,
+        "REMOVING" | "REMOVING_WAIT" => Msg::LcRemoving,
+        "STANDBY" | "ENTERING_STANDBY" => Msg::LcStandby,
+        "DOING" => Msg::ActDoing,
+        "SUCCESS" => Msg::ActSuccess,
+        "FAIL" => Msg::ActFail,
+        _ => return raw.to_string(),
+    };
+    format!("{} ({raw})", tr(app.lang, m))
+}
+
+/// An AS group while an action on it is in flight: the running scaling activity and
+/// every instance with its lifecycle state.
+fn draw_cloud(f: &mut Frame, app: &App, g: &CloudGroup, area: Rect) {
+    let t = &app.theme;
+    let l = app.lang;
+    let b = super::ui::block(
+        app,
+        Span::styled(
+            format!(
+                " {}: {} · {} {}/{} ",
+                tr(l, Msg::CloudGroup),
+                g.target,
+                tr(l, Msg::InService),
+                g.in_service(),
+                g.instances.len()
+            ),
+            t.title(),
+        ),
+    );
+    let mut head = vec![match &g.activity {
+        Some(a) => {
+            let style = match a.status.as_str() {
+                "SUCCESS" => Style::default().fg(t.ok),
+                "FAIL" => Style::default().fg(t.crit),
+                _ => Style::default().fg(t.accent),
+            };
+            let mut spans = vec![
+                Span::styled(
+                    format!("{} {} ", tr(l, Msg::ScalingActivity), a.id),
+                    t.muted(),
+                ),
+                Span::styled(cloud_word(app, &a.status), style),
+            ];
+            if let (Some(from), Some(to)) = (a.from, a.to) {
+                spans.push(Span::raw(format!(" · {from} → {to}")));
+            }
+            if let Some(at) = &a.started {
+                spans.push(Span::styled(format!(" · {at}"), t.muted()));
+            }
+            Line::from(spans)
+        }
+        None => Line::styled(tr(l, Msg::NoActivity), t.muted()),
+    }];
+    if let Some(e) = &g.error {
+        head.push(Line::styled(
+            format!("{}: {e}", tr(l, Msg::CloudReadFailed)),
+            Style::default().fg(t.warn),
+        ));
+    }
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let [top, table] =
+        Layout::vertical([Constraint::Length(head.len() as u16), Constraint::Min(1)]).areas(inner);
+    f.render_widget(Paragraph::new(head), top);
+    let header = Row::new(
+        [Msg::Name, Msg::InstanceId, Msg::Lifecycle, Msg::Health].map(|m| Cell::from(tr(l, m))),
+    )
+    .style(t.title());
+    let rows = g.instances.iter().map(|i| {
+        let style = if i.lifecycle == "INSERVICE" {
+            Style::default().fg(t.ok)
+        } else {
+            Style::default().fg(t.warn)
+        };
+        Row::new(vec![
+            Cell::from(i.name.clone()),
+            Cell::from(Span::styled(i.id.clone(), t.muted())),
+            Cell::from(Span::styled(cloud_word(app, &i.lifecycle), style)),
+            Cell::from(i.health.clone()),
+        ])
+    });
+    let widths = [
+        Constraint::Length(18),
+        Constraint::Length(40),
+        Constraint::Length(24),
+        Constraint::Min(8),
+    ];
+    f.render_widget(Table::new(rows, widths).header(header), table);
 }
 
 fn line<'a>(name: String, style: Style, pts: &'a [(f64, f64)]) -> ratatui::widgets::Dataset<'a> {

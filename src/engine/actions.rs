@@ -3,11 +3,16 @@
 //! webhooks. Executions run as tasks; their results come back on a channel, so a slow
 //! engine call never stalls the tick.
 
+use super::cloud::CloudReads;
+use super::executors::Executors;
 use crate::approve::{DecideError, Entry, Queue, State};
 use crate::audit::{Actor, AuditLog};
 use crate::config::{Config, TargetKind};
-use crate::execute::docker::{self, ContainerInfo, DockerExecutor, Found};
-use crate::execute::{Action, AuditSink, Brake, BrakeState, Decision, ExecError, Gate, GateResult};
+use crate::execute::docker::{self, ContainerInfo, Found};
+use crate::execute::huawei::Progress;
+use crate::execute::{
+    Action, AuditSink, Brake, BrakeState, Decision, ExecError, Gate, GateResult, OperationSink,
+};
 use crate::notify::{Event, Notifier};
 use crate::plan::proposal::{Proposal, Risk};
 use crate::plan::scaling::Rule;
@@ -35,7 +40,24 @@ pub enum ActionEvent {
         decision: Decision,
         found: Result<Found, ExecError>,
     },
+    /// The cloud accepted a running action's request: its long operation is stored with
+    /// the entry, and `stored` answered, before the executor waits on it.
+    Accepted {
+        decision: Decision,
+        operation: String,
+        stored: tokio::sync::oneshot::Sender<()>,
+    },
+    /// A cloud group's instances and activity, read from its executor.
+    Cloud {
+        target: String,
+        read: Result<Progress, ExecError>,
+        at: i64,
+    },
 }
+
+/// How long an executor waits for its operation id to be stored: an engine that has
+/// stopped listening must not hold the action forever.
+const STORE_WAIT: Duration = Duration::from_secs(10);
 
 /// The decision an entry found after a restart carried.
 fn decision_of(e: &Entry) -> Decision {
@@ -60,7 +82,10 @@ const AUDIT_TAIL: usize = 200;
 pub struct Actions {
     pub queue: Queue,
     pub gate: Arc<Gate>,
-    exec: Arc<DockerExecutor>,
+    /// One executor per target kind; the action's target picks it.
+    execs: Arc<Executors>,
+    /// The cloud groups, read from their executor.
+    cloud: CloudReads,
     notifier: Notifier,
     cfg: Config,
     tx: mpsc::Sender<ActionEvent>,
@@ -101,10 +126,7 @@ impl Actions {
         let sink: AuditSink = Arc::new(Mutex::new(log));
         let shadow = cfg.mode == crate::config::Mode::Shadow;
         let gate = Arc::new(Gate::new(shadow, Brake::new(super::brake_path(cfg)), sink));
-        let exec = Arc::new(DockerExecutor::connect(
-            &cfg.docker.socket,
-            cfg.scale.clone(),
-        ));
+        let execs = Arc::new(Executors::new(cfg));
         let (tx, rx) = mpsc::channel(64);
         let mut queue = Queue::open(db, cfg.approve.ttl.as_millis() as i64);
         // The history's database was wanted but could not be opened (a replay passes
@@ -118,7 +140,8 @@ impl Actions {
         let mut a = Actions {
             queue,
             gate,
-            exec,
+            execs,
+            cloud: CloudReads::default(),
             notifier,
             cfg: cfg.clone(),
             tx,
@@ -145,7 +168,7 @@ impl Actions {
             return;
         }
         let (dtx, mut drx) = mpsc::channel(64);
-        let exec = self.exec.clone();
+        let exec = self.execs.docker.clone();
         tokio::spawn(async move { exec.watch_exits(dtx).await });
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -161,7 +184,9 @@ impl Actions {
     /// done. Each is reconciled once, from the audit trail and the target's actual state,
     /// and the reconciliation is audited. Nothing is executed here: an entry that never
     /// reached the executor is marked not run; one that may have run is read back from
-    /// Docker (vigil's own leftovers tidied) and marked completed or interrupted.
+    /// its own backend — Docker (vigil's own leftovers tidied), or the cloud, where a
+    /// stored operation is followed and without one the group's state is read — and
+    /// marked completed or interrupted.
     fn recover(&mut self) {
         let entries = match self.queue.in_flight() {
             Ok(v) => v,
@@ -238,12 +263,15 @@ impl Actions {
                 }
                 Step::ReadWorld => {
                     self.busy.insert(d.action.subject().to_string());
-                    let exec = self.exec.clone();
+                    let execs = self.execs.clone();
                     let tx = self.tx.clone();
                     let began = trail.and_then(|t| t.intent_at);
+                    // A cloud action's operation, if the cloud's answer came before the
+                    // stop: followed, never sent again.
+                    let operation = self.queue.operation(&key.0, key.1).ok().flatten();
                     tokio::spawn(async move {
                         // The engine may still be finishing the killed vigil's calls.
-                        let quiet = exec.quiet_after(&d.action).await;
+                        let quiet = execs.quiet_after(&d.action).await;
                         let wait = match began {
                             Some(at) => {
                                 let since = chrono::Utc::now().timestamp_millis() - at;
@@ -252,7 +280,7 @@ impl Actions {
                             None => quiet,
                         };
                         tokio::time::sleep(wait).await;
-                        let found = exec.reconcile(&d.action).await;
+                        let found = execs.reconcile(&d.action, operation.as_deref()).await;
                         let _ = tx
                             .send(ActionEvent::Reconciled { decision: d, found })
                             .await;
@@ -412,6 +440,12 @@ impl Actions {
         if self.busy.contains(p.action.subject()) {
             return;
         }
+        // An action its backend takes the target down for is for a person, typed,
+        // whatever the planner thought of it: the proposal says so.
+        if let Some(why) = self.execs.downtime(&p.action) {
+            p.risk = Risk::High;
+            p.manual = Some(why);
+        }
         p.version = self.queue.next_version(&p.id);
         match self.queue.offer(&p, now) {
             Ok((superseded, true)) => {
@@ -557,12 +591,106 @@ impl Actions {
             auto,
         };
         let gate = self.gate.clone();
-        let exec = self.exec.clone();
+        let exec = self.execs.for_action(&decision.action);
+        self.cloud.soon(decision.action.subject());
+        let accepted = self.accepted_sink(&decision);
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = gate.pass(&decision, exec.as_ref()).await;
+            let result = gate.pass_tracked(&decision, exec.as_ref(), &accepted).await;
             let _ = tx.send(ActionEvent::Ran { decision, result }).await;
         });
+    }
+
+    /// Where an executor tells the long operation the cloud accepted: to the engine's
+    /// loop, which stores it with the queue entry and then lets the executor wait on it.
+    fn accepted_sink(&self, d: &Decision) -> OperationSink {
+        let tx = self.tx.clone();
+        let d = d.clone();
+        Box::new(move |operation| {
+            let (tx, decision) = (tx.clone(), d.clone());
+            Box::pin(async move {
+                let (stored, done) = tokio::sync::oneshot::channel();
+                let ev = ActionEvent::Accepted {
+                    decision,
+                    operation,
+                    stored,
+                };
+                if tx.send(ev).await.is_ok() {
+                    let _ = tokio::time::timeout(STORE_WAIT, done).await;
+                }
+            })
+        })
+    }
+
+    /// Stores a running action's operation (compare-and-set on the entry) and audits it.
+    fn accepted(&mut self, d: Decision, operation: String, now: i64) {
+        let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
+        match self
+            .queue
+            .set_operation(&d.proposal, d.version, &operation, now)
+        {
+            Ok(()) => {
+                self.audit(
+                    "accepted",
+                    &Actor::vigil(),
+                    serde_json::json!({
+                        "proposal": d.proposal,
+                        "version": d.version,
+                        "operation": operation,
+                        "summary": format!("{summary}: accepted, following {operation}"),
+                    }),
+                );
+                self.message = Some(format!("{summary}: accepted, following {operation}"));
+            }
+            Err(e) => tracing::warn!("{summary}: the operation {operation} was not stored: {e}"),
+        }
+        self.cloud.soon(d.action.subject());
+        self.changes += 1;
+    }
+
+    /// Reads the cloud groups that are due, each in a task: the counts feed the plans,
+    /// and a group with an action in flight shows its instances and activity.
+    pub fn read_cloud(&mut self, now: i64) {
+        let Some(h) = self.execs.huawei().cloned() else {
+            return;
+        };
+        let poll = self.cfg.huawei.poll.as_millis().min(i64::MAX as u128) as i64;
+        // A target mapped to an ECS server alone has no AS group to read.
+        let groups: Vec<String> = self
+            .cfg
+            .scale
+            .iter()
+            .filter(|t| t.kind == TargetKind::HuaweiAsGroup)
+            .filter(|t| {
+                self.cfg
+                    .huawei
+                    .targets
+                    .get(&t.name)
+                    .is_none_or(|h| h.group_id.is_some() || h.server_id.is_none())
+            })
+            .map(|t| t.name.clone())
+            .collect();
+        for target in self
+            .cloud
+            .due(groups.iter().map(String::as_str), &self.busy, now, poll)
+        {
+            let (h, tx) = (h.clone(), self.tx.clone());
+            tokio::spawn(async move {
+                let read = h.progress(&target).await;
+                let at = chrono::Utc::now().timestamp_millis();
+                let _ = tx.send(ActionEvent::Cloud { target, read, at }).await;
+            });
+        }
+    }
+
+    /// Why the cloud targets cannot be acted on (no credentials, say), for the header.
+    pub fn cloud_error(&self) -> Option<String> {
+        self.execs.huawei_error().map(str::to_string)
+    }
+
+    /// Cloud groups with an action in flight, for the Actions view.
+    pub fn cloud_in_flight(&self) -> Vec<crate::protocol::CloudGroup> {
+        self.cloud.in_flight(&self.busy)
     }
 
     /// Denies what waited too long, and records that it did.
@@ -582,6 +710,18 @@ impl Actions {
         match ev {
             ActionEvent::Ran { decision, result } => self.ran(decision, result, now),
             ActionEvent::Reconciled { decision, found } => self.reconciled(decision, found),
+            ActionEvent::Accepted {
+                decision,
+                operation,
+                stored,
+            } => {
+                self.accepted(decision, operation, now);
+                let _ = stored.send(());
+            }
+            ActionEvent::Cloud { target, read, at } => {
+                self.cloud.take(&target, read, at);
+                self.changes += 1;
+            }
             ActionEvent::Verified { decision, verdict } => self.verified(decision, verdict, now),
             ActionEvent::Containers(r) => {
                 self.listing = false;
@@ -630,7 +770,7 @@ impl Actions {
             return;
         }
         self.listing = true;
-        let exec = self.exec.clone();
+        let exec = self.execs.docker.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let r = if stats {
@@ -645,7 +785,7 @@ impl Actions {
     /// The engine sends "die" a moment before its listing says "exited": read until it
     /// does (a second at most), so the heal proposal does not wait for the next listing.
     fn list_after_exit(&mut self, name: String) {
-        let exec = self.exec.clone();
+        let exec = self.execs.docker.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let mut last = None;
@@ -738,7 +878,7 @@ impl Actions {
                 .unwrap_or(Duration::from_secs(120)),
             _ => self.cfg.heal.verify_within,
         };
-        let exec = self.exec.clone();
+        let exec = self.execs.for_action(&d.action);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let settle = verify::settle_for(&d.action);
@@ -918,9 +1058,10 @@ impl Actions {
         refused && still_same_exit
     }
 
-    /// Running members of each docker-group target, as the engine reports them.
+    /// Running members of each group, as its own executor reports them: Docker
+    /// groups from the container listing, cloud groups their instances in service.
     pub fn group_counts(&self) -> HashMap<String, usize> {
-        let mut m = HashMap::new();
+        let mut m = self.cloud.counts();
         for c in self
             .containers
             .iter()
@@ -946,10 +1087,9 @@ impl Actions {
     /// and what is in flight stay as they are.
     pub fn reconfigure(&mut self, cfg: &Config, host: &str) -> Vec<String> {
         self.cfg = cfg.clone();
-        self.exec = Arc::new(DockerExecutor::connect(
-            &cfg.docker.socket,
-            cfg.scale.clone(),
-        ));
+        self.execs = Arc::new(Executors::new(cfg));
+        self.cloud
+            .retain(&cfg.scale.iter().map(|t| t.name.clone()).collect());
         let (notifier, problems) =
             Notifier::spawn(&cfg.notify, host, crate::notify::Pace::default());
         self.notifier = notifier;

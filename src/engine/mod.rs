@@ -3,6 +3,8 @@
 
 mod actions;
 mod clock;
+mod cloud;
+mod executors;
 pub mod forecasts;
 pub mod view;
 
@@ -580,7 +582,8 @@ impl Engine {
         if self.tx.borrow().mode == Mode::Live {
             let counts = self.actions.group_counts();
             for plan in &mut self.plans {
-                if plan.cfg.kind == crate::config::TargetKind::DockerGroup
+                // A Swarm service's replicas are not read back; the others' are.
+                if plan.cfg.kind != crate::config::TargetKind::SwarmService
                     && !self.actions.is_busy(&plan.cfg.name)
                     && let Some(&n) = counts.get(&plan.cfg.name)
                 {
@@ -600,6 +603,7 @@ impl Engine {
         self.published_changes = self.actions.changes;
         let board = view::entries(&self.actions.board());
         let containers = self.actions.containers.clone();
+        let cloud = self.actions.cloud_in_flight();
         let message = self.actions.message.clone();
         let tail: Vec<String> = self.actions.audit_tail.iter().cloned().collect();
         let running = containers.iter().filter(|c| c.running()).count() as u32;
@@ -611,6 +615,7 @@ impl Engine {
             s.board = board;
             s.brake = brake;
             s.containers = containers;
+            s.cloud = cloud;
             s.message = message;
             s.audit_tail = tail;
             s.seq += 1;
@@ -636,6 +641,9 @@ impl Engine {
                     socket.display()
                 ));
             }
+        }
+        if matches!(self.source, Source::Host(_)) {
+            self.actions.read_cloud(now);
         }
         self.actions.expire(now);
         self.ticks += 1;
@@ -799,9 +807,11 @@ impl Engine {
             .as_ref()
             .map(|e| format!("docker: {e}"));
         let brake_error = self.actions.brake_notice();
+        let cloud_error = self.actions.cloud_error();
         for e in [
             &self.collect_error,
             &docker_error,
+            &cloud_error,
             &self.actions.audit_error,
             &brake_error,
         ]

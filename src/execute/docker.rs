@@ -680,14 +680,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a create, start, rename or remove the engine has accepted may still take.
 const ENGINE_MARGIN: Duration = Duration::from_secs(5);
 
-/// What a restart found of an action a kill interrupted after its intent was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
-    /// The world is as the action promised: it completed (verification follows).
-    Completed(String),
-    /// It is not: the action is marked failed with this reason, never run again.
-    Interrupted(String),
-}
+pub use super::Found;
 
 impl DockerExecutor {
     /// How long a container gets to stop: its group's `stop_timeout` when it is a

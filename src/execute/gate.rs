@@ -1,7 +1,7 @@
 //! The one gate every action passes: shadow mode and the brake are enforced here, not in
 //! the views, and the intent is on disk before the executor is called.
 
-use super::{Action, ExecError, Executor, Outcome};
+use super::{Action, ExecError, Executor, OperationSink, Outcome};
 use crate::audit::{Actor, AuditLog};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,6 +82,17 @@ impl Gate {
 
     /// Runs a decision through shadow, brake and audit, then the executor.
     pub async fn pass(&self, d: &Decision, exec: &dyn Executor) -> GateResult {
+        self.pass_tracked(d, exec, &super::no_sink()).await
+    }
+
+    /// `pass`, with the executor's long operation (a scaling activity) told to
+    /// `accepted` as soon as the backend took the request.
+    pub async fn pass_tracked(
+        &self,
+        d: &Decision,
+        exec: &dyn Executor,
+        accepted: &OperationSink,
+    ) -> GateResult {
         let summary = format!("{} {}", d.action.class(d.from), d.action.subject());
         let data = |extra: serde_json::Value| {
             let mut v = serde_json::json!({
@@ -133,7 +144,7 @@ impl Gate {
             tracing::error!("not running {summary}: the audit log cannot take its intent: {e}");
             return GateResult::Unauditable(e);
         }
-        let result = exec.apply(&d.action).await;
+        let result = exec.apply_tracked(&d.action, accepted).await;
         let after = match &result {
             Ok(o) => {
                 serde_json::json!({"ok": true, "outcome": o, "summary": format!("done: {}", o.summary)})

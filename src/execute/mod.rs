@@ -93,10 +93,40 @@ pub enum ExecError {
     Cloud(String),
 }
 
-/// One backend: Docker now, Huawei Cloud later. Reads the actual state before acting.
+/// What a restart found of an action a kill interrupted after its intent was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The world is as the action promised: it completed (verification follows).
+    Completed(String),
+    /// It is not: the action is marked failed with this reason, never run again.
+    Interrupted(String),
+}
+
+/// Where a long cloud operation's id goes the moment the backend accepted the request:
+/// the engine stores it with the queue entry, and the returned future resolves once it
+/// is stored, so the executor waits on the operation only after a restart could find it.
+pub type OperationSink = Box<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A sink for callers that keep nothing (a one-shot command, a test).
+pub fn no_sink() -> OperationSink {
+    Box::new(|_| Box::pin(async {}))
+}
+
+/// One backend per target kind (Docker, Huawei Cloud). Reads the actual state before
+/// acting.
 pub trait Executor: Send + Sync {
     fn name(&self) -> &'static str;
     fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Outcome, ExecError>>;
+    /// `apply`, telling `accepted` the long operation's id as soon as it is known. A
+    /// backend whose actions are short (Docker) has none to tell.
+    fn apply_tracked<'a>(
+        &'a self,
+        action: &'a Action,
+        accepted: &'a OperationSink,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        let _ = accepted;
+        self.apply(action)
+    }
     /// Whether the state the action promised holds now; the error says what is missing.
     fn check<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<(), String>>;
 }

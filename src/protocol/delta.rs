@@ -1,7 +1,7 @@
 //! A full snapshot on attach, then only what changed: an attached console costs a few
 //! hundred bytes a second, not the whole picture every tick.
 
-use super::view::{HostInfo, Notice, Snapshot};
+use super::view::{CloudGroup, HostInfo, Notice, Snapshot};
 use super::{ContainerInfo, Entry, Forecast, HostSample, Ledger, Metric, Mode, WINDOW_MS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -76,6 +76,8 @@ pub struct Delta {
     pub shadow_forced: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<ContainerInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Vec<CloudGroup>>,
     /// `Some(None)` clears the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<Option<String>>,
@@ -126,6 +128,7 @@ impl Delta {
             brake: changed(&prev.brake, &cur.brake),
             shadow_forced: changed(&prev.shadow_forced, &cur.shadow_forced),
             containers: changed(&prev.containers, &cur.containers),
+            cloud: changed(&prev.cloud, &cur.cloud),
             message: changed(&prev.message, &cur.message),
             audit_tail: changed(&prev.audit_tail, &cur.audit_tail),
         };
@@ -171,6 +174,7 @@ impl Delta {
             brake,
             shadow_forced,
             containers,
+            cloud,
             message,
             audit_tail
         );

@@ -13,7 +13,10 @@ mod delta;
 mod view;
 
 pub use delta::{Delta, Full};
-pub use view::{Command, HostInfo, Link, Notice, Reply, Severity, Snapshot};
+pub use view::{
+    CloudActivity, CloudGroup, CloudInstance, Command, HostInfo, Link, Notice, Reply, Severity,
+    Snapshot,
+};
 
 // The view types the console draws: re-exported here so that the console reaches them
 // only through the protocol.

@@ -63,6 +63,9 @@ pub struct Snapshot {
     pub shadow_forced: bool,
     /// The Docker engine's containers, with CPU and memory for the running ones.
     pub containers: Vec<ContainerInfo>,
+    /// Cloud groups with an action in flight: their instances and scaling activity.
+    #[serde(default)]
+    pub cloud: Vec<CloudGroup>,
     /// The engine's answer to the operator's last command.
     pub message: Option<String>,
     /// The latest audit records, readably, oldest first.
@@ -71,6 +74,53 @@ pub struct Snapshot {
     /// How this console reaches its engine; set by the console's side, never sent.
     #[serde(skip)]
     pub link: Link,
+}
+
+/// A cloud group (a Huawei AS group) while an action on it is in flight, as the
+/// Actions view shows it: every instance with its lifecycle state, and the scaling
+/// activity that carries the change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CloudGroup {
+    /// The [[scale]] target's name.
+    pub target: String,
+    pub instances: Vec<CloudInstance>,
+    /// The group's latest scaling activity.
+    pub activity: Option<CloudActivity>,
+    /// Why the group could not be read at the last try (the picture is the one before).
+    pub error: Option<String>,
+    /// When it was last read, unix ms.
+    pub read_at: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CloudInstance {
+    pub name: String,
+    pub id: String,
+    /// The cloud's own word: INSERVICE, PENDING, REMOVING, STANDBY, …
+    pub lifecycle: String,
+    /// NORMAL, INITAILIZING (sic, the API's spelling), ERROR.
+    pub health: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CloudActivity {
+    pub id: String,
+    /// DOING, SUCCESS or FAIL.
+    pub status: String,
+    /// Instances when it began, and the number it aims at.
+    pub from: Option<u32>,
+    pub to: Option<u32>,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+}
+
+impl CloudGroup {
+    pub fn in_service(&self) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| i.lifecycle == "INSERVICE")
+            .count()
+    }
 }
 
 /// How a console reaches the engine it shows.

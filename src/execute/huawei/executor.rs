@@ -11,7 +11,7 @@ use super::credentials::Credentials;
 use super::ecs::Resize;
 use super::errors::Meaning;
 use crate::config::{HuaweiConfig, ScaleTarget, TargetKind};
-use crate::execute::{Action, ExecError, Executor, Outcome};
+use crate::execute::{Action, ExecError, Executor, Found, OperationSink, Outcome};
 use futures::future::BoxFuture;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -328,6 +328,98 @@ impl HuaweiExecutor {
         self.follow(action, &op, None, Instant::now()).await
     }
 
+    /// For a restarted engine: what became of an action that may have run, from the
+    /// operation it stored (followed to its end), or without one from the group's
+    /// state. An operation the cloud no longer lists (its log moved on) is settled by
+    /// the group's state too. Never sends a change.
+    pub async fn settle(
+        &self,
+        action: &Action,
+        operation: Option<&str>,
+    ) -> Result<Found, ExecError> {
+        let Some(op) = operation else {
+            return self.reconcile_unrecorded(action).await;
+        };
+        match self.reconcile(action, op).await {
+            Ok(o) => Ok(Found::Completed(o.summary)),
+            Err(ExecError::NotFound(what)) => {
+                tracing::info!("huawei: {what} no longer listed; reading the group");
+                self.reconcile_unrecorded(action).await
+            }
+            Err(e) => Ok(Found::Interrupted(format!("interrupted: {e}"))),
+        }
+    }
+
+    /// For a restarted engine that stored no operation: it stopped before the cloud
+    /// answered, or the answer was lost. What the group (or server) shows now says
+    /// whether the change arrived; an arrived one is followed to its end, one that did
+    /// not is marked interrupted. Nothing is ever sent from here.
+    pub async fn reconcile_unrecorded(&self, action: &Action) -> Result<Found, ExecError> {
+        match action {
+            Action::Scale { target, to, .. } => {
+                let id = self.group_id(target).await?;
+                let g = self.client.show_group(&id).await.map_err(cloud)?;
+                if g.desire_instance_number as usize != *to {
+                    return Ok(Found::Interrupted(format!(
+                        "interrupted: AS group {target} expects {} instances, not {to}: the change never reached it (not sent again)",
+                        g.desire_instance_number
+                    )));
+                }
+                let acts = self.client.activities(&id, 20).await.map_err(cloud)?;
+                let ours = acts
+                    .iter()
+                    .find(|a| a.desire_value.is_none_or(|d| d as usize == *to))
+                    .map(|a| a.id.clone());
+                let op = match ours {
+                    Some(activity) => Operation::Activity {
+                        group: id.clone(),
+                        activity,
+                    },
+                    None => {
+                        let n = in_service(&self.client.list_instances(&id).await.map_err(cloud)?);
+                        return Ok(if n == *to {
+                            Found::Completed(format!("AS group {target}: {n} instances in service"))
+                        } else {
+                            Found::Interrupted(format!(
+                                "interrupted: AS group {target} expects {to} but {n} are in service and no scaling activity is recorded"
+                            ))
+                        });
+                    }
+                };
+                Ok(match self.follow(action, &op, None, Instant::now()).await {
+                    Ok(o) => Found::Completed(o.summary),
+                    Err(e) => Found::Interrupted(format!("interrupted: {e}")),
+                })
+            }
+            Action::Resize { target, .. } => {
+                let server = self.server_of(target)?;
+                let want = self
+                    .target(target)?
+                    .resize_to
+                    .as_ref()
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default();
+                let s = self.client.show_server(&server).await.map_err(cloud)?;
+                let moving = matches!(s.status.as_str(), "RESIZE" | "VERIFY_RESIZE");
+                if s.flavor.id != want && !moving {
+                    return Ok(Found::Interrupted(format!(
+                        "interrupted: server {} still runs {}: the resize never reached it (not sent again)",
+                        s.name, s.flavor.id
+                    )));
+                }
+                let op = Operation::Server { server };
+                Ok(match self.follow(action, &op, None, Instant::now()).await {
+                    Ok(o) => Found::Completed(o.summary),
+                    Err(e) => Found::Interrupted(format!("interrupted: {e}")),
+                })
+            }
+            other => Err(ExecError::Refused(format!(
+                "the Huawei Cloud executor does not run {}",
+                other.class(0)
+            ))),
+        }
+    }
+
     async fn follow(
         &self,
         action: &Action,
@@ -539,6 +631,20 @@ impl Executor for HuaweiExecutor {
     fn apply<'a>(&'a self, action: &'a Action) -> BoxFuture<'a, Result<Outcome, ExecError>> {
         Box::pin(async move {
             let started = self.start(action).await?;
+            self.finish(action, started).await
+        })
+    }
+
+    fn apply_tracked<'a>(
+        &'a self,
+        action: &'a Action,
+        accepted: &'a OperationSink,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            let started = self.start(action).await?;
+            if let Started::Running { operation, .. } = &started {
+                accepted(operation.to_string()).await;
+            }
             self.finish(action, started).await
         })
     }
