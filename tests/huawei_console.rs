@@ -180,9 +180,3 @@ fn once_the_action_is_over_the_group_is_not_shown() {
         assert!(!all.contains("act-0007"), "{st:?}: {all}");
     }
 }
-
-#[test]
-#[ignore = "prints the screen: cargo test --test huawei_console -- --ignored --nocapture"]
-fn print_the_screen() {
-    println!("{}", screen(&snapshot(State::Running), Lang::En).join("\n"));
-}
