@@ -1,7 +1,7 @@
 //! A full snapshot on attach, then only what changed: an attached console costs a few
 //! hundred bytes a second, not the whole picture every tick.
 
-use super::view::{HostInfo, Notice, Snapshot};
+use super::view::{HealingBoard, HostInfo, IncidentView, Notice, Snapshot};
 use super::{ContainerInfo, Entry, Forecast, HostSample, Ledger, Metric, Mode, WINDOW_MS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -81,6 +81,10 @@ pub struct Delta {
     pub message: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_tail: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incidents: Option<Vec<IncidentView>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healing: Option<HealingBoard>,
 }
 
 fn changed<T: PartialEq + Clone>(a: &T, b: &T) -> Option<T> {
@@ -128,6 +132,8 @@ impl Delta {
             containers: changed(&prev.containers, &cur.containers),
             message: changed(&prev.message, &cur.message),
             audit_tail: changed(&prev.audit_tail, &cur.audit_tail),
+            incidents: changed(&prev.incidents, &cur.incidents),
+            healing: changed(&prev.healing, &cur.healing),
         };
         let nothing = Delta {
             from: d.from,
@@ -172,7 +178,9 @@ impl Delta {
             shadow_forced,
             containers,
             message,
-            audit_tail
+            audit_tail,
+            incidents,
+            healing
         );
         if let Some(l) = self.latest {
             s.latest = Some(l);

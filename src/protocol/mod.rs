@@ -13,6 +13,10 @@ mod view;
 
 pub use delta::{Delta, Full};
 pub use view::{Command, HostInfo, Link, Notice, Reply, Severity, Snapshot};
+pub use view::{
+    HealingBoard, HealingSpan, IncidentEvidence, IncidentState, IncidentStep, IncidentVerify,
+    IncidentView, StepState,
+};
 
 // The view types the console draws: re-exported here so that the console reaches them
 // only through the protocol.
