@@ -1208,7 +1208,8 @@ impl Incidents {
         if a.is_busy(&subject) {
             let why = format!("waits: an action on {subject} is under way");
             let l = &mut self.live[i];
-            if l.view.reason.as_deref() != Some(&why) {
+            // A rollback keeps the reason it rolls back for.
+            if !rollback && l.view.reason.as_deref() != Some(&why) {
                 l.view.reason = Some(why);
                 l.dirty = true;
             }
@@ -1271,7 +1272,9 @@ impl Incidents {
         };
         let l = &mut self.live[i];
         l.view.steps[k].proposal = Some((id, v));
-        l.view.reason = None;
+        if !rollback {
+            l.view.reason = None;
+        }
         self.mark(i, k, StepState::Proposed, None, now);
         true
     }

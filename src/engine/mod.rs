@@ -231,6 +231,7 @@ impl Engine {
         };
         engine.publish_notices();
         engine.publish_actions();
+        engine.publish_incidents();
         (engine, rx)
     }
 
@@ -586,9 +587,14 @@ impl Engine {
             };
             self.incidents.advance(&mut self.actions, &ctx, now);
         }
+        self.publish_incidents();
+    }
+
+    fn publish_incidents(&mut self) {
         if self.incidents.changes == self.published_incidents {
             return;
         }
+        let now = self.clock.now_ms();
         self.published_incidents = self.incidents.changes;
         let (list, board) = self.incidents.views(now);
         self.tx.send_modify(|s| {
