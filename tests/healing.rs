@@ -640,3 +640,100 @@ async fn in_shadow_mode_an_incident_records_what_would_run_and_nothing_runs() {
     assert_eq!(status(&name), "exited");
     assert_eq!(audited(dir.path(), "intent", &format!("heal:{name}")), 0);
 }
+
+/// `vigil incidents --json`, run as an operator would, with the test's config.
+fn incidents_cmd(dir: &Path) -> (Vec<IncidentView>, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .args(["incidents", "--json"])
+        .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
+        .env("XDG_DATA_HOME", dir.join("xdg-data"))
+        .env("XDG_STATE_HOME", dir.join("xdg-state"))
+        .env("XDG_RUNTIME_DIR", dir.join("xdg-run"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = serde_json::from_value(v["incidents"].clone()).unwrap();
+    (list, v["board"].clone())
+}
+
+#[test]
+fn vigil_incidents_reads_the_daemon_and_with_none_running_the_store_without_acting() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let name = format!("vh-cli-{}", std::process::id());
+    let _c = Cleanup(name.clone());
+    watched(&name, &[], &[]);
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "interval = \"250ms\"\nmode = \"live\"\n[heal]\nlabel = \"{}\"\nhost_disk = false\n\
+             [store]\npath = \"{p}/vigil.db\"\n[audit]\npath = \"{p}/audit.jsonl\"\nsyslog = \"\"\n\
+             [daemon]\nsocket = \"{p}/vigil.sock\"\nbrake = \"{p}/brake\"\n[log]\ndir = \"{p}/logs\"\n\
+             [playbooks]\ndir = \"{p}/playbooks\"\n",
+            label(&name),
+            p = d.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--config")
+        .arg(d.join("config.toml"))
+        .arg("daemon")
+        .env("XDG_STATE_HOME", d.join("xdg-state"))
+        .env("XDG_DATA_HOME", d.join("xdg-data"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::os::unix::net::UnixStream::connect(d.join("vigil.sock")).is_err() {
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    docker(&["kill", &name]);
+    // No auto rule: the restart waits for a person, and the incident says so.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let (list, _) = incidents_cmd(d);
+        if let Some(i) = list.into_iter().find(|i| {
+            i.target == name
+                && i.steps
+                    .first()
+                    .is_some_and(|s| s.state == StepState::Proposed)
+        }) {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "no incident from the daemon");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(seen.state, IncidentState::Fixing);
+    assert_eq!(seen.steps[0].proposal, Some((format!("heal:{name}"), 1)));
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let _ = daemon.wait();
+    // No daemon: read from the store, read-only. Nothing is written, nothing runs.
+    let audit_before = std::fs::read(d.join("audit.jsonl")).unwrap();
+    let (list, board) = incidents_cmd(d);
+    let again = list
+        .iter()
+        .find(|i| i.id == seen.id)
+        .expect("kept in the store");
+    assert_eq!(again.state, IncidentState::Fixing);
+    assert_eq!(board["day"]["incidents"], 1);
+    assert_eq!(std::fs::read(d.join("audit.jsonl")).unwrap(), audit_before);
+    assert!(!d.join("vigil.sock").exists(), "no engine was started");
+    assert_eq!(status(&name), "exited");
+}

@@ -17,6 +17,7 @@ pub mod guardrails;
 pub mod library;
 pub mod outcome;
 pub mod parse;
+pub mod report;
 
 pub use config::PlaybooksConfig;
 pub use library::Library;
