@@ -753,7 +753,7 @@ impl Incidents {
         let state = self.live[i].view.state;
         match state {
             IncidentState::Open => self.start_fix(i, a, ctx, now),
-            IncidentState::Fixing => self.run_steps(i, a, ctx, now, false),
+            IncidentState::Fixing => self.run_steps(i, a, ctx, now),
             IncidentState::Verifying => self.verify(i, a, ctx, now),
             _ => false,
         }
@@ -853,14 +853,7 @@ impl Incidents {
     }
 
     /// The fix's (or the rollback's) next step.
-    fn run_steps(
-        &mut self,
-        i: usize,
-        a: &mut Actions,
-        ctx: &Context,
-        now: i64,
-        _rolling: bool,
-    ) -> bool {
+    fn run_steps(&mut self, i: usize, a: &mut Actions, ctx: &Context, now: i64) -> bool {
         let rolling = self.live[i]
             .view
             .verify
@@ -900,7 +893,7 @@ impl Incidents {
         };
         let s_state = self.live[i].view.steps[k].state;
         match s_state {
-            StepState::Waiting => self.begin_step(i, k, &step, a, ctx, now),
+            StepState::Waiting => self.begin_step(i, k, &step, a, now),
             StepState::Proposed | StepState::Running => {
                 if is_executor(&step) {
                     self.follow_proposal(i, k, &step, a, now)
@@ -983,15 +976,7 @@ impl Incidents {
         l.dirty = true;
     }
 
-    fn begin_step(
-        &mut self,
-        i: usize,
-        k: usize,
-        step: &Step,
-        a: &mut Actions,
-        ctx: &Context,
-        now: i64,
-    ) -> bool {
+    fn begin_step(&mut self, i: usize, k: usize, step: &Step, a: &mut Actions, now: i64) -> bool {
         let target = self.live[i].view.target.clone();
         let id = self.live[i].view.id.clone();
         match step {
@@ -1020,21 +1005,13 @@ impl Incidents {
                 true
             }
             s if is_executor(s) => self.offer_step(i, k, s, a, now),
-            s => self.run_local(i, k, s, a, ctx, now),
+            s => self.run_local(i, k, s, a, now),
         }
     }
 
     /// A local step through the same checks as the gate: shadow mode records it, the
     /// brake (or a brake that cannot be read) holds it, the intent is audited first.
-    fn run_local(
-        &mut self,
-        i: usize,
-        k: usize,
-        step: &Step,
-        a: &mut Actions,
-        _ctx: &Context,
-        now: i64,
-    ) -> bool {
+    fn run_local(&mut self, i: usize, k: usize, step: &Step, a: &mut Actions, now: i64) -> bool {
         let target = self.live[i].view.target.clone();
         let id = self.live[i].view.id.clone();
         let text = self.live[i].view.steps[k].text.clone();
