@@ -71,6 +71,12 @@ pub fn problems(c: &Config) -> Vec<(String, String)> {
         ));
     }
     for (i, d) in c.heal.disks.iter().enumerate() {
+        if !d.path.is_absolute() {
+            out.push((
+                format!("heal.disks[{i}].path"),
+                format!("\"{}\" is not an absolute path", d.path.display()),
+            ));
+        }
         if let Some(b) = d.budget_mib
             && !(1..=MAX_MEMORY_MIB << 10).contains(&b)
         {
@@ -168,6 +174,7 @@ pub fn reset(c: &mut Config, keys: &[String]) -> Vec<String> {
             }
             "heal.disks" => c.heal.disks.truncate(MAX_DISKS),
             k if k.starts_with("heal.disks[") => {
+                c.heal.disks.retain(|w| w.path.is_absolute());
                 for w in &mut c.heal.disks {
                     if w.budget_mib
                         .is_some_and(|b| b == 0 || b > MAX_MEMORY_MIB << 10)

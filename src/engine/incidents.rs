@@ -74,6 +74,7 @@ pub struct DiskReading {
 }
 
 /// A problem found this pass.
+#[derive(Clone)]
 struct Found {
     trigger: Trigger,
     target: String,
@@ -113,7 +114,11 @@ pub struct Incidents {
     disk_top_growth: HashMap<String, (String, u64)>,
     disk_bytes: HashMap<String, (u64, u64)>,
     reading_disks: bool,
+    disk_reads: u64,
     listed: u64,
+    /// The last pass's findings, and the inputs they were read from.
+    found: Vec<Found>,
+    found_at: Option<(u64, u64, Option<i64>)>,
     tx: mpsc::Sender<IncidentEvent>,
     pub rx: mpsc::Receiver<IncidentEvent>,
     /// Bumped on every change the screen shows.
@@ -149,7 +154,10 @@ impl Incidents {
             disk_top_growth: HashMap::new(),
             disk_bytes: HashMap::new(),
             reading_disks: false,
+            disk_reads: 0,
             listed: 0,
+            found: Vec::new(),
+            found_at: None,
             tx,
             rx,
             changes: 1,
@@ -249,6 +257,7 @@ impl Incidents {
         match ev {
             IncidentEvent::Disks(readings) => {
                 self.reading_disks = false;
+                self.disk_reads += 1;
                 let keep = self.cfg.heal.disk_trend.as_millis() as i64;
                 for r in readings {
                     if let Some(e) = r.error {
@@ -328,7 +337,14 @@ impl Incidents {
         if !self.cfg.heal.enabled {
             return;
         }
-        let found = self.find(a, ctx, now);
+        // The checks read new inputs only: a listing, a disk reading or a host sample
+        // (the loop runs after every event, far more often than those come).
+        let stamp = (a.listed, self.disk_reads, ctx.latest.map(|s| s.ts));
+        if self.found_at != Some(stamp) {
+            self.found = self.find(a, ctx, now);
+            self.found_at = Some(stamp);
+        }
+        let found = self.found.clone();
         let keys: HashSet<Key> = found
             .iter()
             .map(|f| (f.trigger, f.target.clone()))
