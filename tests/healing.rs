@@ -737,3 +737,69 @@ fn vigil_incidents_reads_the_daemon_and_with_none_running_the_store_without_acti
     assert!(!d.join("vigil.sock").exists(), "no engine was started");
     assert_eq!(status(&name), "exited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_back_before_anyone_approved_is_a_false_alarm_and_its_heal_withdrawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vh-self-{}", std::process::id());
+    let _c = Cleanup(name.clone());
+    watched(&name, &[], &[]);
+    let mut c = config(dir.path(), &name);
+    // No rule: the restart waits for a person.
+    c.approve.auto.clear();
+    let (mut e, rx) = engine(c);
+    until(
+        &mut e,
+        &rx,
+        "listed",
+        20,
+        || {},
+        |s| s.containers.iter().any(|c| c.name == name && c.running()),
+    )
+    .await;
+    docker(&["kill", &name]);
+    let id = format!("heal:{name}");
+    until(
+        &mut e,
+        &rx,
+        "heal waiting",
+        30,
+        || {},
+        |s| {
+            s.board
+                .iter()
+                .any(|x| x.proposal.id == id && x.state == State::Pending)
+        },
+    )
+    .await;
+    // Someone starts it by hand before anyone answers.
+    docker(&["start", &name]);
+    let s = until(
+        &mut e,
+        &rx,
+        "closed as a false alarm",
+        30,
+        || {},
+        |s| one(s, &name, IncidentState::Resolved).is_some(),
+    )
+    .await;
+    let i = one(&s, &name, IncidentState::Resolved).unwrap();
+    assert!(i.false_alarm);
+    assert_eq!(
+        i.reason.as_deref(),
+        Some("it runs again without vigil (its restart policy or a person): nothing to fix")
+    );
+    assert_eq!(i.steps[0].state, StepState::Skipped);
+    let heal = s.board.iter().find(|x| x.proposal.id == id).unwrap();
+    assert_eq!(
+        heal.state,
+        State::Superseded,
+        "withdrawn: nobody can approve it now"
+    );
+    assert_eq!(s.healing.day.false_alarms, 1);
+    assert_eq!(
+        s.healing.day.success_rate, None,
+        "a false alarm is not a success"
+    );
+    assert_eq!(audited(dir.path(), "intent", &id), 0);
+}

@@ -360,6 +360,7 @@ impl Incidents {
                 l.cleared = true;
             }
         }
+        self.false_alarms(a, &keys, now);
         for f in found {
             let k = (f.trigger, f.target.clone());
             let open = self
@@ -376,6 +377,63 @@ impl Incidents {
         }
         self.watch_escalations(a, now);
         self.settle(now);
+    }
+
+    /// A container that runs again (or is gone) before vigil touched it — its restart
+    /// policy, or a person — needs no fix: the incident closes as a false alarm and a
+    /// heal still waiting for an answer is withdrawn. A heal already approved goes on.
+    fn false_alarms(&mut self, a: &mut Actions, keys: &HashSet<Key>, now: i64) {
+        for i in 0..self.live.len() {
+            let l = &self.live[i];
+            let key = (l.trigger, l.view.target.clone());
+            if l.trigger != Trigger::ContainerExited
+                || keys.contains(&key)
+                || !matches!(l.view.state, IncidentState::Open | IncidentState::Fixing)
+            {
+                continue;
+            }
+            let untouched = l.view.steps.iter().all(|s| {
+                matches!(
+                    s.state,
+                    StepState::Waiting | StepState::Proposed | StepState::Skipped
+                ) || matches!(s.name.as_str(), "notify" | "wait" | "verify")
+            });
+            let waiting: Vec<(String, u32)> = l
+                .view
+                .steps
+                .iter()
+                .filter(|s| s.state == StepState::Proposed)
+                .filter_map(|s| s.proposal.clone())
+                .collect();
+            let all_pending = waiting.iter().all(|(id, v)| {
+                matches!(a.queue.get(id, *v), Ok(Some(e)) if e.state == crate::approve::State::Pending)
+            });
+            if !untouched || !all_pending {
+                continue;
+            }
+            for (id, _) in &waiting {
+                a.withdraw(id, now);
+            }
+            let runs = a
+                .containers
+                .iter()
+                .any(|c| c.name == l.view.target && c.running());
+            let why = if runs {
+                "it runs again without vigil (its restart policy or a person): nothing to fix"
+            } else {
+                "the container is gone: nothing to fix"
+            };
+            let mut l = self.take(i);
+            l.view.false_alarm = true;
+            for s in l.view.steps.iter_mut() {
+                if s.state == StepState::Proposed {
+                    s.state = StepState::Skipped;
+                    s.note = Some("withdrawn: no longer needed".into());
+                }
+            }
+            self.close(&mut l, a, IncidentState::Resolved, why.into(), now);
+            self.put(i, l);
+        }
     }
 
     /// Saves what changed; moves final incidents to the closed list.

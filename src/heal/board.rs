@@ -18,11 +18,13 @@ fn span(incidents: &[IncidentView], since: i64) -> HealingSpan {
     let mut closed = 0u32;
     for i in incidents.iter().filter(|i| i.opened >= since) {
         s.incidents += 1;
-        if i.false_alarm {
-            s.false_alarms += 1;
-        }
         if i.manual {
             s.manual += 1;
+        }
+        // Nothing was fixed: it counts as a false alarm, not as a success.
+        if i.false_alarm {
+            s.false_alarms += 1;
+            continue;
         }
         match i.state {
             IncidentState::Resolved => {
@@ -83,7 +85,10 @@ mod tests {
         let now = 10 * DAY_MS;
         let mut old = inc(now - 3 * DAY_MS, IncidentState::Escalated, None);
         old.manual = true;
+        let mut gone = inc(now - 500_000, IncidentState::Resolved, Some(now - 499_000));
+        gone.false_alarm = true;
         let list = vec![
+            gone,
             inc(
                 now - 1_000_000,
                 IncidentState::Resolved,
@@ -99,7 +104,7 @@ mod tests {
             old,
         ];
         let b = board(&list, now);
-        assert_eq!(b.day.incidents, 4);
+        assert_eq!((b.day.incidents, b.day.false_alarms), (5, 1));
         assert_eq!(
             (b.day.resolved, b.day.rolled_back, b.day.escalated),
             (2, 1, 0)
@@ -107,7 +112,7 @@ mod tests {
         // From the problem's start (a second before it opened) to resolved: 10 s and 20 s.
         assert_eq!(b.day.mttr_s, Some(15.0));
         assert_eq!(b.day.success_rate, Some(2.0 / 3.0));
-        assert_eq!(b.week.incidents, 5);
+        assert_eq!(b.week.incidents, 6);
         assert_eq!((b.week.escalated, b.week.manual), (1, 1));
         assert_eq!(b.week.success_rate, Some(2.0 / 4.0));
     }
