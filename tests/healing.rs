@@ -803,3 +803,81 @@ async fn a_container_back_before_anyone_approved_is_a_false_alarm_and_its_heal_w
     );
     assert_eq!(audited(dir.path(), "intent", &id), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_incident_survives_a_restart_and_a_persons_approval_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vh-keep-{}", std::process::id());
+    let _c = Cleanup(name.clone());
+    watched(&name, &[], &[]);
+    let mut c = config(dir.path(), &name);
+    c.approve.auto.clear();
+    let (mut e, rx) = engine(c.clone());
+    until(
+        &mut e,
+        &rx,
+        "listed",
+        20,
+        || {},
+        |s| s.containers.iter().any(|c| c.name == name && c.running()),
+    )
+    .await;
+    docker(&["kill", &name]);
+    let id = format!("heal:{name}");
+    let s = until(
+        &mut e,
+        &rx,
+        "heal waiting",
+        30,
+        || {},
+        |s| {
+            s.board
+                .iter()
+                .any(|x| x.proposal.id == id && x.state == State::Pending)
+        },
+    )
+    .await;
+    let before = incidents_on(&s, &name)[0].clone();
+    drop(e);
+
+    // vigil restarts: the incident is where it was, and no second one opens.
+    let (mut e, rx) = engine(c);
+    assert_eq!(rx.borrow().incidents.len(), 1);
+    assert_eq!(rx.borrow().incidents[0].id, before.id);
+    assert_eq!(rx.borrow().incidents[0].state, IncidentState::Fixing);
+    until(
+        &mut e,
+        &rx,
+        "listed again",
+        20,
+        || {},
+        |s| s.containers.iter().any(|c| c.name == name),
+    )
+    .await;
+    e.command(vigil::engine::Command::Approve {
+        id: id.clone(),
+        version: 1,
+        by: audit::Actor {
+            user: "oncall".into(),
+            ssh: None,
+        },
+        confirm: None,
+    });
+    let s = until(
+        &mut e,
+        &rx,
+        "resolved after approval",
+        90,
+        || {},
+        |s| one(s, &name, IncidentState::Resolved).is_some(),
+    )
+    .await;
+    let i = one(&s, &name, IncidentState::Resolved).unwrap();
+    assert_eq!(i.id, before.id);
+    assert!(i.manual, "a person approved it");
+    assert!(!i.false_alarm);
+    assert_eq!(incidents_on(&s, &name).len(), 1, "{:#?}", s.incidents);
+    assert_eq!(s.healing.day.manual, 1);
+    assert_eq!(status(&name), "running");
+    assert_eq!(audited(dir.path(), "intent", &id), 1);
+}

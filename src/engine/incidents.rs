@@ -177,7 +177,33 @@ impl Incidents {
             }
         };
         for mut v in all {
+            // The guardrails' memory: restarts for flap protection, the last fix for
+            // the cooldown, the verified fix for the watch window.
+            for s in &v.steps {
+                if matches!(s.name.as_str(), "restart-container" | "recreate-container")
+                    && s.state == StepState::Done
+                    && let Some(at) = s.at
+                {
+                    self.guard.restarted(&v.target, at);
+                }
+            }
             if v.state.is_final() {
+                if let Some(ended) = v.closed
+                    && !v.false_alarm
+                {
+                    let verified =
+                        (v.state == IncidentState::Resolved).then_some(v.trigger.as_str());
+                    self.guard.remember(&v.target, ended, verified);
+                }
+                // A problem handed to a person is not opened again by a restart of
+                // vigil while it lasts.
+                if matches!(
+                    v.state,
+                    IncidentState::Escalated | IncidentState::RolledBack
+                ) && let Some(t) = Trigger::from_name(&v.trigger)
+                {
+                    self.suppressed.insert((t, v.target.clone()));
+                }
                 self.closed.push_back(v);
                 continue;
             }
@@ -349,18 +375,24 @@ impl Incidents {
             .iter()
             .map(|f| (f.trigger, f.target.clone()))
             .collect();
-        self.present.retain(|k, _| keys.contains(k));
+        // Before the first container listing, a container's absence says nothing.
+        let known = |t: Trigger| {
+            a.listed > 0 || !matches!(t, Trigger::ContainerExited | Trigger::MemoryLeak)
+        };
+        self.present.retain(|k, _| keys.contains(k) || !known(k.0));
         for k in &keys {
             self.present.entry(k.clone()).or_insert(now);
         }
-        self.suppressed.retain(|k| keys.contains(k));
+        self.suppressed.retain(|k| keys.contains(k) || !known(k.0));
         for l in &mut self.live {
             let k = (l.trigger, l.view.target.clone());
-            if !keys.contains(&k) && acted(&l.view) {
+            if !keys.contains(&k) && known(l.trigger) && acted(&l.view) {
                 l.cleared = true;
             }
         }
-        self.false_alarms(a, &keys, now);
+        if a.listed > 0 {
+            self.false_alarms(a, &keys, now);
+        }
         for f in found {
             let k = (f.trigger, f.target.clone());
             let open = self

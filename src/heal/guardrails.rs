@@ -112,6 +112,20 @@ impl Guardrails {
         }
     }
 
+    /// A fix that ended before a restart of vigil (read back from the store), so the
+    /// cooldown and the watch window survive the restart.
+    pub fn remember(&mut self, target: &str, ended: i64, verified: Option<&str>) {
+        let last = self.last_fix.entry(target.to_string()).or_insert(ended);
+        *last = (*last).max(ended);
+        if let Some(t) = verified {
+            let at = self
+                .verified
+                .entry((t.to_string(), target.to_string()))
+                .or_insert(ended);
+            *at = (*at).max(ended);
+        }
+    }
+
     /// How long ago this problem's fix verified, if that is within the watch window.
     pub fn returned(&self, trigger: &str, target: &str, now: i64) -> Option<i64> {
         let at = *self
@@ -122,11 +136,11 @@ impl Guardrails {
     }
 
     /// A restart of `target` ran.
-    pub fn restarted(&mut self, target: &str, now: i64) {
-        self.restarts
-            .entry(target.to_string())
-            .or_default()
-            .push_back(now);
+    pub fn restarted(&mut self, target: &str, at: i64) {
+        // Kept in time order (a restart of vigil reads them back newest first).
+        let r = self.restarts.entry(target.to_string()).or_default();
+        let i = r.partition_point(|&t| t <= at);
+        r.insert(i, at);
     }
 
     /// Restarts of `target` within the window.
@@ -209,6 +223,13 @@ mod tests {
             g.restarted("a", t);
         }
         assert_eq!(g.flapping("a", 30_000), Some(3));
+        // Read back out of order (newest first), they still count in time order.
+        let mut h = Guardrails::new(limits());
+        for t in [20_000, 0, 10_000] {
+            h.restarted("a", t);
+        }
+        assert_eq!(h.flapping("a", 30_000), Some(3));
+        assert_eq!(h.restarts_within("a", 605_000), 2);
         // Outside the window the old restarts no longer count.
         assert_eq!(g.flapping("a", 615_000), None);
     }
