@@ -699,7 +699,39 @@ fn vigil_incidents_reads_the_daemon_and_with_none_running_the_store_without_acti
         assert!(Instant::now() < deadline, "the daemon did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A console attached before the problem: the incident reaches it as a delta.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let console = rt.block_on(async {
+        let first = vigil::protocol::client::connect(&d.join("vigil.sock"), true)
+            .await
+            .unwrap();
+        vigil::protocol::client::attach(d.join("vigil.sock"), first)
+    });
+    assert!(
+        console.snapshots.borrow().incidents.is_empty(),
+        "nothing yet"
+    );
     docker(&["kill", &name]);
+    let mut snaps = console.snapshots.clone();
+    let attached = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Some(i) = snaps
+                    .borrow()
+                    .incidents
+                    .iter()
+                    .find(|i| i.target == name)
+                    .cloned()
+                {
+                    return i;
+                }
+                snaps.changed().await.unwrap();
+            }
+        })
+        .await
+        .expect("the attached console sees the incident")
+    });
+    assert_eq!(attached.trigger, "container-exited");
     // No auto rule: the restart waits for a person, and the incident says so.
     let deadline = Instant::now() + Duration::from_secs(30);
     let seen = loop {
@@ -716,6 +748,9 @@ fn vigil_incidents_reads_the_daemon_and_with_none_running_the_store_without_acti
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(seen.state, IncidentState::Fixing);
+    assert_eq!(seen.id, attached.id);
+    drop(console);
+    drop(rt);
     assert_eq!(seen.steps[0].proposal, Some((format!("heal:{name}"), 1)));
     let ok = std::process::Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
