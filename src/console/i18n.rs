@@ -165,6 +165,8 @@ pub enum Msg {
     StepDone,
     StepFailed,
     StepSkipped,
+    IncidentsCount,
+    NotRun,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -313,6 +315,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             StepDone => "done",
             StepFailed => "failed",
             StepSkipped => "skipped",
+            IncidentsCount => "incidents",
+            NotRun => "not run",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -453,6 +457,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             StepDone => "完成",
             StepFailed => "失败",
             StepSkipped => "跳过",
+            IncidentsCount => "起事件",
+            NotRun => "未执行",
         },
     }
 }

@@ -141,7 +141,7 @@ fn span_line(app: &App, name: Msg, s: &HealingSpan) -> Line<'static> {
         Span::raw(format!(
             " {} {}  {} {}  {} {}  {} {}  {} {}  {} {}  {} {}",
             s.incidents,
-            tr(l, Msg::ViewIncidents),
+            tr(l, Msg::IncidentsCount),
             tr(l, Msg::Mttr),
             mttr,
             tr(l, Msg::SuccessRate),
@@ -228,6 +228,7 @@ fn draw_detail(f: &mut Frame, app: &App, inc: &IncidentView, area: Rect) {
         let verdict = match v.passed {
             Some(true) => tr(l, Msg::StepDone),
             Some(false) => tr(l, Msg::StepFailed),
+            None if inc.state.is_final() => tr(l, Msg::NotRun),
             None => "…",
         };
         let shown = |x: Option<f64>| x.map(num).unwrap_or_else(|| "–".into());
