@@ -89,6 +89,14 @@ enum Cmd {
         /// One JSON object ({incidents, board}) instead of text
         #[arg(long)]
         json: bool,
+        /// Allow the steps an incident waits for a person to allow (log cleanup, the
+        /// page cache, a unit, a configured command). Exit 0 allowed, 4 no such open
+        /// incident, 5 refused (not waiting)
+        #[arg(long, value_name = "ID", conflicts_with = "reject")]
+        approve: Option<String>,
+        /// Decline them: the incident is escalated
+        #[arg(long, value_name = "ID")]
+        reject: Option<String>,
     },
     /// Approve a proposal. Exit 0 approved, 3 the proposal changed (stale version),
     /// 4 no such proposal, 5 refused (not waiting, or a risky one without --confirm), 1 error
@@ -305,7 +313,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
         Some(Cmd::Daemon) => daemon(&cli.global),
         Some(Cmd::Proposals { json }) => proposals_cmd(&cli.global, json),
-        Some(Cmd::Incidents { json }) => incidents_cmd(&cli.global, json),
+        Some(Cmd::Incidents {
+            approve: Some(id), ..
+        }) => answer_incident_cmd(&cli.global, &id, true),
+        Some(Cmd::Incidents {
+            reject: Some(id), ..
+        }) => answer_incident_cmd(&cli.global, &id, false),
+        Some(Cmd::Incidents { json, .. }) => incidents_cmd(&cli.global, json),
         Some(Cmd::Approve {
             id,
             version,
@@ -968,6 +982,24 @@ fn ask_engine(
         owner.stop().await;
         Ok(reply)
     })
+}
+
+/// A person's answer to an incident, through the engine that owns the host (the daemon,
+/// or this process taking the lock), audited under the caller's name.
+fn answer_incident_cmd(global: &Global, id: &str, approve: bool) -> anyhow::Result<ExitCode> {
+    let cmd = engine::Command::AnswerIncident {
+        id: id.to_string(),
+        approve,
+        by: vigil::audit::Actor::local(),
+    };
+    let reply = ask_engine(global, cmd, None)?;
+    let code = reply.exit_code();
+    if code == 0 {
+        println!("{}", reply.message());
+    } else {
+        eprintln!("vigil: {}", reply.message());
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// The daemon's incidents, or with no engine running the store's, read-only: a read

@@ -456,6 +456,8 @@ fn incident() -> vigil::protocol::IncidentView {
         reason: Some("not verified: container_mem_pct was 71.5, is 69.0; rolled back and escalated to a person".into()),
         manual: false,
         false_alarm: false,
+        awaiting: None,
+        approved_by: None,
     }
 }
 

@@ -494,8 +494,19 @@ async fn a_problem_back_within_the_watch_window_is_escalated_not_fixed_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filling_disk_is_cleaned_before_it_is_full_and_only_under_its_root() {
+    disk_case(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_not_allowed_unattended_waits_for_a_person_then_runs() {
+    disk_case(true).await;
+}
+
+/// A log directory on its own small filesystem fills; `by_hand`: the cleanup is not in
+/// `playbooks.auto`, so it waits until a person allows it.
+async fn disk_case(by_hand: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let name = format!("vh-disk-{}", std::process::id());
+    let name = format!("vh-disk-{by_hand}-{}", std::process::id());
     let mount = dir.path().join("disk");
     std::fs::create_dir_all(&mount).unwrap();
     let fs = Tmpfs::mount(&mount, "size=8m");
@@ -557,12 +568,16 @@ message = "cleaning did not free enough"
     c.heal.disk_horizon = Duration::from_secs(3600);
     c.heal.disk_trend = Duration::from_secs(600);
     c.playbooks.log_roots = vec![mount.clone()];
-    c.playbooks.auto = vec!["delete-logs".into()];
+    c.playbooks.auto = if by_hand {
+        Vec::new()
+    } else {
+        vec!["delete-logs".into()]
+    };
     let (mut e, rx) = engine(c);
     // A log grows by 128 KiB a tick until vigil acts (2 MiB at most).
     let app = logs.join("app.log");
     let mut written = 0usize;
-    let grow = || {
+    let mut grow = || {
         if written < 2 << 20 {
             use std::io::Write;
             let mut f = std::fs::OpenOptions::new()
@@ -575,11 +590,56 @@ message = "cleaning did not free enough"
         }
     };
     let target = mount.display().to_string();
-    let s = until(&mut e, &rx, "disk cleaned", 60, grow, |s| {
+    if by_hand {
+        let s = until(&mut e, &rx, "waiting for a person", 60, &mut grow, |s| {
+            incidents_on(s, &target)
+                .iter()
+                .any(|i| i.awaiting.is_some())
+        })
+        .await;
+        let i = incidents_on(&s, &target)[0].clone();
+        assert_eq!(i.state, IncidentState::Open);
+        assert_eq!(i.awaiting.as_deref(), Some("delete-logs"));
+        assert!(
+            i.reason
+                .as_deref()
+                .is_some_and(|r| r
+                    .starts_with("waits for a person: playbooks.auto does not allow delete-logs")),
+            "{i:#?}"
+        );
+        assert!(logs.join("old-0.log").exists(), "nothing ran unallowed");
+        let reply = e.command(vigil::engine::Command::AnswerIncident {
+            id: i.id.clone(),
+            approve: true,
+            by: audit::Actor {
+                user: "oncall".into(),
+                ssh: None,
+            },
+        });
+        assert!(
+            matches!(&reply, vigil::protocol::Reply::Decided { state, .. } if state == "approved"),
+            "{reply:?}"
+        );
+        // A second answer finds nothing waiting.
+        let again = e.command(vigil::engine::Command::AnswerIncident {
+            id: i.id.clone(),
+            approve: true,
+            by: audit::Actor {
+                user: "oncall".into(),
+                ssh: None,
+            },
+        });
+        assert_eq!(again.exit_code(), 5, "{again:?}");
+    }
+    let s = until(&mut e, &rx, "disk cleaned", 60, &mut grow, |s| {
         one(s, &target, IncidentState::Resolved).is_some()
     })
     .await;
     let i = one(&s, &target, IncidentState::Resolved).unwrap();
+    assert_eq!(
+        (i.manual, i.approved_by.as_deref()),
+        (by_hand, by_hand.then_some("oncall"))
+    );
     assert_eq!(i.trigger, "disk-filling");
     assert_eq!(i.playbook.as_deref(), Some("clean-app-logs"));
     let used = value(&i, "used_pct").unwrap();

@@ -230,6 +230,25 @@ impl App {
                 self.select_row(snap, i);
             }
             Action::Details => self.detail = !self.detail,
+            Action::Approve | Action::Reject if self.view == View::Incidents => {
+                let inc = snap.incidents.get(self.incident)?;
+                if inc.awaiting.is_none() {
+                    self.note = Some(Msg::NotWaiting);
+                    return None;
+                }
+                let cmd = Command::AnswerIncident {
+                    id: inc.id.clone(),
+                    approve: action == Action::Approve,
+                    by: self.actor.clone(),
+                };
+                if action == Action::Reject {
+                    return Some(cmd);
+                }
+                self.dialog = Some(Dialog::YesNo {
+                    question: Msg::ConfirmIncident,
+                    yes: Box::new(cmd),
+                });
+            }
             Action::Approve | Action::Reject => {
                 // Elsewhere the key only shows the queue: nobody approves what they
                 // have not seen.

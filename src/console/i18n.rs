@@ -167,6 +167,8 @@ pub enum Msg {
     StepSkipped,
     IncidentsCount,
     NotRun,
+    ConfirmIncident,
+    Awaiting,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -317,6 +319,10 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             StepSkipped => "skipped",
             IncidentsCount => "incidents",
             NotRun => "not run",
+            ConfirmIncident => {
+                "Let the selected incident's playbook run the steps it waits for?  y / n"
+            }
+            Awaiting => "waits for a person to allow",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -459,6 +465,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             StepSkipped => "跳过",
             IncidentsCount => "起事件",
             NotRun => "未执行",
+            ConfirmIncident => "允许所选事件的剧本执行其等待的步骤？ y / n",
+            Awaiting => "等待人工允许",
         },
     }
 }

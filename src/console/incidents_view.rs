@@ -244,6 +244,15 @@ fn draw_detail(f: &mut Frame, app: &App, inc: &IncidentView, area: Rect) {
             )),
         ]));
     }
+    if let Some(w) = &inc.awaiting {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{}: ", tr(l, Msg::Awaiting)),
+                Style::default().fg(t.warn).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(format!("{w}  (a / r)")),
+        ]));
+    }
     if let Some(r) = &inc.reason {
         let style = if inc.state.is_final() && inc.state != IncidentState::Resolved {
             Style::default().fg(t.crit)

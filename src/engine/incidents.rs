@@ -675,6 +675,8 @@ impl Incidents {
             reason: None,
             manual: false,
             false_alarm: false,
+            awaiting: None,
+            approved_by: None,
         };
         let summary = format!(
             "incident {id}: {} on {}{}",
@@ -845,6 +847,66 @@ impl Incidents {
         }
     }
 
+    /// A person's answer to an incident waiting for them. The engine checks it waits;
+    /// the answer is audited under the person's name.
+    pub fn answer(
+        &mut self,
+        id: &str,
+        approve: bool,
+        by: &crate::audit::Actor,
+        a: &mut Actions,
+        now: i64,
+    ) -> crate::protocol::Reply {
+        use crate::protocol::Reply;
+        let Some(i) = self.live.iter().position(|l| l.view.id == id) else {
+            return Reply::NotFound { id: id.to_string() };
+        };
+        let Some(what) = self.live[i].view.awaiting.clone() else {
+            return Reply::Refused {
+                reason: format!("{id} is not waiting for a person"),
+            };
+        };
+        let verb = if approve { "approved" } else { "rejected" };
+        let target = self.live[i].view.target.clone();
+        let summary = format!("{verb}: incident {id} on {target}: {what}");
+        if !a.audit(
+            "decision",
+            by,
+            serde_json::json!({"incident": id, "decision": verb, "steps": what, "summary": summary}),
+        ) && approve
+        {
+            return Reply::Refused {
+                reason: "the audit log cannot take the approval: nothing will run".into(),
+            };
+        }
+        let l = &mut self.live[i];
+        l.view.awaiting = None;
+        l.view.manual = true;
+        l.view.updated = now;
+        l.dirty = true;
+        if approve {
+            l.view.approved_by = Some(by.user.clone());
+            l.view.reason = None;
+        } else {
+            let mut l = self.take(i);
+            self.close(
+                &mut l,
+                a,
+                IncidentState::Escalated,
+                format!("{} declined the fix: left to a person", by.user),
+                now,
+            );
+            self.put(i, l);
+        }
+        self.settle(now);
+        Reply::Decided {
+            id: id.to_string(),
+            version: 0,
+            state: verb.to_string(),
+            message: summary,
+        }
+    }
+
     /// Moves incident `i` along as far as it can go now.
     fn step(&mut self, i: usize, a: &mut Actions, ctx: &Context, now: i64) {
         for _ in 0..MAX_CHAIN {
@@ -870,6 +932,53 @@ impl Incidents {
         let Some(pb) = self.live[i].playbook.clone() else {
             return false;
         };
+        // Local steps run only when the operator allowed their classes unattended, or
+        // a person allowed this incident's.
+        let local: Vec<&'static str> = pb
+            .steps
+            .iter()
+            .chain(&pb.rollback)
+            .filter(|s| s.acts() && !is_executor(s))
+            .map(Step::name)
+            .collect();
+        let allowed =
+            pb.runs_unattended(&self.cfg.playbooks) || self.live[i].view.approved_by.is_some();
+        if !local.is_empty() && !allowed {
+            let ttl = self.cfg.approve.ttl.as_millis() as i64;
+            if self.live[i].view.awaiting.is_some() && now >= self.live[i].view.opened + ttl {
+                let why = format!(
+                    "nobody allowed its steps within {} (approve.ttl): left to a person",
+                    humantime::format_duration(self.cfg.approve.ttl)
+                );
+                let mut l = self.take(i);
+                l.view.awaiting = None;
+                self.close(&mut l, a, IncidentState::Escalated, why, now);
+                self.put(i, l);
+                return false;
+            }
+            let l = &mut self.live[i];
+            if l.view.awaiting.is_none() {
+                let what = local.join(", ");
+                let why = if pb.risk == Risk::L3 {
+                    format!("playbook {} is L3", pb.name)
+                } else {
+                    format!("playbooks.auto does not allow {what}")
+                };
+                l.view.awaiting = Some(what.clone());
+                l.view.reason = Some(format!(
+                    "waits for a person: {why}; allow it with `vigil incidents --approve {}` or `a` in the Incidents view (`vigil playbook dry-run {} --target {target}` shows the steps)",
+                    l.view.id, pb.name
+                ));
+                l.view.updated = now;
+                l.dirty = true;
+                a.notify(Event::new(
+                    "approval",
+                    format!("approval needed: {} on {target}", pb.name),
+                    format!("{}: {what}", l.view.id),
+                ));
+            }
+            return false;
+        }
         if let Err(hold) = self.guard.may_start(&target, now) {
             let text = hold.text();
             let l = &mut self.live[i];
@@ -892,32 +1001,6 @@ impl Incidents {
             let mut l = self.take(i);
             self.close(&mut l, a, IncidentState::Escalated, why, now);
             self.offer_recreate(&mut l, a, now);
-            self.put(i, l);
-            return false;
-        }
-        // Local steps run only when the operator allowed their classes unattended.
-        let local: Vec<&'static str> = pb
-            .steps
-            .iter()
-            .filter(|s| s.acts() && !is_executor(s))
-            .map(Step::name)
-            .collect();
-        if !local.is_empty() && !pb.runs_unattended(&self.cfg.playbooks) {
-            let why = if pb.risk == Risk::L3 {
-                format!(
-                    "playbook {} is L3 and takes {}: a person must run it",
-                    pb.name,
-                    local.join(", ")
-                )
-            } else {
-                format!(
-                    "playbooks.auto does not allow {}: a person must run it (vigil playbook dry-run {} --target {target} shows the steps)",
-                    local.join(", "),
-                    pb.name
-                )
-            };
-            let mut l = self.take(i);
-            self.close(&mut l, a, IncidentState::Escalated, why, now);
             self.put(i, l);
             return false;
         }

@@ -413,6 +413,10 @@ impl Engine {
             Command::Proposals => Reply::Proposals {
                 entries: self.actions.board(),
             },
+            Command::AnswerIncident { id, approve, by } => {
+                self.incidents
+                    .answer(&id, approve, &by, &mut self.actions, now)
+            }
             Command::Incidents => {
                 let (incidents, board) = self.incidents.views(now);
                 Reply::Incidents { incidents, board }

@@ -77,6 +77,8 @@ mod tests {
             reason: None,
             manual: false,
             false_alarm: false,
+            awaiting: None,
+            approved_by: None,
         }
     }
 

@@ -135,6 +135,14 @@ pub enum Command {
     Proposals,
     /// Open and recent incidents with the healing board (reads only).
     Incidents,
+    /// A person lets an incident's playbook run the steps it waits for (steps the
+    /// executor does not take: log cleanup, the page cache, a unit, a configured
+    /// command), or declines them (the incident is escalated).
+    AnswerIncident {
+        id: String,
+        approve: bool,
+        by: Actor,
+    },
     /// A new config for the running engine (SIGHUP); never from a client.
     #[serde(skip)]
     Reload {
@@ -153,7 +161,8 @@ impl Command {
             Command::Approve { by, .. }
             | Command::Reject { by, .. }
             | Command::SetShadow { by, .. }
-            | Command::Brake { by, .. } => *by = who,
+            | Command::Brake { by, .. }
+            | Command::AnswerIncident { by, .. } => *by = who,
             Command::TogglePause
             | Command::Proposals
             | Command::Incidents
@@ -382,6 +391,12 @@ pub struct IncidentView {
     /// A person (or the target's own recovery) found there was nothing to fix.
     #[serde(default)]
     pub false_alarm: bool,
+    /// The steps it waits for a person to allow (`vigil incidents --approve ID`).
+    #[serde(default)]
+    pub awaiting: Option<String>,
+    /// Who allowed them.
+    #[serde(default)]
+    pub approved_by: Option<String>,
 }
 
 /// The healing loop's record over one span (the last day, the last week).
