@@ -82,6 +82,22 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Open and recent incidents of the healing loop (evidence, diagnosis, playbook,
+    /// steps, verification) and the healing board. Reads only: from the daemon, or with
+    /// none running from the store, opened read-only
+    Incidents {
+        /// One JSON object ({incidents, board}) instead of text
+        #[arg(long)]
+        json: bool,
+        /// Allow the steps an incident waits for a person to allow (log cleanup, the
+        /// page cache, a unit, a configured command). Exit 0 allowed, 4 no such open
+        /// incident, 5 refused (not waiting)
+        #[arg(long, value_name = "ID", conflicts_with = "reject")]
+        approve: Option<String>,
+        /// Decline them: the incident is escalated
+        #[arg(long, value_name = "ID")]
+        reject: Option<String>,
+    },
     /// Approve a proposal. Exit 0 approved, 3 the proposal changed (stale version),
     /// 4 no such proposal, 5 refused (not waiting, or a risky one without --confirm), 1 error
     Approve {
@@ -297,6 +313,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Brake { release, reason }) => brake_cmd(&cli.global, release, &reason),
         Some(Cmd::Daemon) => daemon(&cli.global),
         Some(Cmd::Proposals { json }) => proposals_cmd(&cli.global, json),
+        Some(Cmd::Incidents {
+            approve: Some(id), ..
+        }) => answer_incident_cmd(&cli.global, &id, true),
+        Some(Cmd::Incidents {
+            reject: Some(id), ..
+        }) => answer_incident_cmd(&cli.global, &id, false),
+        Some(Cmd::Incidents { json, .. }) => incidents_cmd(&cli.global, json),
         Some(Cmd::Approve {
             id,
             version,
@@ -1000,6 +1023,65 @@ fn ask_engine(
         owner.stop().await;
         Ok(reply)
     })
+}
+
+/// A person's answer to an incident, through the engine that owns the host (the daemon,
+/// or this process taking the lock), audited under the caller's name.
+fn answer_incident_cmd(global: &Global, id: &str, approve: bool) -> anyhow::Result<ExitCode> {
+    let cmd = engine::Command::AnswerIncident {
+        id: id.to_string(),
+        approve,
+        by: vigil::audit::Actor::local(),
+    };
+    let reply = ask_engine(global, cmd, None)?;
+    let code = reply.exit_code();
+    if code == 0 {
+        println!("{}", reply.message());
+    } else {
+        eprintln!("vigil: {}", reply.message());
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The daemon's incidents, or with no engine running the store's, read-only: a read
+/// never takes the engine's lock, never proposes, audits or runs anything.
+fn incidents_cmd(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(global)?.config;
+    let (incidents, board) = runtime()?.block_on(async {
+        if let Some(socket) = engine::socket_path(&cfg) {
+            match client::request(&socket, engine::Command::Incidents).await {
+                Ok(vigil::protocol::Reply::Incidents { incidents, board }) => {
+                    return Ok((incidents, board));
+                }
+                Ok(other) => anyhow::bail!("{}", other.message()),
+                Err(client::AttachError::NoEngine(_)) => {}
+                Err(e) => anyhow::bail!("{e}"),
+            }
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let all = match engine::store_path(&cfg) {
+            Some(p) => vigil::store::incidents::read_only(&p, now - 7 * 86_400_000)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => Vec::new(),
+        };
+        let board = vigil::heal::board::board(&all, now);
+        // As the engine shows them: open ones first, then the latest closed.
+        let (mut open, closed): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|i| !i.state.is_final());
+        open.extend(closed.into_iter().take(30));
+        Ok((open, board))
+    })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"incidents": incidents, "board": board})
+            )?
+        );
+    } else {
+        print!("{}", vigil::heal::report::text(&incidents, &board));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn proposals_cmd(global: &Global, json: bool) -> anyhow::Result<ExitCode> {

@@ -188,3 +188,58 @@ fn the_selection_follows_its_proposal_when_rows_move() {
         other => panic!("expected api approved, got {other:?}"),
     }
 }
+
+fn incident(id: &str, awaiting: Option<&str>) -> vigil::protocol::IncidentView {
+    use vigil::protocol::{IncidentState, IncidentView};
+    IncidentView {
+        id: id.into(),
+        target: "/var/log/app".into(),
+        trigger: "disk-filling".into(),
+        state: IncidentState::Open,
+        started: 0,
+        opened: 0,
+        updated: 0,
+        closed: None,
+        evidence: vec![],
+        diagnosis: vec![],
+        playbook: Some("disk-full-of-logs".into()),
+        risk: Some("L2".into()),
+        steps: vec![],
+        verify: None,
+        reason: None,
+        manual: false,
+        false_alarm: false,
+        awaiting: awaiting.map(str::to_string),
+        approved_by: None,
+    }
+}
+
+#[test]
+fn in_the_incidents_view_a_asks_then_allows_the_selected_incident_and_r_declines_it() {
+    let mut s = snap(vec![entry("web", 1, Risk::Low)]);
+    s.incidents = vec![
+        incident("inc-2", None),
+        incident("inc-1", Some("delete-logs")),
+    ];
+    let mut a = app();
+    a.view = View::Incidents;
+    // The first row waits for nothing: nothing is sent, the note says why.
+    assert_eq!(a.on_key(&key('a'), &s), None);
+    assert_eq!(a.note, Some(Msg::NotWaiting));
+    assert_eq!(a.view, View::Incidents, "the key does not leave the view");
+    a.on_key(&code(KeyCode::Down), &s);
+    assert_eq!(a.on_key(&key('a'), &s), None, "a question first");
+    assert!(matches!(a.dialog, Some(Dialog::YesNo { .. })));
+    let cmd = a.on_key(&key('y'), &s);
+    assert!(
+        matches!(&cmd, Some(Command::AnswerIncident { id, approve: true, .. }) if id == "inc-1"),
+        "{cmd:?}"
+    );
+    let cmd = a.on_key(&key('r'), &s);
+    assert!(
+        matches!(&cmd, Some(Command::AnswerIncident { id, approve: false, .. }) if id == "inc-1"),
+        "{cmd:?}"
+    );
+    // The Actions view's queue is untouched by all this.
+    assert_eq!(a.selected, None);
+}

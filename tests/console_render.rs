@@ -401,3 +401,110 @@ fn the_actions_view_shows_a_proposal_with_its_price_and_reason() {
     assert!(screen.contains("do nothing"), "{screen}");
     insta::assert_snapshot!("actions_120x40", screen);
 }
+
+fn incident() -> vigil::protocol::IncidentView {
+    use vigil::protocol::*;
+    IncidentView {
+        id: "inc-1-1".into(),
+        target: "api-1".into(),
+        trigger: "memory-leak".into(),
+        state: IncidentState::RolledBack,
+        started: 1_000,
+        opened: 60_000,
+        updated: 90_000,
+        closed: Some(90_000),
+        evidence: vec![
+            IncidentEvidence {
+                name: "container_mem_pct".into(),
+                value: 71.5,
+            },
+            IncidentEvidence {
+                name: "growth_per_hour".into(),
+                value: 12.0,
+            },
+        ],
+        diagnosis: vec!["memory grows steadily: a leak".into()],
+        playbook: Some("memory-leak".into()),
+        risk: Some("L2".into()),
+        steps: vec![
+            IncidentStep {
+                name: "restart-container".into(),
+                text: "restart container api-1".into(),
+                state: StepState::Done,
+                rollback: false,
+                proposal: Some(("heal:api-1".into(), 1)),
+                note: Some("restarted".into()),
+                at: Some(70_000),
+            },
+            IncidentStep {
+                name: "recreate-container".into(),
+                text: "remove container api-1 and create it again".into(),
+                state: StepState::Done,
+                rollback: true,
+                proposal: Some(("rollback:api-1".into(), 1)),
+                note: None,
+                at: Some(80_000),
+            },
+        ],
+        verify: Some(IncidentVerify {
+            text: "container_mem_pct must fall by 30% within 2m".into(),
+            metric: "container_mem_pct".into(),
+            before: Some(71.5),
+            last: Some(69.0),
+            deadline: Some(190_000),
+            passed: Some(false),
+        }),
+        reason: Some("not verified: container_mem_pct was 71.5, is 69.0; rolled back and escalated to a person".into()),
+        manual: false,
+        false_alarm: false,
+        awaiting: None,
+        approved_by: None,
+    }
+}
+
+#[test]
+fn the_incidents_view_shows_evidence_diagnosis_steps_verification_and_the_board() {
+    let mut snap = snapshot();
+    snap.incidents = vec![incident()];
+    snap.healing = vigil::heal::board::board(&snap.incidents, 100_000);
+    let mut a = app("mono", Lang::En);
+    a.view = View::Incidents;
+    let screen = text(&render(&a, &snap, 160, 40));
+    for want in [
+        "6 Incidents",
+        "Healing board",
+        "rolled back 1",
+        "memory-leak",
+        "Evidence: container_mem_pct=71.50  growth_per_hour=12",
+        "Diagnosis: memory grows steadily: a leak",
+        "Playbook: memory-leak (L2)",
+        "• done     restart container api-1 — restarted",
+        "↩ rollback done     remove container api-1 and create it again",
+        "Verification: container_mem_pct must fall by 30% within 2m  (before 71.50, now 69)  failed",
+        "rolled back and escalated to a person",
+    ] {
+        assert!(screen.contains(want), "{want:?} not on\n{screen}");
+    }
+    let mut zh = app("mono", Lang::ZhCn);
+    zh.view = View::Incidents;
+    let screen = text(&render(&zh, &snap, 160, 40));
+    for want in [
+        "6 事件",
+        "自愈看板",
+        "已回滚",
+        "证据",
+        "诊断",
+        "剧本",
+        "验证",
+        "完成",
+    ] {
+        assert!(screen.contains(want), "{want:?} not on\n{screen}");
+    }
+    // Nothing yet: a sentence, not an empty table.
+    snap.incidents.clear();
+    let screen = text(&render(&a, &snap, 120, 30));
+    assert!(
+        screen.contains("No incidents: nothing needed healing."),
+        "{screen}"
+    );
+}

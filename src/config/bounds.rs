@@ -13,6 +13,10 @@ pub const MAX_MEMORY_MIB: u64 = 16 << 20;
 pub const MAX_CPUS: f64 = 1024.0;
 /// Restarts counted in one heal window.
 pub const MAX_RESTARTS: u32 = 1000;
+/// Fixes under way at once.
+pub const MAX_FIXES: u32 = 64;
+/// Watched disks.
+pub const MAX_DISKS: usize = 64;
 /// Records between checkpoints of the audit chain.
 pub const MAX_CHECKPOINT_EVERY: u64 = 1_000_000;
 
@@ -27,6 +31,60 @@ pub fn problems(c: &Config) -> Vec<(String, String)> {
                 c.heal.max_restarts
             ),
         ));
+    }
+    if !(1..=MAX_FIXES).contains(&c.heal.max_fixes) {
+        out.push((
+            "heal.max_fixes".into(),
+            format!("between 1 and {MAX_FIXES} fixes, got {}", c.heal.max_fixes),
+        ));
+    }
+    if !(c.heal.disk_threshold_pct.is_finite()
+        && (0.0..=100.0).contains(&c.heal.disk_threshold_pct))
+    {
+        out.push((
+            "heal.disk_threshold_pct".into(),
+            format!(
+                "a share between 0 and 100, got {}",
+                c.heal.disk_threshold_pct
+            ),
+        ));
+    }
+    if !(c.heal.leak_min_growth_pct_per_hour.is_finite()
+        && c.heal.leak_min_growth_pct_per_hour > 0.0
+        && c.heal.leak_min_growth_pct_per_hour <= 1e6)
+    {
+        out.push((
+            "heal.leak_min_growth_pct_per_hour".into(),
+            format!(
+                "a positive number of points per hour, got {}",
+                c.heal.leak_min_growth_pct_per_hour
+            ),
+        ));
+    }
+    if c.heal.disks.len() > MAX_DISKS {
+        out.push((
+            "heal.disks".into(),
+            format!(
+                "at most {MAX_DISKS} watched disks, got {}",
+                c.heal.disks.len()
+            ),
+        ));
+    }
+    for (i, d) in c.heal.disks.iter().enumerate() {
+        if !d.path.is_absolute() {
+            out.push((
+                format!("heal.disks[{i}].path"),
+                format!("\"{}\" is not an absolute path", d.path.display()),
+            ));
+        }
+        if let Some(b) = d.budget_mib
+            && !(1..=MAX_MEMORY_MIB << 10).contains(&b)
+        {
+            out.push((
+                format!("heal.disks[{i}].budget_mib"),
+                format!("between 1 and {} MiB, got {b}", MAX_MEMORY_MIB << 10),
+            ));
+        }
     }
     if !(1..=MAX_CHECKPOINT_EVERY).contains(&c.audit.checkpoint_every) {
         out.push((
@@ -109,6 +167,22 @@ pub fn reset(c: &mut Config, keys: &[String]) -> Vec<String> {
     for k in keys {
         match k.as_str() {
             "heal.max_restarts" => c.heal.max_restarts = d.heal.max_restarts,
+            "heal.max_fixes" => c.heal.max_fixes = d.heal.max_fixes,
+            "heal.disk_threshold_pct" => c.heal.disk_threshold_pct = d.heal.disk_threshold_pct,
+            "heal.leak_min_growth_pct_per_hour" => {
+                c.heal.leak_min_growth_pct_per_hour = d.heal.leak_min_growth_pct_per_hour
+            }
+            "heal.disks" => c.heal.disks.truncate(MAX_DISKS),
+            k if k.starts_with("heal.disks[") => {
+                c.heal.disks.retain(|w| w.path.is_absolute());
+                for w in &mut c.heal.disks {
+                    if w.budget_mib
+                        .is_some_and(|b| b == 0 || b > MAX_MEMORY_MIB << 10)
+                    {
+                        w.budget_mib = None;
+                    }
+                }
+            }
             "audit.checkpoint_every" => c.audit.checkpoint_every = d.audit.checkpoint_every,
             _ => rest.push(k.clone()),
         }

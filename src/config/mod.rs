@@ -10,9 +10,9 @@ mod schema;
 pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
 pub use schema::{
-    ACTION_CLASSES, ApproveConfig, AuditConfig, Config, ConsoleConfig, DockerConfig, Flavor,
-    HealConfig, HuaweiConfig, HuaweiFlavor, HuaweiTarget, LogConfig, Mode, NotifyTarget, Probe,
-    ScaleTarget, StoreConfig, TargetKind, Template,
+    ACTION_CLASSES, ApproveConfig, AuditConfig, Config, ConsoleConfig, DiskWatch, DockerConfig,
+    Flavor, HealConfig, HuaweiConfig, HuaweiFlavor, HuaweiTarget, LogConfig, Mode, NotifyTarget,
+    Probe, ScaleTarget, StoreConfig, TargetKind, Template,
 };
 
 /// The annotated example shipped with vigil; `vigil config example` prints it.

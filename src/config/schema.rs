@@ -85,7 +85,8 @@ impl Default for AuditConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HealConfig {
-    /// Propose a restart when a watched container exits.
+    /// Open incidents and run their playbooks (a watched container that exits, a leak,
+    /// a filling disk).
     pub enabled: bool,
     /// Which containers are watched: members of docker-group targets, and containers
     /// carrying this label (any value).
@@ -98,6 +99,52 @@ pub struct HealConfig {
     /// within this long.
     #[serde(with = "super::duration")]
     pub verify_within: Duration,
+    /// Fixes under way at once, on the whole host; more wait.
+    pub max_fixes: u32,
+    /// After a fix on a target, the next fix on it waits this long.
+    #[serde(with = "super::duration")]
+    pub cooldown: Duration,
+    /// A problem that returns this soon after its fix verified is escalated, not fixed
+    /// again.
+    #[serde(with = "super::duration")]
+    pub watch: Duration,
+    /// The host's own disk (the disk_used_pct series and its forecast) opens incidents.
+    pub host_disk: bool,
+    /// More directories to watch: each either a filesystem (used share from statvfs) or,
+    /// with a budget, a directory whose size counts against it.
+    pub disks: Vec<DiskWatch>,
+    /// Used share (%) from which a disk's forecast time-to-full is read.
+    pub disk_threshold_pct: f64,
+    /// A disk forecast to be full within this long opens an incident.
+    #[serde(with = "super::duration")]
+    pub disk_horizon: Duration,
+    /// The trailing history a disk's growth is read from.
+    #[serde(with = "super::duration")]
+    pub disk_trend: Duration,
+    /// A container's memory must have grown this long to be a leak ...
+    #[serde(with = "super::duration")]
+    pub leak_min_span: Duration,
+    /// ... by at least this many points of its limit per hour.
+    pub leak_min_growth_pct_per_hour: f64,
+}
+
+/// A directory whose filling opens an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskWatch {
+    pub path: PathBuf,
+    /// The directory's size over this many MiB is its used share; unset: the share of
+    /// the filesystem it is on.
+    pub budget_mib: Option<u64>,
+}
+
+impl Default for DiskWatch {
+    fn default() -> Self {
+        DiskWatch {
+            path: PathBuf::from("/"),
+            budget_mib: None,
+        }
+    }
 }
 
 impl Default for HealConfig {
@@ -108,6 +155,16 @@ impl Default for HealConfig {
             max_restarts: 3,
             window: Duration::from_secs(600),
             verify_within: Duration::from_secs(30),
+            max_fixes: 2,
+            cooldown: Duration::from_secs(300),
+            watch: Duration::from_secs(600),
+            host_disk: true,
+            disks: Vec::new(),
+            disk_threshold_pct: 80.0,
+            disk_horizon: Duration::from_secs(24 * 3600),
+            disk_trend: Duration::from_secs(6 * 3600),
+            leak_min_span: Duration::from_secs(2 * 3600),
+            leak_min_growth_pct_per_hour: 0.2,
         }
     }
 }

@@ -15,15 +15,17 @@ pub enum View {
     Actions,
     Containers,
     Audit,
+    Incidents,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Overview,
         View::Forecast,
         View::Actions,
         View::Containers,
         View::Audit,
+        View::Incidents,
     ];
 
     pub fn title(self) -> Msg {
@@ -33,6 +35,7 @@ impl View {
             View::Actions => Msg::ViewActions,
             View::Containers => Msg::ViewContainers,
             View::Audit => Msg::ViewAudit,
+            View::Incidents => Msg::ViewIncidents,
         }
     }
 
@@ -65,6 +68,8 @@ pub struct App {
     /// The proposal under the cursor, by id: rows move as proposals come and go, and a
     /// key must act on the proposal that was looked at, not on whatever took its row.
     pub selected: Option<String>,
+    /// The row under the cursor in the Incidents view.
+    pub incident: usize,
     /// The detail pane shows the selected row (else the first waiting one).
     pub detail: bool,
     pub dialog: Option<Dialog>,
@@ -89,6 +94,7 @@ impl App {
             lang,
             quit: false,
             selected: None,
+            incident: 0,
             detail: false,
             dialog: None,
             note: None,
@@ -209,6 +215,12 @@ impl App {
             Action::PrevView => self.view = View::ALL[(self.view.index() + n - 1) % n],
             Action::GoToView(i) => self.view = View::ALL[i.min(n - 1)],
             Action::TogglePause => return Some(Command::TogglePause),
+            Action::Up if self.view == View::Incidents => {
+                self.incident = self.incident.saturating_sub(1);
+            }
+            Action::Down if self.view == View::Incidents => {
+                self.incident = (self.incident + 1).min(snap.incidents.len().saturating_sub(1));
+            }
             Action::Up => {
                 let i = self.selected_index(snap).saturating_sub(1);
                 self.select_row(snap, i);
@@ -218,6 +230,25 @@ impl App {
                 self.select_row(snap, i);
             }
             Action::Details => self.detail = !self.detail,
+            Action::Approve | Action::Reject if self.view == View::Incidents => {
+                let inc = snap.incidents.get(self.incident)?;
+                if inc.awaiting.is_none() {
+                    self.note = Some(Msg::NotWaiting);
+                    return None;
+                }
+                let cmd = Command::AnswerIncident {
+                    id: inc.id.clone(),
+                    approve: action == Action::Approve,
+                    by: self.actor.clone(),
+                };
+                if action == Action::Reject {
+                    return Some(cmd);
+                }
+                self.dialog = Some(Dialog::YesNo {
+                    question: Msg::ConfirmIncident,
+                    yes: Box::new(cmd),
+                });
+            }
             Action::Approve | Action::Reject => {
                 // Elsewhere the key only shows the queue: nobody approves what they
                 // have not seen.

@@ -9,6 +9,7 @@ pub mod containers_view;
 pub mod forecast_view;
 pub mod format;
 pub mod i18n;
+pub mod incidents_view;
 pub mod keymap;
 pub mod theme;
 pub mod ui;

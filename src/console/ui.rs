@@ -41,6 +41,7 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot) {
         View::Actions => super::actions_view::draw(f, app, snap, body),
         View::Containers => super::containers_view::draw(f, app, snap, body),
         View::Audit => super::audit_view::draw(f, app, snap, body),
+        View::Incidents => super::incidents_view::draw(f, app, snap, body),
     }
     draw_status(f, app, snap, status);
     if let Link::Lost { socket, reason } = &snap.link {

@@ -92,11 +92,9 @@ pub struct Actions {
     pub rx: mpsc::Receiver<ActionEvent>,
     /// Groups and containers with an action under way: not acted on twice.
     busy: HashSet<String>,
-    /// Restarts per container, for "N restarts within the window, then escalate".
-    restarts: HashMap<String, VecDeque<i64>>,
-    /// When each container was last seen running (a restart by hand counts too).
-    seen_running: HashMap<String, i64>,
     pub containers: Vec<ContainerInfo>,
+    /// Counts container listings, so the healing loop knows a new one came.
+    pub listed: u64,
     pub docker_error: Option<String>,
     listing: bool,
     /// The answer to the operator's last key: "changed: v3 is on screen now".
@@ -147,8 +145,7 @@ impl Actions {
             tx,
             rx,
             busy: HashSet::new(),
-            restarts: HashMap::new(),
-            seen_running: HashMap::new(),
+            listed: 0,
             containers: Vec::new(),
             docker_error: None,
             listing: false,
@@ -745,13 +742,9 @@ impl Actions {
                                 c
                             })
                             .collect();
-                        self.seen_running
-                            .retain(|n, _| list.iter().any(|c| &c.name == n));
-                        for c in list.iter().filter(|c| c.running()) {
-                            self.seen_running.insert(c.name.clone(), now);
-                        }
                         self.containers = list;
-                        self.heal_scan(now);
+                        // The healing loop (engine/incidents.rs) reads each new listing.
+                        self.listed += 1;
                     }
                     Err(e) => self.docker_error = Some(e.to_string()),
                 }
@@ -839,12 +832,6 @@ impl Actions {
                     format!("done: {summary}"),
                     o.summary.clone(),
                 ));
-                if let Action::Restart { container } | Action::Recreate { container } = &d.action {
-                    self.restarts
-                        .entry(container.clone())
-                        .or_default()
-                        .push_back(now);
-                }
                 self.start_verify(d);
                 self.message = Some(format!("{summary}: done, verifying"));
             }
@@ -944,118 +931,9 @@ impl Actions {
         }
     }
 
-    /// Containers that should run and do not: members of docker-group targets and
-    /// containers carrying the heal label.
-    fn watched(&self, c: &ContainerInfo) -> bool {
-        // The retiring half of a scale-in, the old half of a recreate: not to heal.
-        if docker::set_aside(&c.name) {
-            return false;
-        }
-        let in_group = c.group.as_ref().is_some_and(|g| {
-            self.cfg
-                .scale
-                .iter()
-                .any(|t| &t.name == g && t.kind == TargetKind::DockerGroup)
-        });
-        in_group || c.labels.contains_key(&self.cfg.heal.label)
-    }
-
-    fn heal_scan(&mut self, now: i64) {
-        if !self.cfg.heal.enabled {
-            return;
-        }
-        let window = self.cfg.heal.window.as_millis() as i64;
-        let down: Vec<ContainerInfo> = self
-            .containers
-            .iter()
-            .filter(|c| matches!(c.state.as_str(), "exited" | "dead") && self.watched(c))
-            .cloned()
-            .collect();
-        for c in down {
-            let id = format!("heal:{}", c.name);
-            if self.busy.contains(&c.name)
-                || c.group.as_ref().is_some_and(|g| self.busy.contains(g))
-                || self.queue.open_for(&id)
-                || self.answered_since_exit(&id, &c)
-            {
-                continue;
-            }
-            let recent = self.restarts.entry(c.name.clone()).or_default();
-            while recent.front().is_some_and(|&t| t < now - window) {
-                recent.pop_front();
-            }
-            let n = recent.len() as u32;
-            // "Exited (137) 2 seconds ago" → "exited (137)".
-            let what = c
-                .status
-                .split(')')
-                .next()
-                .map(|s| format!("{})", s.to_lowercase()))
-                .filter(|s| s.contains('('))
-                .unwrap_or_else(|| c.state.clone());
-            let p = if n < self.cfg.heal.max_restarts {
-                Proposal::repair(
-                    id,
-                    Action::Restart {
-                        container: c.name.clone(),
-                    },
-                    Rule::Heal,
-                    format!("{} {what}", c.name),
-                    None,
-                    Risk::Low,
-                    now,
-                )
-            } else {
-                // monit: "if N restarts within W then stop and alert".
-                self.notifier.send(Event::new(
-                    "failure",
-                    format!("{} keeps exiting: escalated", c.name),
-                    format!(
-                        "restarted {n}× within {}; vigil stops restarting it",
-                        humantime::format_duration(self.cfg.heal.window)
-                    ),
-                ));
-                Proposal::repair(
-                    id,
-                    Action::Recreate {
-                        container: c.name.clone(),
-                    },
-                    Rule::Heal,
-                    format!(
-                        "{} exited {}× within {}",
-                        c.name,
-                        n + 1,
-                        humantime::format_duration(self.cfg.heal.window)
-                    ),
-                    Some(format!(
-                        "restarted {n}× already: a person must look before more"
-                    )),
-                    Risk::High,
-                    now,
-                )
-            };
-            self.offer(p, now);
-        }
-    }
-
-    /// A person said no (or nobody answered) to healing this exit: do not ask again
-    /// until the container has run since.
-    fn answered_since_exit(&self, id: &str, c: &ContainerInfo) -> bool {
-        let Some(Some(last)) = self
-            .queue
-            .next_version(id)
-            .checked_sub(1)
-            .filter(|v| *v > 0)
-            .map(|v| self.queue.get(id, v).ok().flatten())
-        else {
-            return false;
-        };
-        let refused = matches!(last.state, State::Rejected | State::Expired);
-        let still_same_exit = self
-            .seen_running
-            .get(&c.name)
-            .is_none_or(|&t| t <= last.updated);
-        refused && still_same_exit
+    /// Tells the webhooks (the healing loop's escalations and L2 fixes).
+    pub fn notify(&self, ev: Event) {
+        self.notifier.send(ev);
     }
 
     /// Running members of each group, as its own executor reports them: Docker

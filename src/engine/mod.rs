@@ -6,6 +6,8 @@ mod clock;
 mod cloud;
 mod executors;
 pub mod forecasts;
+pub mod incidents;
+mod steps;
 pub mod view;
 
 pub use crate::protocol::{
@@ -70,6 +72,8 @@ pub struct Engine {
     collect_error: Option<String>,
     actions: actions::Actions,
     published_changes: u64,
+    incidents: incidents::Incidents,
+    published_incidents: u64,
 }
 
 pub fn retention(c: &Config) -> Retention {
@@ -189,6 +193,7 @@ impl Engine {
             text,
         }));
         let actions = actions::Actions::new(&config, db.as_deref(), notifier);
+        let incidents = incidents::Incidents::new(&config, db.as_deref(), now);
         let mut snap = Snapshot {
             host: host_info(),
             source: source.label(),
@@ -248,9 +253,12 @@ impl Engine {
             collect_error: None,
             actions,
             published_changes: u64::MAX,
+            incidents,
+            published_incidents: 0,
         };
         engine.publish_notices();
         engine.publish_actions();
+        engine.publish_incidents();
         (engine, rx)
     }
 
@@ -295,6 +303,10 @@ impl Engine {
                 }
                 Some(ev) = self.actions.rx.recv() => {
                     self.actions.on_event(ev, self.clock.now_ms());
+                    self.after_actions();
+                }
+                Some(ev) = self.incidents.rx.recv() => {
+                    self.incidents.on_event(ev, &mut self.actions, self.clock.now_ms());
                     self.after_actions();
                 }
                 call = calls.recv(), if stopping.is_none() => match call {
@@ -347,14 +359,22 @@ impl Engine {
     /// Handles one result of the action side (an execution, a verification, a container
     /// listing), waiting at most `wait`; false if none came. `run` does this itself.
     pub async fn pump(&mut self, wait: Duration) -> bool {
-        match tokio::time::timeout(wait, self.actions.rx.recv()).await {
-            Ok(Some(ev)) => {
-                self.actions.on_event(ev, self.clock.now_ms());
-                self.after_actions();
-                true
+        let got = tokio::time::timeout(wait, async {
+            tokio::select! {
+                Some(ev) = self.actions.rx.recv() => Some(Ok(ev)),
+                Some(ev) = self.incidents.rx.recv() => Some(Err(ev)),
+                else => None,
             }
-            _ => false,
+        })
+        .await;
+        let now = self.clock.now_ms();
+        match got {
+            Ok(Some(Ok(ev))) => self.actions.on_event(ev, now),
+            Ok(Some(Err(ev))) => self.incidents.on_event(ev, &mut self.actions, now),
+            _ => return false,
         }
+        self.after_actions();
+        true
     }
 
     /// What the console (or a daemon client) asks for, and the engine's answer.
@@ -420,6 +440,14 @@ impl Engine {
             Command::Proposals => Reply::Proposals {
                 entries: view::entries(&self.actions.board()),
             },
+            Command::AnswerIncident { id, approve, by } => {
+                self.incidents
+                    .answer(&id, approve, &by, &mut self.actions, now)
+            }
+            Command::Incidents => {
+                let (incidents, board) = self.incidents.views(now);
+                Reply::Incidents { incidents, board }
+            }
             Command::Reload { config, problems } => self.reload(*config, problems),
             Command::Shutdown => Reply::Done {
                 message: "stopping".into(),
@@ -538,6 +566,7 @@ impl Engine {
             })
             .collect();
         let mode_changed = config.mode != self.config.mode;
+        self.incidents.reconfigure(&config);
         for p in self.actions.reconfigure(&config, &host_info().name) {
             tracing::warn!("notify: {p}");
         }
@@ -579,6 +608,7 @@ impl Engine {
     /// Publishes the action side when it changed, and lets the plans follow the real
     /// size of the groups.
     fn after_actions(&mut self) {
+        self.heal();
         if self.tx.borrow().mode == Mode::Live {
             let counts = self.actions.group_counts();
             for plan in &mut self.plans {
@@ -593,6 +623,36 @@ impl Engine {
         }
         self.publish_actions();
         self.publish_notices();
+    }
+
+    /// One pass of the healing loop over what the engine knows now, and the incidents
+    /// published when they changed.
+    fn heal(&mut self) {
+        let now = self.clock.now_ms();
+        {
+            let snap = self.tx.borrow();
+            let ctx = incidents::Context {
+                history: &snap.history,
+                latest: snap.latest.as_ref(),
+                forecasts: &self.forecasts.latest,
+            };
+            self.incidents.advance(&mut self.actions, &ctx, now);
+        }
+        self.publish_incidents();
+    }
+
+    fn publish_incidents(&mut self) {
+        if self.incidents.changes == self.published_incidents {
+            return;
+        }
+        let now = self.clock.now_ms();
+        self.published_incidents = self.incidents.changes;
+        let (list, board) = self.incidents.views(now);
+        self.tx.send_modify(|s| {
+            s.incidents = list;
+            s.healing = board;
+            s.seq += 1;
+        });
     }
 
     fn publish_actions(&mut self) {
@@ -646,6 +706,7 @@ impl Engine {
             self.actions.read_cloud(now);
         }
         self.actions.expire(now);
+        self.incidents.read_disks(now);
         self.ticks += 1;
         let collected = match &mut self.source {
             Source::Host(c) => c.collect(now).map_err(|e| e.to_string()),
@@ -793,6 +854,12 @@ impl Engine {
             notices.push(Notice {
                 severity: Severity::Warn,
                 text: n.to_string(),
+            });
+        }
+        if let Some(n) = &self.incidents.notice {
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text: n.clone(),
             });
         }
         if let Some(n) = &self.actions.queue.notice {

@@ -2,15 +2,22 @@
 //! (its trigger), the typed steps it takes from an allowlist, its risk tier, how its
 //! outcome is verified and what undoes it. Parsing and validation are pure (`parse`,
 //! `guard`); `library` gathers the built-in playbooks and the user's; `dry_run` says in
-//! words what one would do; `cli` is `vigil playbook`. The engine wires incidents to
-//! playbooks; nothing here acts on the world.
+//! words what one would do; `cli` is `vigil playbook`. `diagnose` reads several signals
+//! together, `guardrails` holds the loop's limits, `outcome` judges a verification and
+//! `board` sums the loop's record. The engine wires incidents to playbooks
+//! (`engine/incidents.rs`); nothing here acts on the world.
 
+pub mod board;
 pub mod cli;
 pub mod config;
+pub mod diagnose;
 pub mod dry_run;
 pub mod guard;
+pub mod guardrails;
 pub mod library;
+pub mod outcome;
 pub mod parse;
+pub mod report;
 
 pub use config::PlaybooksConfig;
 pub use library::Library;

@@ -1,7 +1,7 @@
 //! A full snapshot on attach, then only what changed: an attached console costs a few
 //! hundred bytes a second, not the whole picture every tick.
 
-use super::view::{CloudGroup, HostInfo, Notice, Snapshot};
+use super::view::{CloudGroup, HealingBoard, HostInfo, IncidentView, Notice, Snapshot};
 use super::{ContainerInfo, Entry, Forecast, HostSample, Ledger, Metric, Mode, WINDOW_MS};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -83,6 +83,10 @@ pub struct Delta {
     pub message: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_tail: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incidents: Option<Vec<IncidentView>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healing: Option<HealingBoard>,
 }
 
 fn changed<T: PartialEq + Clone>(a: &T, b: &T) -> Option<T> {
@@ -131,6 +135,8 @@ impl Delta {
             cloud: changed(&prev.cloud, &cur.cloud),
             message: changed(&prev.message, &cur.message),
             audit_tail: changed(&prev.audit_tail, &cur.audit_tail),
+            incidents: changed(&prev.incidents, &cur.incidents),
+            healing: changed(&prev.healing, &cur.healing),
         };
         let nothing = Delta {
             from: d.from,
@@ -176,7 +182,9 @@ impl Delta {
             containers,
             cloud,
             message,
-            audit_tail
+            audit_tail,
+            incidents,
+            healing
         );
         if let Some(l) = self.latest {
             s.latest = Some(l);

@@ -17,6 +17,10 @@ pub use view::{
     CloudActivity, CloudGroup, CloudInstance, Command, HostInfo, Link, Notice, Reply, Severity,
     Snapshot,
 };
+pub use view::{
+    HealingBoard, HealingSpan, IncidentEvidence, IncidentState, IncidentStep, IncidentVerify,
+    IncidentView, StepState,
+};
 
 // The view types the console draws: re-exported here so that the console reaches them
 // only through the protocol.

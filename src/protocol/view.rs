@@ -74,6 +74,12 @@ pub struct Snapshot {
     /// How this console reaches its engine; set by the console's side, never sent.
     #[serde(skip)]
     pub link: Link,
+    /// Open incidents, then the latest closed ones, newest first.
+    #[serde(default)]
+    pub incidents: Vec<IncidentView>,
+    /// MTTR, success rate, false alarms, manual interventions, rollbacks.
+    #[serde(default)]
+    pub healing: HealingBoard,
 }
 
 /// A cloud group (a Huawei AS group) while an action on it is in flight, as the
@@ -177,6 +183,16 @@ pub enum Command {
     },
     /// The approval queue as it is now (reads only).
     Proposals,
+    /// Open and recent incidents with the healing board (reads only).
+    Incidents,
+    /// A person lets an incident's playbook run the steps it waits for (steps the
+    /// executor does not take: log cleanup, the page cache, a unit, a configured
+    /// command), or declines them (the incident is escalated).
+    AnswerIncident {
+        id: String,
+        approve: bool,
+        by: Actor,
+    },
     /// A new config for the running engine (SIGHUP); never from a client.
     #[serde(skip)]
     Reload {
@@ -195,9 +211,11 @@ impl Command {
             Command::Approve { by, .. }
             | Command::Reject { by, .. }
             | Command::SetShadow { by, .. }
-            | Command::Brake { by, .. } => *by = who,
+            | Command::Brake { by, .. }
+            | Command::AnswerIncident { by, .. } => *by = who,
             Command::TogglePause
             | Command::Proposals
+            | Command::Incidents
             | Command::Reload { .. }
             | Command::Shutdown => {}
         }
@@ -235,13 +253,20 @@ pub enum Reply {
     Proposals {
         entries: Vec<Entry>,
     },
+    Incidents {
+        incidents: Vec<IncidentView>,
+        board: HealingBoard,
+    },
 }
 
 impl Reply {
     /// The exit code of `vigil approve` / `reject` for this answer, for scripts.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Reply::Done { .. } | Reply::Decided { .. } | Reply::Proposals { .. } => 0,
+            Reply::Done { .. }
+            | Reply::Decided { .. }
+            | Reply::Proposals { .. }
+            | Reply::Incidents { .. } => 0,
             Reply::Stale { .. } => 3,
             Reply::NotFound { .. } => 4,
             Reply::Refused { .. } => 5,
@@ -255,6 +280,192 @@ impl Reply {
             Reply::NotFound { id } => format!("no proposal {id}"),
             Reply::Refused { reason } => format!("refused: {reason}"),
             Reply::Proposals { entries } => format!("{} proposals", entries.len()),
+            Reply::Incidents { incidents, .. } => format!("{} incidents", incidents.len()),
         }
     }
+}
+
+/// Where an incident is in the healing loop. Open, fixing and verifying are live; the
+/// other three are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncidentState {
+    /// Detected and diagnosed; its fix waits (for an approval, the cooldown or a free slot).
+    Open,
+    /// The playbook's steps are running.
+    Fixing,
+    /// The steps ran; the playbook's metric is being watched.
+    Verifying,
+    /// The metric moved as the playbook promised.
+    Resolved,
+    /// The fix did not help: the playbook's rollback ran, and a person was told.
+    RolledBack,
+    /// Handed to a person (not verified with nothing to undo, flapping, returned, refused).
+    Escalated,
+}
+
+impl IncidentState {
+    pub fn name(self) -> &'static str {
+        match self {
+            IncidentState::Open => "open",
+            IncidentState::Fixing => "fixing",
+            IncidentState::Verifying => "verifying",
+            IncidentState::Resolved => "resolved",
+            IncidentState::RolledBack => "rolled-back",
+            IncidentState::Escalated => "escalated",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            IncidentState::Resolved | IncidentState::RolledBack | IncidentState::Escalated
+        )
+    }
+
+    pub fn from_name(s: &str) -> Option<IncidentState> {
+        [
+            IncidentState::Open,
+            IncidentState::Fixing,
+            IncidentState::Verifying,
+            IncidentState::Resolved,
+            IncidentState::RolledBack,
+            IncidentState::Escalated,
+        ]
+        .into_iter()
+        .find(|st| st.name() == s)
+    }
+}
+
+/// Where one step of an incident's playbook is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepState {
+    Waiting,
+    /// Offered to the approval queue; waits for a person or an auto rule.
+    Proposed,
+    Running,
+    Done,
+    Failed,
+    /// Not run: shadow mode, the brake, a refusal, or an earlier step failed.
+    Skipped,
+}
+
+impl StepState {
+    pub fn name(self) -> &'static str {
+        match self {
+            StepState::Waiting => "waiting",
+            StepState::Proposed => "proposed",
+            StepState::Running => "running",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+        }
+    }
+}
+
+/// One number behind an incident, named, with its unit in the name (`_pct`, `_s`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvidence {
+    pub name: String,
+    pub value: f64,
+}
+
+/// One step of the playbook (or its rollback) as it ran on this incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentStep {
+    /// The step's name as the playbook writes it (restart-container, delete-logs, …).
+    pub name: String,
+    /// What it does to this target, in words.
+    pub text: String,
+    pub state: StepState,
+    /// A rollback step rather than a fix step.
+    #[serde(default)]
+    pub rollback: bool,
+    /// The approval-queue entry an executor step went through (id, version).
+    #[serde(default)]
+    pub proposal: Option<(String, u32)>,
+    /// What came of it.
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub at: Option<i64>,
+}
+
+/// The playbook's verification, as checked against live samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentVerify {
+    /// "container_mem_pct must fall by 30% within 2m".
+    pub text: String,
+    pub metric: String,
+    /// The metric when the fix started, and the last reading.
+    pub before: Option<f64>,
+    pub last: Option<f64>,
+    /// Unix ms by which it must have improved.
+    pub deadline: Option<i64>,
+    /// None while undecided.
+    pub passed: Option<bool>,
+}
+
+/// A problem vigil found on a target, what it thinks caused it, and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    /// `inc-<opened ms>-<n>`: unique, ordered by when it opened.
+    pub id: String,
+    /// The container, unit or path it is about.
+    pub target: String,
+    /// The finding that opened it (a playbook trigger: container-exited, memory-leak, …).
+    pub trigger: String,
+    pub state: IncidentState,
+    /// When the problem began, as far as the history shows (unix ms).
+    pub started: i64,
+    pub opened: i64,
+    pub updated: i64,
+    /// When it reached a final state.
+    #[serde(default)]
+    pub closed: Option<i64>,
+    pub evidence: Vec<IncidentEvidence>,
+    /// What the rules that read several signals together concluded, in words.
+    pub diagnosis: Vec<String>,
+    /// The playbook chosen (None: none fits; escalated).
+    pub playbook: Option<String>,
+    pub risk: Option<String>,
+    pub steps: Vec<IncidentStep>,
+    pub verify: Option<IncidentVerify>,
+    /// Why it waits, or why it was escalated, in words.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A person took part (approved, rejected or acted on an escalation).
+    #[serde(default)]
+    pub manual: bool,
+    /// A person (or the target's own recovery) found there was nothing to fix.
+    #[serde(default)]
+    pub false_alarm: bool,
+    /// The steps it waits for a person to allow (`vigil incidents --approve ID`).
+    #[serde(default)]
+    pub awaiting: Option<String>,
+    /// Who allowed them.
+    #[serde(default)]
+    pub approved_by: Option<String>,
+}
+
+/// The healing loop's record over one span (the last day, the last week).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealingSpan {
+    pub incidents: u32,
+    pub resolved: u32,
+    pub rolled_back: u32,
+    pub escalated: u32,
+    /// Mean time from the problem's start to resolved, seconds.
+    pub mttr_s: Option<f64>,
+    /// Resolved over those that reached a final state, 0..1.
+    pub success_rate: Option<f64>,
+    pub false_alarms: u32,
+    pub manual: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealingBoard {
+    pub day: HealingSpan,
+    pub week: HealingSpan,
 }

@@ -5,6 +5,8 @@
 //! The store never stops vigil: a corrupt or locked file leaves a notice and vigil
 //! keeps its history in memory.
 
+pub mod incidents;
+
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,0 +1,164 @@
+//! Diagnosis: rules that read several signals together and say, in words with their
+//! numbers, what probably happened. Pure: the engine hands in what it has.
+
+use super::Trigger;
+
+/// What the engine knows around a finding. A level is the series' median over the
+/// last hour, so "high" means high for this host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    pub cpu_pct: Option<f64>,
+    pub cpu_level: Option<f64>,
+    pub net_rx: Option<f64>,
+    pub net_rx_level: Option<f64>,
+    pub disk_write: Option<f64>,
+    pub disk_write_level: Option<f64>,
+    /// A container's exit code ("Exited (137) …").
+    pub exit_code: Option<i64>,
+    /// Restarts of the target within the flap window.
+    pub restarts: u32,
+    /// The one file that grew most since the last reading, and by how many bytes,
+    /// beside the directory's whole growth.
+    pub top_file: Option<(String, u64)>,
+    pub dir_growth: Option<u64>,
+}
+
+/// Several times its usual level (and not tiny).
+fn high(value: Option<f64>, level: Option<f64>, times: f64, floor: f64) -> Option<(f64, f64)> {
+    let (v, l) = (value?, level?);
+    (v >= floor && v >= times * l.max(f64::EPSILON)).then_some((v, l))
+}
+
+pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
+    let mut out = Vec::new();
+    match trigger {
+        Trigger::ContainerExited | Trigger::RestartLoop => {
+            out.push(match s.exit_code {
+                Some(0) => "exited cleanly (code 0): its own process ended".to_string(),
+                Some(137) => {
+                    "killed (code 137, SIGKILL): out of memory or killed from outside".to_string()
+                }
+                Some(143) => "stopped by SIGTERM (code 143)".to_string(),
+                Some(c) => format!("crashed with exit code {c}"),
+                None => "no longer running".to_string(),
+            });
+            if s.restarts > 0 {
+                out.push(format!(
+                    "restarted {} time(s) within the flap window already",
+                    s.restarts
+                ));
+            }
+        }
+        Trigger::MemoryLeak => {
+            out.push("memory grows steadily: a leak".to_string());
+            if let Some((w, l)) = high(s.disk_write, s.disk_write_level, 3.0, 1e6) {
+                out.push(format!(
+                    "with disk writes at {:.1} MB/s ({:.0}× the usual): a leak with write amplification",
+                    w / 1e6,
+                    w / l.max(1.0)
+                ));
+            }
+        }
+        Trigger::DiskFilling => {
+            out.push("the disk fills and is forecast to be full soon".to_string());
+            if let (Some((file, grew)), Some(all)) = (&s.top_file, s.dir_growth)
+                && all > 0
+                && *grew * 2 >= all
+            {
+                out.push(format!(
+                    "one file grew {:.1} MiB of the {:.1} MiB: a log explosion in {file}",
+                    *grew as f64 / 1_048_576.0,
+                    all as f64 / 1_048_576.0
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let (Some((c, _)), Some((n, nl))) = (
+        high(s.cpu_pct, s.cpu_level, 2.0, 85.0),
+        high(s.net_rx, s.net_rx_level, 3.0, 1e6),
+    ) {
+        out.push(format!(
+            "CPU at {c:.0}% with inbound traffic at {:.1} MB/s ({:.0}× the usual): a possible flood",
+            n / 1e6,
+            n / nl.max(1.0)
+        ));
+    }
+    out
+}
+
+/// "Exited (137) 2 seconds ago" → 137.
+pub fn exit_code(status: &str) -> Option<i64> {
+    let open = status.find('(')?;
+    let close = status[open..].find(')')? + open;
+    status[open + 1..close].trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_high_with_inbound_packets_high_is_a_possible_flood() {
+        let s = Signals {
+            cpu_pct: Some(97.0),
+            cpu_level: Some(20.0),
+            net_rx: Some(50e6),
+            net_rx_level: Some(1e6),
+            ..Signals::default()
+        };
+        let d = diagnose(Trigger::CpuRunaway, &s);
+        assert_eq!(
+            d,
+            vec!["CPU at 97% with inbound traffic at 50.0 MB/s (50× the usual): a possible flood"]
+        );
+        // High CPU alone is not a flood.
+        let calm = Signals {
+            net_rx: Some(1e6),
+            ..s
+        };
+        assert!(diagnose(Trigger::CpuRunaway, &calm).is_empty());
+    }
+
+    #[test]
+    fn a_leak_with_heavy_writes_is_write_amplification() {
+        let s = Signals {
+            disk_write: Some(40e6),
+            disk_write_level: Some(2e6),
+            ..Signals::default()
+        };
+        let d = diagnose(Trigger::MemoryLeak, &s);
+        assert_eq!(d.len(), 2);
+        assert!(d[1].ends_with("a leak with write amplification"), "{d:?}");
+    }
+
+    #[test]
+    fn one_file_growing_is_a_log_explosion() {
+        let s = Signals {
+            top_file: Some(("/var/log/app/debug.log".into(), 9 << 20)),
+            dir_growth: Some(10 << 20),
+            ..Signals::default()
+        };
+        let d = diagnose(Trigger::DiskFilling, &s);
+        assert_eq!(
+            d[1],
+            "one file grew 9.0 MiB of the 10.0 MiB: a log explosion in /var/log/app/debug.log"
+        );
+    }
+
+    #[test]
+    fn exit_codes_are_read_from_dockers_words() {
+        assert_eq!(exit_code("Exited (137) 2 seconds ago"), Some(137));
+        assert_eq!(exit_code("Up 3 minutes (healthy)"), None);
+        assert_eq!(
+            diagnose(
+                Trigger::ContainerExited,
+                &Signals {
+                    exit_code: Some(137),
+                    ..Signals::default()
+                }
+            )[0],
+            "killed (code 137, SIGKILL): out of memory or killed from outside"
+        );
+    }
+}
