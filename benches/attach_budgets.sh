@@ -113,12 +113,14 @@ measure "vigil daemon" "$daemon_pid" ""
 # 2 and 3: an attached console and bottom, each in its own 160×45 tmux server.
 env_line="env XDG_CONFIG_HOME=$XDG_CONFIG_HOME XDG_DATA_HOME=$XDG_DATA_HOME XDG_STATE_HOME=$XDG_STATE_HOME XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR TERM=xterm-256color LANG=C.UTF-8"
 tmux -L "$sock" -f /dev/null new-session -d -s console -x 160 -y 45 \
-  "exec $env_line $bin --config $dir/config.toml"
+  "exec $env_line $bin --config $dir/config.toml 2>$dir/console.err"
 tmux -L "$sock" pipe-pane -o -t console "cat >> $dir/console.bytes"
 tmux -L "$sock" new-session -d -s bottom -x 160 -y 45 \
   "exec $env_line HOME=$dir $btm --rate 1000"
 tmux -L "$sock" pipe-pane -o -t bottom "cat >> $dir/bottom.bytes"
 sleep 5
+tmux -L "$sock" has-session -t console 2>/dev/null ||
+  { echo "the console exited at once:" >&2; cat "$dir/console.err" >&2; exit 1; }
 console_pid=$(tmux -L "$sock" display -p -t console '#{pane_pid}')
 bottom_pid=$(tmux -L "$sock" display -p -t bottom '#{pane_pid}')
 tmux -L "$sock" capture-pane -p -t console | grep -qF "[attached]" ||

@@ -268,3 +268,29 @@ fn a_delta_with_a_time_at_the_edge_of_the_clock_does_not_panic_the_console() {
     Delta::apply(*d, &mut s);
     assert_eq!(s.history[&Metric::Cpu].len(), 1);
 }
+
+#[test]
+fn the_console_without_a_terminal_says_so_and_does_not_panic() {
+    // setsid: no controlling terminal either, as under cron or `ssh host vigil`.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = std::process::Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--replay")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/traces/ec2_cpu_utilization_ac20cd.csv"
+        ))
+        .env("XDG_CONFIG_HOME", d.join("config"))
+        .env("XDG_DATA_HOME", d.join("data"))
+        .env("XDG_STATE_HOME", d.join("state"))
+        .env("XDG_RUNTIME_DIR", d.join("run"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the console needs a terminal"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

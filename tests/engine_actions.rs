@@ -37,6 +37,9 @@ fn config(dir: &std::path::Path, group: &str, wants_max: bool) -> Config {
     c.daemon.brake = Some(dir.join("brake"));
     c.daemon.socket = Some(dir.join("vigil.sock"));
     c.audit.syslog = None;
+    // Only this test's group: another run's labelled containers on the same engine are
+    // none of this engine's business.
+    c.heal.label = format!("vigil.heal.ea{}", std::process::id());
     c.scale.push(ScaleTarget {
         metric: "mem_pct".into(),
         capacity: if wants_max { 0.01 } else { 1e9 },

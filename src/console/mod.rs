@@ -24,7 +24,18 @@ use tokio::signal::unix::{SignalKind, signal};
 /// restored on every way out, a panic included (ratatui's hook restores it before the
 /// panic message prints).
 pub async fn run(mut handle: Handle, mut app: App, mouse: bool) -> anyhow::Result<()> {
-    let mut terminal = ratatui::init();
+    // No terminal (a pipe, cron, `ssh host vigil` without -t): say so, never panic.
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            handle.send(Command::Shutdown).await;
+            anyhow::bail!(
+                "the console needs a terminal ({e}); for scripts use `vigil status`, \
+                 `vigil proposals` or `vigil daemon`"
+            )
+        }
+    };
     if mouse {
         crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
     }
