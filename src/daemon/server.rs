@@ -4,8 +4,8 @@
 
 use crate::audit::Actor;
 use crate::protocol::{
-    Call, ClientMsg, Command, Delta, Full, MAX_CLIENT_FRAME, PROTOCOL, Reply, ServerMsg, Snapshot,
-    codec, decode_client, encode, hello_versions, program_version,
+    Call, ClientMsg, Command, Delta, EngineCodec, Full, PROTOCOL, Reply, ServerMsg, Snapshot,
+    decode_client, encode, hello_versions, program_version,
 };
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -65,7 +65,7 @@ pub async fn serve(listener: UnixListener, engine: EngineLink) {
             }
             Err(_) => {
                 tokio::spawn(async move {
-                    let mut conn = Framed::new(stream, codec(MAX_CLIENT_FRAME));
+                    let mut conn = Framed::new(stream, EngineCodec::new());
                     let _ = conn
                         .send(encode(&refused(format!(
                             "{MAX_CLIENTS} clients are attached already"
@@ -108,7 +108,7 @@ fn peer(stream: &UnixStream) -> Option<Actor> {
     Some(Actor::for_uid(cred.uid()))
 }
 
-type Conn = Framed<UnixStream, tokio_util::codec::LengthDelimitedCodec>;
+type Conn = Framed<UnixStream, EngineCodec>;
 
 async fn send(conn: &mut Conn, bytes: bytes::Bytes) -> bool {
     matches!(
@@ -121,7 +121,7 @@ async fn client(stream: UnixStream, engine: EngineLink, mut deltas: broadcast::R
     let Some(who) = peer(&stream) else {
         return;
     };
-    let mut conn = Framed::new(stream, codec(MAX_CLIENT_FRAME));
+    let mut conn = Framed::new(stream, EngineCodec::new());
     let hello = match tokio::time::timeout(HELLO_WAIT, conn.next()).await {
         Ok(Some(Ok(b))) => b,
         _ => return,
@@ -259,5 +259,46 @@ async fn call(engine: &EngineLink, mut command: Command, who: &Actor) -> Reply {
         _ => Reply::Refused {
             reason: "the engine did not answer".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Metric, client};
+
+    /// An hour of one-second samples is far over a client's 64 KiB frame: the engine must
+    /// still send it whole to a console that attaches late.
+    #[tokio::test]
+    async fn a_console_attaching_late_gets_the_whole_hour_in_its_first_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigil.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut snap = Snapshot::default();
+        let hour: std::collections::VecDeque<(i64, f64)> = (0..3600)
+            .map(|i| (1_700_000_000_000 + i * 1000, i as f64 / 7.0))
+            .collect();
+        for m in [Metric::Cpu, Metric::Mem] {
+            snap.history.insert(m, hour.clone());
+        }
+        snap.seq = 1;
+        let (_stx, srx) = watch::channel(snap);
+        let (ctx, _crx) = mpsc::channel(1);
+        tokio::spawn(serve(
+            listener,
+            EngineLink {
+                snapshots: srx,
+                calls: ctx,
+            },
+        ));
+        let s = client::connect(&path, true).await.expect("attached");
+        let full = s.full.expect("a first snapshot");
+        let cpu = full
+            .history
+            .iter()
+            .find(|(m, _)| *m == Metric::Cpu)
+            .map(|(_, v)| v.len());
+        assert_eq!(cpu, Some(3600));
+        assert_eq!(full.history.len(), 2);
     }
 }

@@ -98,6 +98,47 @@ pub fn codec(max_frame: usize) -> LengthDelimitedCodec {
         .new_codec()
 }
 
+/// The engine's framing: what it reads is bounded as a client's frame (64 KiB), what it
+/// writes as a server's (a full snapshot carries an hour of every series, far more than
+/// 64 KiB). One `LengthDelimitedCodec` applies its one limit both ways, which would make
+/// the engine unable to send a console the picture after its first minutes.
+pub struct EngineCodec {
+    read: LengthDelimitedCodec,
+    write: LengthDelimitedCodec,
+}
+
+impl EngineCodec {
+    pub fn new() -> EngineCodec {
+        EngineCodec {
+            read: codec(MAX_CLIENT_FRAME),
+            write: codec(MAX_SERVER_FRAME),
+        }
+    }
+}
+
+impl Default for EngineCodec {
+    fn default() -> Self {
+        EngineCodec::new()
+    }
+}
+
+impl tokio_util::codec::Decoder for EngineCodec {
+    type Item = bytes::BytesMut;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        self.read.decode(src)
+    }
+}
+
+impl tokio_util::codec::Encoder<bytes::Bytes> for EngineCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: bytes::Bytes, dst: &mut bytes::BytesMut) -> Result<(), Self::Error> {
+        self.write.encode(item, dst)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FrameError {
     #[error("frame of {0} bytes is over the limit of {1}")]
