@@ -86,6 +86,9 @@ pub struct SeriesDetector {
     recent: SortedWindow,
     /// Points since the last flag, and the novelty that raised it.
     last_flag: Option<(usize, f64)>,
+    /// The current flat run has raised its alert: a stopped collector is one
+    /// incident however long it stays stopped, so the run is not news again.
+    flat_alerted: bool,
     run_start: Option<i64>,
 }
 
@@ -111,6 +114,7 @@ impl SeriesDetector {
             prev: None,
             recent: SortedWindow::new(cfg.baseline.recent),
             last_flag: None,
+            flat_alerted: false,
             run_start: None,
             cfg,
         }
@@ -137,6 +141,9 @@ impl SeriesDetector {
             .novelty
             .unwrap_or(0.0)
             .max(self.cfg.sustained_weight * b.sustained.unwrap_or(0.0));
+        if shape.as_ref().is_some_and(|s| s.run <= 1) {
+            self.flat_alerted = false;
+        }
         let shape_novelty = shape.as_ref().map(|s| self.shape_novelty(s));
         if b.novelty.is_some()
             && let Some(n) = shape_novelty
@@ -191,6 +198,13 @@ impl SeriesDetector {
         }
         let finding = flag.then(|| {
             self.last_flag = Some((0, novelty));
+            if shape
+                .as_ref()
+                .and_then(|s| s.flat_novelty)
+                .is_some_and(|n| n >= novelty)
+            {
+                self.flat_alerted = true;
+            }
             let mut evidence = vec![
                 ev("value", b.value),
                 ev("expected", b.expected),
@@ -235,8 +249,11 @@ impl SeriesDetector {
             .shape
             .as_ref()
             .map_or(1.0, |sh| sh.config().rough_weight);
-        s.flat_novelty
-            .unwrap_or(0.0)
-            .max(w * s.rough_novelty.unwrap_or(0.0))
+        let flat = if self.flat_alerted {
+            0.0
+        } else {
+            s.flat_novelty.unwrap_or(0.0)
+        };
+        flat.max(w * s.rough_novelty.unwrap_or(0.0))
     }
 }
