@@ -2,7 +2,8 @@
 # Window F1 and NAB standard score of `vigil backtest detect` beside the peers (rolling
 # 3-sigma, scikit-learn IsolationForest) on NAB's labelled traces, per category.
 #   VIGIL_NAB=DIR      the traces and labels.json [default: ../shared/data/nab]
-#   NAB_CODE=DIR       a NAB checkout, whose nab/sweeper.py scores [required]
+#   NAB_CODE=DIR       a NAB checkout, whose nab/sweeper.py scores [required]; its nab/ and
+#                      config/ folders are enough (e.g. `git archive HEAD nab config`)
 #   PEERS_PY=PYTHON    a python with scikit-learn and pandas [default: python3]
 #   PEERS_CACHE=DIR    keep the peers' scores between runs
 #   VIGIL_BIN=PATH     a vigil binary [default: a release build of this tree]

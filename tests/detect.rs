@@ -1,12 +1,16 @@
 //! The detectors on generated data (never ../shared): a spike, a level shift and a slow
 //! leak in a daily seasonal series are found with their start; a clean seasonal series
 //! raises nothing after warm-up; degenerate series score finitely; disk time-to-full
-//! fires before the disk is full; `vigil backtest detect` writes one row per trace row.
+//! fires before the disk is full; `vigil backtest detect` writes one row per trace row;
+//! the shape channels: a gauge stuck at its reading and a collector stopped at 0 are
+//! flagged soon (a nightly idle is not), an oscillation within the usual range is
+//! flagged, and bursts in a heavy-tailed write series raise few alerts.
 
 use assert_cmd::Command;
 use vigil::detect::checks::{self, ConnCheck, DiskCheck, LeakCheck};
 use vigil::detect::forest::{ForestConfig, Multivariate};
 use vigil::detect::series::{Judgement, SeriesConfig, SeriesDetector};
+use vigil::detect::shape::ShapeConfig;
 use vigil::detect::{Finding, FindingKind};
 use vigil::sim::detect_backtest::{self, Options};
 
@@ -420,4 +424,151 @@ fn a_malformed_trace_names_its_line() {
         .stderr(predicates::str::contains(
             "bad.csv:3: value: not a number: `abc`",
         ));
+}
+
+/// The findings raised at or after `from`.
+fn findings_from(j: &[Judgement], from: usize) -> Vec<&Finding> {
+    j[from.min(j.len())..]
+        .iter()
+        .filter_map(|j| j.finding.as_ref())
+        .collect()
+}
+
+#[test]
+fn a_gauge_stuck_at_its_last_reading_is_flagged_within_two_hours() {
+    // Eight ordinary days, then the collector stops and the value repeats its last
+    // reading: every sample is inside the usual range, only the flat line is news.
+    let mut v = seasonal(10, 21);
+    let at = 8 * DAY + 60;
+    let stuck = v[at - 1];
+    for x in &mut v[at..] {
+        *x = stuck;
+    }
+    let j = run(&v.iter().copied().map(Some).collect::<Vec<_>>());
+    let warm = SeriesConfig::for_step(STEP).baseline.warmup + DAY;
+    let before: Vec<usize> = flags(&j[..at]).into_iter().filter(|&i| i >= warm).collect();
+    assert_eq!(
+        before,
+        Vec::<usize>::new(),
+        "flags before the line went flat"
+    );
+    let f = findings_from(&j, at)
+        .into_iter()
+        .next()
+        .expect("the flat line is flagged");
+    let hours = (f.at - ts(at)) as f64 / 3_600_000.0;
+    assert!((0.0..=2.0).contains(&hours), "flagged {hours} h after");
+    let run_len = f.evidence("flat_run").expect("the run's length");
+    assert!(run_len >= 12.0, "a run of {run_len} points is not yet news");
+    assert!(f.evidence("flat_novelty").expect("flat novelty") >= 3.0);
+    // One alert for it, however long it stays flat.
+    assert_eq!(findings_from(&j, at).len(), 1, "one alert per incident");
+}
+
+#[test]
+fn a_nightly_idle_at_zero_is_ordinary_until_it_outlasts_every_night() {
+    // Idle at exactly 0 for two hours every night, busy otherwise; on day 9 the
+    // series stops at 0 for good.
+    let mut n = Noise(5);
+    let stop = 9 * DAY;
+    let v: Vec<Option<f64>> = (0..11 * DAY)
+        .map(|i| {
+            let idle = i % DAY < 24 || i >= stop;
+            Some(if idle { 0.0 } else { 40.0 + 5.0 * n.next() })
+        })
+        .collect();
+    let j = run(&v);
+    let warm = SeriesConfig::for_step(STEP).baseline.warmup + DAY;
+    let flat_before: Vec<i64> = findings_from(&j, warm)
+        .into_iter()
+        .filter(|f| f.at < ts(stop) && f.evidence("flat_novelty").is_some_and(|n| n >= 3.0))
+        .map(|f| f.at)
+        .collect();
+    assert_eq!(
+        flat_before,
+        Vec::<i64>::new(),
+        "a nightly idle flagged as flat"
+    );
+    // A stop at 0 begins like every night; it is news once it outlasts the nights
+    // (24 points) by the margin, and before another night has passed.
+    let f = findings_from(&j, stop + 24)
+        .into_iter()
+        .find(|f| f.evidence("flat_novelty").is_some_and(|n| n >= 3.0))
+        .expect("the stop is flagged");
+    let after = (f.at - ts(stop)) / STEP;
+    assert!((24..=36).contains(&after), "flagged {after} points after");
+    assert_eq!(f.evidence("longest_past_run"), Some(24.0));
+}
+
+#[test]
+fn a_series_that_starts_to_oscillate_within_its_range_is_flagged() {
+    // From day 8 the series alternates ±3 around its usual course: no sample is far
+    // from the level or the season (noise σ is 1), but its steps are.
+    let mut v = seasonal(10, 31);
+    let at = 8 * DAY + 100;
+    for (k, x) in v[at..].iter_mut().enumerate() {
+        *x += if k % 2 == 0 { 3.0 } else { -3.0 };
+    }
+    let values: Vec<Option<f64>> = v.iter().copied().map(Some).collect();
+    let j = run(&values);
+    let f = findings_from(&j, at)
+        .into_iter()
+        .next()
+        .expect("the oscillation is flagged");
+    let hours = (f.at - ts(at)) as f64 / 3_600_000.0;
+    assert!((0.0..=2.0).contains(&hours), "flagged {hours} h after");
+    let w = ShapeConfig::for_step(STEP).rough_weight;
+    assert!(f.evidence("roughness_novelty").expect("roughness") * w >= 3.0);
+    // The baseline alone does not see it: the roughness channel is what found it.
+    let mut alone = SeriesDetector::with_shape("cpu_pct", SeriesConfig::for_step(STEP), None);
+    let without: Vec<usize> = values
+        .iter()
+        .enumerate()
+        .map(|(i, x)| alone.push(ts(i), *x, None))
+        .enumerate()
+        .filter(|(i, j)| *i >= at && *i < at + 24 && j.flag)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        without,
+        Vec::<usize>::new(),
+        "the point channels saw it alone"
+    );
+}
+
+#[test]
+fn bursts_in_a_heavy_tailed_write_series_raise_few_alerts() {
+    // Disk writes: idle at 0 most of the time, bursts of 10 kB to 1 GB (sizes spread
+    // evenly over five orders of magnitude) on one point in ten, for ten days.
+    let mut state = 77u64;
+    let mut u = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let v: Vec<Option<f64>> = (0..10 * DAY)
+        .map(|_| {
+            let burst = u() < 0.1;
+            Some(if burst {
+                10f64.powf(4.0 + 5.0 * u())
+            } else {
+                0.0
+            })
+        })
+        .collect();
+    let bursts = v.iter().filter(|x| x.is_some_and(|x| x > 0.0)).count();
+    assert!(bursts > 200, "{bursts} bursts");
+    let j = run(&v);
+    let warm = SeriesConfig::for_step(STEP).baseline.warmup + DAY;
+    let alerts = findings_from(&j, warm).len();
+    // Nine days of ordinary bursts (about 260): at most one alert every day and a
+    // half, none of them from the scale collapsing to 0 while the series idles (a
+    // finding's scale stays above a hundredth of the bursts' spread).
+    assert!(alerts <= 6, "{alerts} alerts on ordinary bursts");
+    for f in findings_from(&j, warm) {
+        let scale = f.evidence("scale").expect("scale");
+        assert!(scale > 1e3, "a scale of {scale} on bursts of 1e4..1e9");
+        assert!(f.score < 1.0, "a saturated score on an ordinary burst");
+    }
 }

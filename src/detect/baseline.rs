@@ -218,6 +218,7 @@ impl Baseline {
         // season's own errors understate the noise: it is judged in at least the
         // level's scale.
         let level_scale = self.cands[0].scale().unwrap_or(0.0);
+        let spread_floor = self.spread_floor();
         for (i, e) in expectations.iter().enumerate() {
             let (Some(e), Some(s)) = (e, self.cands[i].scale()) else {
                 continue;
@@ -226,7 +227,7 @@ impl Baseline {
             if self.cands[i].errors.len() < self.cfg.warmup.min(self.cfg.scale_window) && i != 0 {
                 continue;
             }
-            let floor = (e.abs() * 1e-6).max(1e-9);
+            let floor = (e.abs() * 1e-6).max(1e-9).max(spread_floor);
             let d = (x - e).abs() / s.max(floor);
             if best.is_none_or(|(_, _, _, bd)| d < bd) {
                 best = Some((i, *e, s, d));
@@ -242,7 +243,7 @@ impl Baseline {
         let (i, expected, scale, _) = best?;
         // A floor under the scale: a flat series has scale 0, and a change of one part
         // in a million of its level is not news.
-        let floor = (expected.abs() * 1e-6).max(1e-9);
+        let floor = (expected.abs() * 1e-6).max(1e-9).max(spread_floor);
         let deviation = (x - expected) / scale.max(floor);
         let novelty = (self.tail.len() >= self.cfg.warmup)
             .then(|| self.tail.quantile(self.cfg.tail_q))
@@ -263,6 +264,21 @@ impl Baseline {
             novelty,
             sustained,
         })
+    }
+
+    /// A floor under every scale from the day's spread (its 5th to 95th percentile):
+    /// a heavy-tailed series that idles at 0 between bursts has a median error of 0,
+    /// and without it the smallest write after an idle hour would be a billion scales
+    /// out. A hundredth of the day's spread is far below the noise of an ordinary
+    /// series, so only the idling ones feel it.
+    fn spread_floor(&self) -> f64 {
+        match (
+            self.day_values.quantile(0.95),
+            self.day_values.quantile(0.05),
+        ) {
+            (Some(hi), Some(lo)) => (hi - lo) * 0.01,
+            _ => 0.0,
+        }
     }
 
     /// The latest hour's mean distance from the median of the day before it, in that

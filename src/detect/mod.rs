@@ -9,6 +9,8 @@
 //!   network), refitted on a trailing window;
 //! - `series`: the per-series detector the backtest and the engine run: baseline and
 //!   forest scores fused, one alert per incident;
+//! - `shape`: changes of shape within the usual range (a value stuck or flat for longer
+//!   than ever before, a series that starts to oscillate);
 //! - `checks`: state and trend checks (disk above a threshold and filling, a steady
 //!   memory leak, connection exhaustion);
 //! - `window`: the bounded sorted window the medians and quantiles come from.
@@ -17,6 +19,7 @@ pub mod baseline;
 pub mod checks;
 pub mod forest;
 pub mod series;
+pub mod shape;
 pub mod window;
 
 use serde::{Deserialize, Serialize};

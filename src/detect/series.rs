@@ -8,6 +8,7 @@
 
 use super::baseline::{Baseline, BaselineConfig, BaselineScore};
 use super::forest::{ForestConfig, Multivariate};
+use super::shape::{Shape, ShapeConfig, ShapeScore};
 use super::window::SortedWindow;
 use super::{Finding, FindingKind, ev};
 
@@ -46,6 +47,9 @@ impl SeriesConfig {
     }
 }
 
+/// The largest novelty scored (0.99): see `SeriesDetector::push`.
+pub const MAX_NOVELTY: f64 = 100.0;
+
 /// Novelty (1 = the series' own tail quantile of deviations) → 0..1: u / (1 + u), so
 /// 1 is 0.5, 3 is 0.75, and large novelties stay apart (10 is 0.91, 100 is 0.99) for
 /// a threshold to tell them apart.
@@ -77,22 +81,40 @@ pub struct SeriesDetector {
     cfg: SeriesConfig,
     baseline: Baseline,
     forest: Option<Multivariate<4>>,
+    shape: Option<Shape>,
     prev: Option<f64>,
     recent: SortedWindow,
     /// Points since the last flag, and the novelty that raised it.
     last_flag: Option<(usize, f64)>,
+    /// The current flat run has raised its alert: a stopped collector is one
+    /// incident however long it stays stopped, so the run is not news again.
+    flat_alerted: bool,
     run_start: Option<i64>,
 }
 
 impl SeriesDetector {
+    /// The detector with its shape channels (flat line, roughness) configured for
+    /// the interval.
     pub fn new(subject: impl Into<String>, cfg: SeriesConfig) -> Self {
+        let shape = ShapeConfig::for_step(cfg.baseline.step_ms);
+        Self::with_shape(subject, cfg, Some(shape))
+    }
+
+    /// The detector with the given shape channels (None: the baseline alone).
+    pub fn with_shape(
+        subject: impl Into<String>,
+        cfg: SeriesConfig,
+        shape: Option<ShapeConfig>,
+    ) -> Self {
         SeriesDetector {
             subject: subject.into(),
+            shape: shape.map(Shape::new),
             baseline: Baseline::new(cfg.baseline.clone()),
             forest: cfg.forest.clone().map(Multivariate::new),
             prev: None,
             recent: SortedWindow::new(cfg.baseline.recent),
             last_flag: None,
+            flat_alerted: false,
             run_start: None,
             cfg,
         }
@@ -105,6 +127,7 @@ impl SeriesDetector {
             *since += 1;
         }
         let b = self.baseline.push(value, forecast);
+        let shape = self.shape.as_mut().and_then(|s| s.push(value));
         let Some(b) = b else {
             return Judgement {
                 ts,
@@ -118,6 +141,15 @@ impl SeriesDetector {
             .novelty
             .unwrap_or(0.0)
             .max(self.cfg.sustained_weight * b.sustained.unwrap_or(0.0));
+        if shape.as_ref().is_some_and(|s| s.run <= 1) {
+            self.flat_alerted = false;
+        }
+        let shape_novelty = shape.as_ref().map(|s| self.shape_novelty(s));
+        if b.novelty.is_some()
+            && let Some(n) = shape_novelty
+        {
+            novelty = novelty.max(n);
+        }
         let mut forest_novelty = None;
         if let Some(f) = &mut self.forest {
             let step = self.prev.map_or(0.0, |p| (b.value - p) / b.scale);
@@ -142,6 +174,10 @@ impl SeriesDetector {
         self.prev = Some(b.value);
         self.recent.push(b.value);
 
+        // Saturated: past this, a score cannot tell novelties apart anyway, and an
+        // idle series' first write after hours of zeros would otherwise escalate
+        // a billion-fold point after point, each escaping the damping.
+        let novelty = novelty.min(MAX_NOVELTY);
         if novelty >= self.cfg.onset {
             self.run_start.get_or_insert(ts);
         } else {
@@ -162,6 +198,13 @@ impl SeriesDetector {
         }
         let finding = flag.then(|| {
             self.last_flag = Some((0, novelty));
+            if shape
+                .as_ref()
+                .and_then(|s| s.flat_novelty)
+                .is_some_and(|n| n >= novelty)
+            {
+                self.flat_alerted = true;
+            }
             let mut evidence = vec![
                 ev("value", b.value),
                 ev("expected", b.expected),
@@ -169,6 +212,16 @@ impl SeriesDetector {
                 ev("deviation", b.deviation),
                 ev("novelty", novelty),
             ];
+            if let Some(s) = &shape {
+                evidence.push(ev("flat_run", s.run as f64));
+                evidence.push(ev("longest_past_run", s.longest_run as f64));
+                if let Some(n) = s.flat_novelty {
+                    evidence.push(ev("flat_novelty", n));
+                }
+                if let Some(n) = s.rough_novelty {
+                    evidence.push(ev("roughness_novelty", n));
+                }
+            }
             if let Some(n) = forest_novelty {
                 evidence.push(ev("forest_novelty", n));
             }
@@ -188,5 +241,19 @@ impl SeriesDetector {
             baseline: Some(b),
             finding,
         }
+    }
+
+    /// The shape channels' novelty, in the same units as the baseline's.
+    fn shape_novelty(&self, s: &ShapeScore) -> f64 {
+        let w = self
+            .shape
+            .as_ref()
+            .map_or(1.0, |sh| sh.config().rough_weight);
+        let flat = if self.flat_alerted {
+            0.0
+        } else {
+            s.flat_novelty.unwrap_or(0.0)
+        };
+        flat.max(w * s.rough_novelty.unwrap_or(0.0))
     }
 }
