@@ -187,6 +187,17 @@ impl Forecaster {
         &self.cfg.horizons
     }
 
+    /// The name of every slot the forecaster scores: its models, then the blend.
+    pub fn slot_names(&self) -> Vec<&'static str> {
+        (0..=self.models.len()).map(|i| self.slot_name(i)).collect()
+    }
+
+    /// Every slot's forecast from the last `push`, per horizon (`None` where a model
+    /// could not predict yet): for analysing how the forecasts are combined.
+    pub fn last_by_model(&self) -> Option<&[Option<Vec<f64>>]> {
+        self.pending.back().map(|p| p.by_model.as_slice())
+    }
+
     fn history(&self) -> History<'_> {
         History {
             values: &self.values,
