@@ -62,6 +62,31 @@ def rules(P, A, h):
         w = np.exp(z)
         c = np.nansum(np.where(avail, P, 0.0) * w, axis=1) / np.maximum(w.sum(axis=1), 1e-300)
         out[f"soft{tau}"] = np.where(w.sum(axis=1) > 0, c, pick)
+    # Stacking over a grid: every single model and every pair's convex combination at
+    # weights 1/4, 1/2, 3/4, the one with the lowest recent MAE leads.
+    nm = P.shape[1]
+    for win in (288, 576):
+        cands = [P[:, j] for j in range(nm)]
+        for i in range(nm):
+            for j in range(i + 1, nm):
+                for w in (0.25, 0.5, 0.75):
+                    cands.append(w * P[:, i] + (1 - w) * P[:, j])
+        C = np.column_stack(cands)
+        mc = np.column_stack([known(np.abs(A - C[:, j]), h, win, "mean") for j in range(C.shape[1])])
+        mc = np.where(~np.isnan(C) & ~np.isnan(mc), mc, np.inf)
+        b = np.argmin(mc, axis=1)
+        v = C[np.arange(len(C)), b]
+        out[f"pairs{win}"] = np.where(np.isfinite(mc.min(axis=1)), v, pick)
+    # The same grid scored by an exponentially weighted mean absolute error (constant
+    # memory per candidate, as the forecaster keeps it).
+    for span in (288, 576):
+        alpha = 1.0 / span
+        E2 = np.abs(A[:, None] - C)
+        ew = pd.DataFrame(E2).ewm(alpha=alpha, adjust=True, ignore_na=True, min_periods=20).mean().shift(h).values
+        ew = np.where(~np.isnan(C) & ~np.isnan(ew), ew, np.inf)
+        b = np.argmin(ew, axis=1)
+        v = C[np.arange(len(C)), b]
+        out[f"pairsEW{span}"] = np.where(np.isfinite(ew.min(axis=1)), v, pick)
     # Longer and shorter selection windows.
     for win in (96, 576, 1152):
         mw = np.column_stack([known(E[:, j], h, win, "mean") for j in range(P.shape[1])])
@@ -75,6 +100,40 @@ def rules(P, A, h):
 def band(point, A, h, lo_q=0.1, hi_q=0.9, window=500):
     e = A - point
     return point + known_q(e, h, window, lo_q), point + known_q(e, h, window, hi_q)
+
+
+def aci_band(point, A, h, step=0.005, window=500, want=(0.1, 0.9)):
+    """The band as the forecaster sets it: quantiles of the last `window` errors of the
+    point given, each edge's quantile moved by `step` per crossing (adaptive conformal)."""
+    import bisect
+    from collections import deque
+    n = len(point)
+    lo = np.full(n, np.nan)
+    hi = np.full(n, np.nan)
+    errs, srt = deque(), []
+    ql, qh = want
+    for t in range(n):
+        o = t - h  # its actual arrives now
+        if o >= 0 and np.isfinite(point[o]):
+            e = A[o] - point[o]
+            if len(errs) == window:
+                old = errs.popleft()
+                del srt[bisect.bisect_left(srt, old)]
+            errs.append(e)
+            bisect.insort(srt, e)
+            if np.isfinite(lo[o]):
+                below, above = float(A[o] < lo[o]), float(A[o] > hi[o])
+                ql = min(max(ql - step * (below - want[0]), 0.0), 0.5)
+                qh = min(max(qh + step * (above - (1 - want[1])), 0.5), 1.0)
+        if len(srt) >= 10 and np.isfinite(point[t]):
+            def q(x):
+                pos = x * (len(srt) - 1)
+                i = int(pos)
+                f = pos - i
+                return srt[i] * (1 - f) + srt[i + 1] * f if i + 1 < len(srt) else srt[i]
+            lo[t] = min(point[t] + q(ql), point[t])
+            hi[t] = max(point[t] + q(qh), point[t])
+    return lo, hi
 
 
 def main():
@@ -102,11 +161,14 @@ def main():
             test = (origins >= n_train - 1) & (origins < n - max(hs))
             cands = rules(P, A, h)
             cands["vigil"] = q["point"].values
+            cands["select+aci"] = cands["select"]
             for r, pt in cands.items():
                 mase = np.mean(np.abs(A[test] - pt[test])) / scale
                 res.setdefault(r, {}).setdefault(name, [None] * len(hs))[k] = mase
                 if r == "vigil":
                     lo, hi = q["lo"].values, q["hi"].values
+                elif r == "select+aci":
+                    lo, hi = aci_band(pt, A, h)
                 else:
                     lo, hi = band(pt, A, h)
                 inside = (lo[test] <= A[test]) & (A[test] <= hi[test])
@@ -124,9 +186,11 @@ def main():
         cs = " cov " + "/".join(f"{x * 100:.1f}" for x in c) if c is not None else ""
         print(f"{r:22} MASE " + " ".join(f"{x:.3f}" for x in m) + cs)
     if len(sys.argv) > 0:
-        print("\nper trace (vigil, select, inv2, top2)")
+        print("\nper trace: MASE vigil, then coverage vigil, select (conformal), select+aci")
         for n in names:
-            print(f"{n[:40]:40} " + "  ".join("/".join(f"{v:.3f}" for v in res[r][n]) for r in ("vigil", "select", "inv2", "top2") if r in res))
+            print(f"{n[:40]:40} " + "/".join(f"{v:.3f}" for v in res["vigil"][n]) + "  "
+                  + "  ".join("/".join(f"{v * 100:.1f}" for v in cover[r][n])
+                              for r in ("vigil", "select", "select+aci")))
 
 
 if __name__ == "__main__":

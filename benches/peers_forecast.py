@@ -31,10 +31,15 @@ def load(path):
     gaps = df["ts"].diff().dropna().dt.total_seconds()
     step = gaps.mode().min()
     t0 = df["ts"].iloc[0]
-    idx = np.rint((df["ts"] - t0).dt.total_seconds() / step).astype(int)
-    n = idx.iloc[-1] + 1
+    # Exactly vigil's grid (src/sim/trace.rs `regularise`), so that both are scored on
+    # the same points: the slots span whole steps from the first row, a row snaps to the
+    # nearest slot with halves rounded away from zero (Rust's `round`, not numpy's
+    # half-to-even), the last slot takes what rounds past it, and a later row wins a slot.
+    secs = (df["ts"] - t0).dt.total_seconds().values
+    n = int(secs[-1] // step) + 1
+    idx = np.minimum(np.floor(secs / step + 0.5).astype(int), n - 1)
     y = np.full(n, np.nan)
-    y[idx.values] = df["v"].values
+    y[idx] = df["v"].values
     y = pd.Series(y).interpolate(limit_direction="both").values
     return y, step, t0.value // 10**6
 
