@@ -432,7 +432,21 @@ fn the_band_widens_when_the_noise_grows_and_keeps_its_coverage() {
         values,
     };
     let (rows, _) = backtest::forecast(&t, &[1, 12], Some("linear")).unwrap();
+    let width = |from: usize, to: usize, h: usize| {
+        let w: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.horizon == h && (from..to).contains(&r.origin))
+            .map(|r| r.hi - r.lo)
+            .collect();
+        w.iter().sum::<f64>() / w.len() as f64
+    };
     for h in [1, 12] {
+        let before = width(6 * DAY, 7 * DAY, h);
+        let after = width(8 * DAY, 9 * DAY, h);
+        assert!(
+            after > 2.0 * before,
+            "{h} steps ahead: the band went from {before:.2} to {after:.2} wide"
+        );
         let last: Vec<&backtest::PredRow> = rows
             .iter()
             .filter(|r| r.horizon == h && r.origin >= 7 * DAY + DAY / 2)
@@ -442,8 +456,10 @@ fn the_band_widens_when_the_noise_grows_and_keeps_its_coverage() {
             .filter(|r| r.lo <= r.actual && r.actual <= r.hi)
             .count() as f64
             / last.len() as f64;
+        // ~430 origins whose 12-step errors overlap: a coverage estimate this short is
+        // ±0.04 about its mean, so the bounds are the target band widened by that.
         assert!(
-            (0.75..=0.85).contains(&inside),
+            (0.71..=0.89).contains(&inside),
             "{h} steps ahead, after the noise grew: coverage {inside:.3}"
         );
     }
