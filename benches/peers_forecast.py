@@ -7,7 +7,12 @@ origins and the same scores as `vigil backtest forecast` (../shared/EVAL.md §1)
         [--models naive,LightGBM,AutoETS,AutoARIMA]
         [--stride K]    # every K-th origin only, to be quick; 1 = all of them
         [--vigil]       # also run `vigil backtest forecast` (release build) on the same traces
-Prints mean MASE per horizon over the traces, band coverage, and seconds per origin.
+        [--save DIR]    # keep each (model, trace) result in DIR/results.jsonl as it finishes,
+                        # reuse what is there (a long run resumes), and keep vigil's
+                        # predictions and every model's (--models-out) in DIR
+        [--vigil-bin PATH]  # another vigil build (default target/release/vigil)
+Prints mean MASE per horizon over the traces, band coverage, and seconds per origin, then
+MASE per trace and horizon beside naive's.
 LightGBM is configured as ../shared/data/README.md describes the peer to beat.
 """
 import argparse, glob, math, os, time, warnings
@@ -26,10 +31,15 @@ def load(path):
     gaps = df["ts"].diff().dropna().dt.total_seconds()
     step = gaps.mode().min()
     t0 = df["ts"].iloc[0]
-    idx = np.rint((df["ts"] - t0).dt.total_seconds() / step).astype(int)
-    n = idx.iloc[-1] + 1
+    # Exactly vigil's grid (src/sim/trace.rs `regularise`), so that both are scored on
+    # the same points: the slots span whole steps from the first row, a row snaps to the
+    # nearest slot with halves rounded away from zero (Rust's `round`, not numpy's
+    # half-to-even), the last slot takes what rounds past it, and a later row wins a slot.
+    secs = (df["ts"] - t0).dt.total_seconds().values
+    n = int(secs[-1] // step) + 1
+    idx = np.minimum(np.floor(secs / step + 0.5).astype(int), n - 1)
     y = np.full(n, np.nan)
-    y[idx.values] = df["v"].values
+    y[idx] = df["v"].values
     y = pd.Series(y).interpolate(limit_direction="both").values
     return y, step, t0.value // 10**6
 
@@ -119,15 +129,17 @@ def lightgbm_origins(y, ts0, step, hs, origins):
     return out
 
 
-def vigil_origins(path, hs, origins):
+def vigil_origins(path, hs, origins, exe, save):
     """`vigil backtest forecast` on the trace (the release build): its points and bands
     per horizon, in origin order, for the same origins."""
     import subprocess, tempfile
-    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "vigil")
     with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "preds.csv")
+        name = os.path.basename(path)[:-4]
+        out = os.path.join(save or d, name + ".preds.csv")
+        extra = ["--models-out", os.path.join(save, name + ".models.csv")] if save else []
         subprocess.run([exe, "backtest", "forecast", "--trace", path, "--horizons",
-                        ",".join(map(str, hs)), "--out", out], check=True, capture_output=True)
+                        ",".join(map(str, hs)), "--out", out] + extra, check=True,
+                       capture_output=True)
         p = pd.read_csv(out)
     res = {}
     for h in hs:
@@ -143,7 +155,19 @@ def main():
     ap.add_argument("--models", default="naive,LightGBM,AutoETS,AutoARIMA")
     ap.add_argument("--stride", type=int, default=1)
     ap.add_argument("--vigil", action="store_true")
+    ap.add_argument("--save")
+    ap.add_argument("--vigil-bin", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "vigil"))
     a = ap.parse_args()
+    import json
+    done = {}
+    if a.save:
+        os.makedirs(a.save, exist_ok=True)
+        log = os.path.join(a.save, "results.jsonl")
+        if os.path.exists(log):
+            for line in open(log):
+                r = json.loads(line)
+                done[(r["model"], r["trace"])] = r
     files = sorted(
         f for f in glob.glob(os.path.join(a.traces, "**", "*.csv"), recursive=True)
         if any(k in f for k in ("realAWSCloudwatch", "nasa_http", "bitbrains", "alibaba2018"))
@@ -153,6 +177,17 @@ def main():
     for model in models:
         mases, covs, secs, count, per_trace = [], [], 0.0, 0, []
         for f in files:
+            name = os.path.basename(f)[:-4]
+            if (model, name) in done and a.stride == done[(model, name)].get("stride", 1):
+                r = done[(model, name)]
+                mases.append(r["mase"])
+                per_trace.append((name, r["mase"]))
+                if r["coverage"]:
+                    covs.append(r["coverage"])
+                secs += r["seconds"]
+                count += r["origins"]
+                continue
+            secs_before, count_before = secs, count
             y, step, ts0 = load(f)
             hs = [1, 15, 60] if step == 60 else [1, 3, 12]
             day = int(86400 // step) if 86400 % step == 0 else None
@@ -167,7 +202,8 @@ def main():
                 t0 = time.perf_counter()
                 pts = ({h: (v, None, None) for h, v in
                         lightgbm_origins(y, ts0, step, hs, origins).items()}
-                       if model == "LightGBM" else vigil_origins(f, hs, origins))
+                       if model == "LightGBM"
+                       else vigil_origins(f, hs, origins, a.vigil_bin, a.save))
                 secs += time.perf_counter() - t0
                 count += len(origins)
                 for h in hs:
@@ -175,9 +211,12 @@ def main():
                     if pts[h][1] is not None:
                         hit[h] = (pts[h][1] <= y[origins + h]) & (y[origins + h] <= pts[h][2])
                 mases.append([np.mean(err[h]) / scale for h in hs])
-                per_trace.append((os.path.basename(f)[:-4], mases[-1]))
-                if len(hit[hs[0]]):
-                    covs.append([np.mean(hit[h]) for h in hs])
+                per_trace.append((name, mases[-1]))
+                cov = [float(np.mean(hit[h])) for h in hs] if len(hit[hs[0]]) else None
+                if cov:
+                    covs.append(cov)
+                record(a.save, model, name, mases[-1], cov, secs - secs_before,
+                       count - count_before, a.stride)
                 continue
             for t in range(n_train - 1, n - max(hs), a.stride):
                 t0 = time.perf_counter()
@@ -189,20 +228,40 @@ def main():
                     if lo is not None:
                         hit[h].append(lo[h - 1] <= y[t + h] <= hi[h - 1])
             mases.append([np.mean(err[h]) / scale for h in hs])
-            per_trace.append((os.path.basename(f)[:-4], mases[-1]))
-            if hit[hs[0]]:
-                covs.append([np.mean(hit[h]) for h in hs])
+            per_trace.append((name, mases[-1]))
+            cov = [float(np.mean(hit[h])) for h in hs] if hit[hs[0]] else None
+            if cov:
+                covs.append(cov)
+            record(a.save, model, name, mases[-1], cov, secs - secs_before,
+                   count - count_before, a.stride)
         m = np.mean(mases, axis=0)
         cov = ("/".join(f"{c * 100:.1f}%" for c in np.mean(covs, axis=0))) if covs else "-"
         print(f"{model:10} MASE {m[0]:.3f} {m[1]:.3f} {m[2]:.3f}  coverage {cov}  "
               f"{secs / max(count, 1) * 1000:.2f} ms/origin  ({len(files)} traces, stride {a.stride})",
               flush=True)
         table[model] = dict(per_trace)
-    # Per trace, mean MASE over the horizons: where each model stands against naive.
+    # Per trace and horizon: where each model stands against naive.
     names = [n for n in table[models[0]]]
-    print(f"\n{'trace':42} " + " ".join(f"{m[:9]:>9}" for m in models))
+    print(f"\nMASE per trace, horizons short / middle / long")
+    print(f"{'trace':40} " + " ".join(f"{m[:20]:>20}" for m in models))
     for n in names:
-        print(f"{n[:42]:42} " + " ".join(f"{np.mean(table[m][n]):9.3f}" for m in models))
+        print(f"{n[:40]:40} " + " ".join(
+            "  " + "/".join(f"{v:.3f}" for v in table[m][n]) for m in models))
+
+
+def record(save, model, name, mase, cov, secs, count, stride):
+    """Appends one (model, trace) result to DIR/results.jsonl, so a long run loses
+    nothing and resumes."""
+    if not save:
+        return
+    import json
+    with open(os.path.join(save, "results.jsonl"), "a") as w:
+        w.write(json.dumps(dict(model=model, trace=name, mase=[float(m) for m in mase],
+                                coverage=cov, seconds=secs, origins=int(count),
+                                stride=stride)) + "\n")
+    print(f"  {model} {name}: MASE " + "/".join(f"{m:.3f}" for m in mase)
+          + (f" coverage " + "/".join(f"{c * 100:.1f}%" for c in cov) if cov else ""),
+          flush=True)
 
 
 if __name__ == "__main__":

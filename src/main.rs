@@ -179,6 +179,9 @@ enum BacktestCmd {
         /// Print the summary as JSON
         #[arg(long)]
         json: bool,
+        /// Also write every model's prediction at every origin here (for analysis)
+        #[arg(long, value_name = "CSV")]
+        models_out: Option<PathBuf>,
     },
     /// Replay a trace through a simulated fleet under a scaling policy; writes
     /// timestamp,load,demand,ready,billed,desired and prints the elasticity scores
@@ -302,7 +305,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             model,
             json,
-        })) => backtest_forecast(&trace, &horizons, &out, model.as_deref(), json),
+            models_out,
+        })) => backtest_forecast(
+            &trace,
+            &horizons,
+            &out,
+            model.as_deref(),
+            json,
+            models_out.as_deref(),
+        ),
         Some(Cmd::Backtest(BacktestCmd::Scale(a))) => scale_cmd(a),
         Some(Cmd::Backtest(BacktestCmd::Detect(a))) => vigil::sim::detect_backtest::run(&a),
         Some(Cmd::Audit(cmd)) => audit_cmd(&cli.global, cmd),
@@ -515,14 +526,29 @@ fn backtest_forecast(
     out: &std::path::Path,
     model: Option<&str>,
     json: bool,
+    models_out: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     use vigil::sim::{backtest, trace as tr};
     if horizons.is_empty() || horizons.contains(&0) {
         anyhow::bail!("--horizons: steps ahead must be 1 or more, e.g. 1,3,12");
     }
     let t = tr::load(trace)?;
-    let (rows, summary) = backtest::forecast(&t, horizons, model)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", trace.display()))?;
+    let mut models_w = match models_out {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| anyhow::anyhow!("--models-out: cannot write {}: {e}", p.display()),
+        )?)),
+        None => None,
+    };
+    let (rows, summary) = backtest::forecast_with_models(
+        &t,
+        horizons,
+        model,
+        models_w.as_mut().map(|w| w as &mut dyn std::io::Write),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", trace.display()))?;
+    if let Some(w) = models_w.as_mut() {
+        std::io::Write::flush(w)?;
+    }
     let file = std::fs::File::create(out)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     let mut w = std::io::BufWriter::new(file);

@@ -3,6 +3,7 @@
 //! sample by sample, so what is measured is what runs.
 
 use super::conformal::Residuals;
+use super::mix::{EwMae, Mix};
 use super::models;
 use super::{History, Model};
 use serde::{Deserialize, Serialize};
@@ -14,13 +15,15 @@ pub struct ForecasterConfig {
     pub horizons: Vec<usize>,
     /// Refit the models after this many new samples.
     pub refit_every: usize,
-    /// Recent errors that decide which model leads.
+    /// Recent errors that decide which model leads: the window of each model's record,
+    /// and the span of each mix's weighted error.
     pub select_window: usize,
     /// Recent errors that set the band.
     pub band_window: usize,
     /// History kept, in points.
     pub max_history: usize,
-    /// The band's quantiles of past errors: (0.1, 0.9) is the 80 % band.
+    /// The band's quantiles of past errors: (0.1, 0.9) is the 80 % band. Each edge
+    /// starts there and then moves so that it is crossed that often (`BAND_STEP`).
     pub band: (f64, f64),
     /// The quantile capacity is planned at (`HorizonForecast::plan_hi`); see
     /// `plan::scaling::plan_quantile` for why it is not simply the band's edge.
@@ -129,6 +132,8 @@ struct Pending {
     origin: usize,
     by_model: Vec<Option<Vec<f64>>>,
     chosen: Vec<f64>,
+    /// The band given per horizon, when it came from past errors (not the fallback).
+    band: Vec<Option<(f64, f64)>>,
 }
 
 pub struct Forecaster {
@@ -141,6 +146,13 @@ pub struct Forecaster {
     step: i64,
     model_errors: Vec<Vec<Residuals>>,
     band_errors: Vec<Residuals>,
+    /// The forecasts that may be given (`mix.rs`), and each one's weighted recent error
+    /// per horizon.
+    mixes: Vec<Mix>,
+    mix_errors: Vec<Vec<EwMae>>,
+    /// Per horizon, the quantiles of `band_errors` the band's edges are read at, moved
+    /// by how often each edge was crossed (`adapt_band`).
+    band_levels: Vec<(f64, f64)>,
     pending: VecDeque<Pending>,
     /// Per model: samples since its last fit, and whether it was ever fitted.
     since_fit: Vec<usize>,
@@ -152,6 +164,10 @@ pub const BLEND: &str = "linear+gbm";
 /// Errors needed before a model's record counts for choosing it.
 const MIN_SCORED: usize = 20;
 const Z80: f64 = 1.2816;
+/// How far one crossing moves an edge's quantile (adaptive conformal inference, Gibbs
+/// and Candès 2021, whose step this is): small enough that the band is stable, large
+/// enough to correct a drifting error distribution within a day of samples.
+const BAND_STEP: f64 = 0.005;
 
 impl Forecaster {
     pub fn new(cfg: ForecasterConfig, start: i64, step: i64) -> Self {
@@ -171,6 +187,9 @@ impl Forecaster {
                 .map(|_| (0..h).map(|_| Residuals::new(cfg.select_window)).collect())
                 .collect(),
             band_errors: (0..h).map(|_| Residuals::new(cfg.band_window)).collect(),
+            band_levels: vec![cfg.band; h],
+            mixes: Mix::all(models.len() + 1),
+            mix_errors: vec![vec![EwMae::default(); h]; Mix::all(models.len() + 1).len()],
             values: Vec::new(),
             offset: 0,
             start,
@@ -185,6 +204,17 @@ impl Forecaster {
 
     pub fn horizons(&self) -> &[usize] {
         &self.cfg.horizons
+    }
+
+    /// The name of every slot the forecaster scores: its models, then the blend.
+    pub fn slot_names(&self) -> Vec<&'static str> {
+        (0..=self.models.len()).map(|i| self.slot_name(i)).collect()
+    }
+
+    /// Every slot's forecast from the last `push`, per horizon (`None` where a model
+    /// could not predict yet): for analysing how the forecasts are combined.
+    pub fn last_by_model(&self) -> Option<&[Option<Vec<f64>>]> {
+        self.pending.back().map(|p| p.by_model.as_slice())
     }
 
     fn history(&self) -> History<'_> {
@@ -336,7 +366,22 @@ impl Forecaster {
                         self.model_errors[m][k].push(actual - preds[k]);
                     }
                 }
+                for (mix, e) in self.mixes.iter().zip(self.mix_errors.iter_mut()) {
+                    if let Some(v) = mix.value(&p.by_model, k) {
+                        e[k].push((actual - v).abs(), self.cfg.select_window);
+                    }
+                }
                 self.band_errors[k].push(actual - p.chosen[k]);
+                if let Some((lo, hi)) = p.band[k] {
+                    let (qlo, qhi) = self.band_levels[k];
+                    let (want_lo, want_hi) = self.cfg.band;
+                    let below = f64::from(u8::from(actual < lo));
+                    let above = f64::from(u8::from(actual > hi));
+                    self.band_levels[k] = (
+                        (qlo - BAND_STEP * (below - want_lo)).clamp(0.0, 0.5),
+                        (qhi + BAND_STEP * (above - (1.0 - want_hi))).clamp(0.5, 1.0),
+                    );
+                }
             }
         }
         let max_h = self.cfg.horizons.iter().copied().max().unwrap_or(1);
@@ -366,19 +411,25 @@ impl Forecaster {
         by_model.push(self.blend(&by_model));
         let mut out = Vec::with_capacity(horizons.len());
         let mut chosen = Vec::with_capacity(horizons.len());
+        let mut bands = Vec::with_capacity(horizons.len());
         for (k, &s) in horizons.iter().enumerate() {
-            let (mi, point) = self.choose(k, &by_model);
-            let mae = self.model_errors[mi][k].mean_abs();
-            let (lo, hi) = match self.band_errors[k].quantiles(self.cfg.band.0, self.cfg.band.1) {
-                Some((ql, qh)) => (point + ql, point + qh),
+            let (name, point, mae) = self.choose(k, &by_model);
+            // The band is the conformal one of the forecast given (whichever model led
+            // when each error was made), at the quantiles its own crossings have set:
+            // it holds its coverage when the leading model changes.
+            let (qlo, qhi) = self.band_levels[k];
+            let (lo, hi) = match self.band_errors[k].quantiles(qlo, qhi) {
+                Some((ql, qh)) => {
+                    let band = ((point + ql).min(point), (point + qh).max(point));
+                    bands.push(Some(band));
+                    band
+                }
                 None => {
+                    bands.push(None);
                     let spread = self.fallback_spread(s);
                     (point - spread, point + spread)
                 }
             };
-            let hi = self
-                .sharpest_upper(k, &by_model, self.cfg.band.1)
-                .unwrap_or(hi);
             let plan_hi = self
                 .sharpest_upper(k, &by_model, self.cfg.plan_quantile)
                 .or_else(|| Some(point + self.band_errors[k].upper(self.cfg.plan_quantile)?.0))
@@ -391,7 +442,7 @@ impl Forecaster {
                 lo: lo.min(point),
                 hi: hi.max(point),
                 plan_hi: plan_hi.max(point),
-                model: self.slot_name(mi).to_string(),
+                model: name,
                 recent_mae: mae,
             });
         }
@@ -407,6 +458,7 @@ impl Forecaster {
             origin: now,
             by_model,
             chosen,
+            band: bands,
         });
         Forecast {
             origin,
@@ -452,27 +504,36 @@ impl Forecaster {
             .map(|(u, _)| u)
     }
 
-    /// The model with the lowest recent error at horizon `k` among those that
-    /// predicted; before any record exists, the most elaborate one that can predict.
-    fn choose(&self, k: usize, by_model: &[Option<Vec<f64>>]) -> (usize, f64) {
-        let scored = by_model
+    /// The mix (`mix.rs`) with the lowest weighted recent error at horizon `k` among
+    /// those that can be given now; before any record exists, the most elaborate model
+    /// that can predict. Returns its name, its forecast and its recent MAE.
+    fn choose(&self, k: usize, by_model: &[Option<Vec<f64>>]) -> (String, f64, Option<f64>) {
+        let scored = self
+            .mixes
             .iter()
-            .enumerate()
-            .filter_map(|(m, p)| {
-                let p = p.as_ref()?;
-                let e = &self.model_errors[m][k];
-                (e.len() >= MIN_SCORED).then(|| (m, p[k], e.mean_abs().unwrap_or(f64::INFINITY)))
+            .zip(&self.mix_errors)
+            .filter_map(|(mix, e)| {
+                let e = &e[k];
+                if e.len() < MIN_SCORED {
+                    return None;
+                }
+                Some((mix, mix.value(by_model, k)?, e.mean()?))
             })
             .min_by(|a, b| a.2.total_cmp(&b.2));
-        if let Some((m, p, _)) = scored {
-            return (m, p);
+        if let Some((mix, v, mae)) = scored {
+            return (mix.name(|i| self.slot_name(i)), v, Some(mae));
         }
-        by_model
+        let (m, v) = by_model
             .iter()
             .enumerate()
             .rev()
             .find_map(|(m, p)| p.as_ref().map(|p| (m, p[k])))
-            .unwrap_or((0, self.values.last().copied().unwrap_or(0.0)))
+            .unwrap_or((0, self.values.last().copied().unwrap_or(0.0)));
+        (
+            self.slot_name(m).to_string(),
+            v,
+            self.model_errors[m][k].mean_abs(),
+        )
     }
 
     /// Before errors exist: the spread of past changes over `s` steps, as if normal.

@@ -3,12 +3,14 @@
 //! Several models run side by side on every series; each new sample scores the
 //! predictions that just came due, and the forecast an operator sees comes from the
 //! model (or blend) with the lowest recent error at that horizon. Bands are conformal:
-//! the 10th and 90th percentiles of the forecaster's own recent errors.
+//! quantiles of the forecaster's own recent errors, starting at the 10th and 90th
+//! percentiles and moved so that each edge is crossed 10 % of the time.
 
 mod conformal;
 pub use conformal::quantile as quantile_of_sorted;
 mod forecaster;
 pub mod metrics;
+mod mix;
 pub mod models;
 
 pub use forecaster::{Fitted, Forecast, Forecaster, ForecasterConfig, HorizonForecast, RefitJob};

@@ -43,6 +43,18 @@ pub fn forecast(
     horizons: &[usize],
     model: Option<&str>,
 ) -> Result<(Vec<PredRow>, ForecastSummary), String> {
+    forecast_with_models(trace, horizons, model, None)
+}
+
+/// `forecast`, also writing every model's prediction at every origin (not only the
+/// test part) to `models_out`: `origin,horizon,actual,point,lo,hi,plan_hi,<model>…`, for
+/// analysing the selection rule and the band offline (`--models-out`).
+pub fn forecast_with_models(
+    trace: &Trace,
+    horizons: &[usize],
+    model: Option<&str>,
+    mut models_out: Option<&mut dyn Write>,
+) -> Result<(Vec<PredRow>, ForecastSummary), String> {
     let started = std::time::Instant::now();
     let n = trace.len();
     let max_h = *horizons.iter().max().ok_or("no horizons")?;
@@ -67,11 +79,42 @@ pub fn forecast(
         }
     };
     let mut rows = Vec::new();
+    let io = |e: std::io::Error| format!("--models-out: {e}");
+    if let Some(w) = models_out.as_mut() {
+        writeln!(
+            w,
+            "origin,horizon,actual,point,lo,hi,plan_hi,{}",
+            f.slot_names().join(",")
+        )
+        .map_err(io)?;
+    }
     for (i, &v) in trace.values.iter().enumerate() {
         if f.needs_refit() {
             f.refit();
         }
         let fc = f.push(v);
+        if let (Some(w), Some(by_model)) = (models_out.as_mut(), f.last_by_model()) {
+            for (k, h) in fc.horizons.iter().enumerate() {
+                let Some(actual) = trace.values.get(i + h.steps) else {
+                    continue;
+                };
+                let preds: Vec<String> = by_model
+                    .iter()
+                    .map(|p| p.as_ref().map_or(String::new(), |p| p[k].to_string()))
+                    .collect();
+                writeln!(
+                    w,
+                    "{i},{},{actual},{},{},{},{},{}",
+                    h.steps,
+                    h.point,
+                    h.lo,
+                    h.hi,
+                    h.plan_hi,
+                    preds.join(",")
+                )
+                .map_err(io)?;
+            }
+        }
         if i + 1 < n_train || i + max_h >= n {
             continue;
         }

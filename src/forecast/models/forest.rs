@@ -1,11 +1,10 @@
-//! A compact, read-only copy of a fitted forust booster. forust keeps ~80 bytes of
+//! A compact, read-only copy of boosted trees grown by forust. forust keeps ~80 bytes of
 //! training statistics per node (gains, hessians, depths); a live series holds five
 //! horizons of up to 300 trees, which would be ~7 MiB. Laid out in pre-order (the left
 //! child is always the next node) with only what prediction reads, a node is 16 bytes
 //! and the same five horizons fit the 2 MiB budget. Predictions are identical to
 //! forust's own (same comparisons on the same f64 split values).
 
-use forust_ml::GradientBooster;
 use forust_ml::tree::Tree;
 
 #[derive(Debug, Clone, Copy)]
@@ -31,16 +30,17 @@ pub struct Forest {
 }
 
 impl Forest {
-    /// The copy of a fitted booster; `None` for a tree shape it does not know (a third,
-    /// missing-only branch, which vigil never asks forust to grow).
-    pub fn from_booster(b: &GradientBooster) -> Option<Forest> {
+    /// The copy of trees grown by forust whose predictions add up from `base`; `None`
+    /// for a tree shape it does not know (a third, missing-only branch, which vigil never
+    /// asks forust to grow).
+    pub fn from_trees(base: f64, trees: &[Tree]) -> Option<Forest> {
         let mut f = Forest {
-            base: b.base_score,
+            base,
             nodes: Vec::new(),
             roots: Vec::new(),
         };
         // No early stopping is asked for: every tree predicts.
-        for t in &b.trees {
+        for t in trees {
             if t.nodes.is_empty() {
                 continue;
             }

@@ -1,17 +1,21 @@
 use crate::forecast::{History, Model};
+use forust_ml::Matrix;
+use forust_ml::binning::bin_matrix;
+use forust_ml::constraints::ConstraintMap;
 use forust_ml::gradientbooster::GrowPolicy;
-use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
-use forust_ml::{GradientBooster, Matrix};
+use forust_ml::splitter::MissingImputerSplitter;
+use forust_ml::tree::Tree;
 
 use super::forest::Forest;
 
-/// Gradient-boosted trees (forust-ml), one model per horizon (the direct strategy).
-/// Trees cannot extrapolate past the levels they were trained on, so the target is the
-/// change from the last value and every level feature is relative to it: a load that
-/// shifts to a level never seen keeps its learned shape around the new level. Load has
-/// spikes and operators read median-like errors: forust fits squared error, so the
-/// training targets are winsorised at their 2nd and 98th percentiles first.
+/// Gradient-boosted trees (forust-ml's tree grower), one model per horizon (the direct
+/// strategy). Trees cannot extrapolate past the levels they were trained on, so the
+/// target is the change from the last value and every level feature is relative to it:
+/// a load that shifts to a level never seen keeps its learned shape around the new
+/// level. Load has spikes and MASE is an absolute error: the boosting minimises the
+/// absolute error as LightGBM's `l1` objective does (`fit_l1`), which forust's own
+/// booster (squared or log loss only) cannot.
 #[derive(Default)]
 pub struct Gbm {
     boosters: Vec<(usize, Forest)>,
@@ -34,9 +38,10 @@ const LEARNING_RATE: f32 = 0.05;
 const LEAVES: usize = 31;
 const MIN_LEAF: f32 = 20.0;
 const FRACTION: f32 = 0.8;
-/// Targets are clipped to these quantiles: a rare spike's change says little about the
-/// next one, and under squared error it would pull whole leaves.
-const CLIP: f64 = 0.02;
+/// Histogram bins per feature (forust's and LightGBM's default is about this).
+const BINS: u16 = 256;
+/// Depth is bounded by the leaves; this only stops a degenerate chain.
+const MAX_DEPTH: usize = 12;
 pub const FEATURES: usize = LAGS + 4 + 2 + 2;
 
 /// Prefix sums of y and y² (shifted by y[0] to keep precision on large values), for
@@ -114,36 +119,121 @@ fn features(
     out.push(((ts.div_euclid(86_400_000) + 3).rem_euclid(7)) as f64);
 }
 
-fn booster() -> GradientBooster {
-    let mut b = GradientBooster::default()
-        .set_objective_type(ObjectiveType::SquaredLoss)
-        .set_iterations(ROUNDS)
-        .set_learning_rate(LEARNING_RATE)
-        .set_max_leaves(LEAVES)
-        .set_max_depth(12)
-        .set_min_leaf_weight(MIN_LEAF)
-        .set_sample_method(SampleMethod::Random)
-        .set_subsample(FRACTION)
-        .set_colsample_bytree(FRACTION as f64)
-        // One thread: the refit runs beside the engine on a small host.
-        .set_parallel(false)
-        .set_seed(0);
-    // Best-first growth, as LightGBM grows its leaves.
-    b.grow_policy = GrowPolicy::LossGuide;
-    b
+/// A seeded generator for the row and feature sampling (SplitMix64): the same fit from
+/// the same history, live and in backtests.
+struct Sampler(u64);
+
+impl Sampler {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
 }
 
-/// Clips values to their `q` and `1 − q` quantiles.
-fn winsorise(v: &mut [f64], q: f64) {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let (lo, hi) = (
-        crate::forecast::quantile_of_sorted(&s, q),
-        crate::forecast::quantile_of_sorted(&s, 1.0 - q),
-    );
-    for x in v.iter_mut() {
-        *x = x.clamp(lo, hi);
+/// The median of `v` (reordered), 0 for none.
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
     }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+/// Boosting towards the least absolute error, as LightGBM's `l1` objective does it: each
+/// round grows a tree (forust's grower, best-first) on the gradient of |r| — the sign of
+/// each residual, unit hessians, so a leaf needs `MIN_LEAF` rows — on 80 % of the rows and
+/// of the features, then sets each leaf to the median residual of its rows times the
+/// learning rate. A spike moves a median by one row, not a whole leaf by its size.
+/// `data` is column-major, `rows` × `FEATURES`.
+fn fit_l1(data: &[f64], rows: usize, target: &[f64], seed: u64) -> Option<Forest> {
+    let m = Matrix::new(data, rows, FEATURES);
+    let binned = bin_matrix(&m, &vec![1.0; rows], BINS, f64::NAN, false).ok()?;
+    let bins = Matrix::new(&binned.binned_data, rows, FEATURES);
+    let splitter = MissingImputerSplitter::new(
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        MIN_LEAF,
+        LEARNING_RATE,
+        true,
+        ConstraintMap::new(),
+    );
+    let base = median(&mut target.to_vec());
+    let mut yhat = vec![base; rows];
+    let mut resid = vec![0.0; rows];
+    let mut grad = vec![0.0f32; rows];
+    let hess = vec![1.0f32; rows];
+    let mut rng = Sampler(seed);
+    let mut trees = Vec::with_capacity(ROUNDS);
+    let keep_cols = ((FEATURES as f32 * FRACTION).floor() as usize).max(1);
+    let mut scratch = Vec::new();
+    for _ in 0..ROUNDS {
+        for i in 0..rows {
+            resid[i] = target[i] - yhat[i];
+            grad[i] = if resid[i] > 0.0 {
+                -1.0
+            } else if resid[i] < 0.0 {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        let index: Vec<usize> = (0..rows).filter(|_| rng.uniform() < FRACTION).collect();
+        // A partial Fisher-Yates shuffle picks the features of this tree.
+        let mut cols: Vec<usize> = (0..FEATURES).collect();
+        for i in 0..keep_cols {
+            let j = i + (rng.next() % (FEATURES - i) as u64) as usize;
+            cols.swap(i, j);
+        }
+        cols.truncate(keep_cols);
+        cols.sort_unstable();
+        let mut tree = Tree::new();
+        let Some(leaf_rows) = tree.fit(
+            &bins,
+            index,
+            &cols,
+            &binned.cuts,
+            &grad,
+            &hess,
+            &splitter,
+            LEAVES,
+            MAX_DEPTH,
+            false,
+            &SampleMethod::Random,
+            &GrowPolicy::LossGuide,
+        ) else {
+            continue;
+        };
+        let renewed: Vec<(usize, f32)> = leaf_rows
+            .leaves(&tree)
+            .map(|(rows_in, _)| {
+                scratch.clear();
+                scratch.extend(rows_in.iter().map(|&r| resid[r]));
+                (LEARNING_RATE as f64 * median(&mut scratch)) as f32
+            })
+            .zip(tree.nodes.iter().filter(|n| n.is_leaf).map(|n| n.num))
+            .map(|(w, num)| (num, w))
+            .collect();
+        for (num, w) in renewed {
+            if let Some(n) = tree.nodes.iter_mut().find(|n| n.num == num) {
+                n.weight_value = w;
+            }
+        }
+        for (y, p) in yhat.iter_mut().zip(tree.predict(&m, false, &f64::NAN)) {
+            *y += p;
+        }
+        trees.push(tree);
+    }
+    Forest::from_trees(base, &trees)
 }
 
 impl Gbm {
@@ -229,12 +319,7 @@ impl Model for Gbm {
                 }
                 target.push(y[t + s] - y[t]);
             }
-            winsorise(&mut target, CLIP);
-            let m = Matrix::new(&data, rows, FEATURES);
-            let mut b = booster();
-            if b.fit_unweighted(&m, &target, None).is_ok()
-                && let Some(forest) = Forest::from_booster(&b)
-            {
+            if let Some(forest) = fit_l1(&data, rows, &target, s as u64) {
                 fitted.push((s, forest));
             }
         }
