@@ -308,13 +308,15 @@ fn a_dead_docker_socket_is_shown_on_screen() {
 fn two_consoles_attach_to_one_daemon_see_one_approval_and_the_daemon_outlives_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    // Its own heal label: other test binaries on this Docker engine watch theirs.
+    let label = format!("vigil.heal.t{}", std::process::id());
     let cfg = dir.path().join("config.toml");
     std::fs::write(
         &cfg,
         format!(
             "interval = \"250ms\"\n[store]\npath = \"{d}/vigil.db\"\n[audit]\npath = \"{d}/audit.jsonl\"\n\
              syslog = \"\"\n[daemon]\nsocket = \"{d}/run/vigil.sock\"\nbrake = \"{d}/brake\"\n\
-             [log]\ndir = \"{d}/logs\"\n"
+             [log]\ndir = \"{d}/logs\"\n[heal]\nlabel = \"{label}\"\n"
         ),
     )
     .unwrap();
@@ -352,7 +354,7 @@ fn two_consoles_attach_to_one_daemon_see_one_approval_and_the_daemon_outlives_th
                 "--name",
                 n,
                 "--label",
-                "vigil.heal=1",
+                &format!("{label}=1"),
                 "vigil-test:latest",
             ])
             .output()

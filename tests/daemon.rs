@@ -29,7 +29,8 @@ impl Daemon {
                 "interval = \"250ms\"\n{extra}\n[store]\npath = \"{d}/vigil.db\"\n\
                  [audit]\npath = \"{d}/audit.jsonl\"\nsyslog = \"\"\n\
                  [daemon]\nsocket = \"{d}/run/vigil.sock\"\nbrake = \"{d}/brake\"\n\
-                 [log]\ndir = \"{d}/logs\"\n"
+                 [log]\ndir = \"{d}/logs\"\n[heal]\nlabel = \"{label}\"\n",
+                label = heal_label()
             ),
         )
         .unwrap();
@@ -171,6 +172,12 @@ fn audit_kinds(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// This binary's own heal label: other test binaries on the same Docker engine watch
+/// theirs, so no daemon here heals (or races for) another test's containers.
+fn heal_label() -> String {
+    format!("vigil.heal.d{}", std::process::id())
+}
+
 /// A stopped container vigil watches (the heal label), removed when dropped.
 struct Exited(String);
 
@@ -184,7 +191,7 @@ impl Exited {
             "--name",
             &name,
             "--label",
-            "vigil.heal=1",
+            &format!("{}=1", heal_label()),
             common::IMAGE,
         ]);
         Exited(name)
