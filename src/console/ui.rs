@@ -16,6 +16,7 @@ use ratatui::widgets::{
     Axis, Block, Borders, Cell, Chart, Clear, Dataset, GraphType, Paragraph, Row, Sparkline, Table,
     Wrap,
 };
+use std::collections::VecDeque;
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -287,12 +288,37 @@ pub(super) fn block<'a>(app: &App, title: impl Into<Line<'a>>) -> Block<'a> {
 }
 
 /// Sparklines draw integers: keep two decimals of a percentage or a rate.
-fn spark_data(values: &[f64], width: usize) -> Vec<u64> {
-    let start = values.len().saturating_sub(width);
-    values[start..]
-        .iter()
-        .map(|v| (v.max(0.0) * 100.0) as u64)
-        .collect()
+/// A sparkline column is a fixed slot of wall-clock time (its samples' peak), so the
+/// picture only shifts once per slot: between shifts just the newest column is redrawn,
+/// which keeps an attached console's terminal traffic low over SSH.
+const SPARK_SLOT_MS: i64 = 10_000;
+
+fn spark_data(history: Option<&VecDeque<(i64, f64)>>, interval_ms: u64, width: usize) -> Vec<u64> {
+    let Some(h) = history else { return Vec::new() };
+    let Some(&(newest, _)) = h.back() else {
+        return Vec::new();
+    };
+    // Sampled less often than a slot: one sample per column, else columns would be gaps.
+    let slot = SPARK_SLOT_MS
+        .max(interval_ms.min(i64::MAX as u64) as i64)
+        .max(1);
+    let last = newest.div_euclid(slot);
+    let first = last - width as i64 + 1;
+    let mut cols: Vec<Option<u64>> = vec![None; width];
+    for &(ts, v) in h.iter().rev() {
+        let k = ts.div_euclid(slot);
+        if k < first {
+            break;
+        }
+        let Some(c) = cols.get_mut((k - first) as usize) else {
+            continue;
+        };
+        let v = (v.max(0.0) * 100.0) as u64;
+        *c = Some(c.map_or(v, |o| o.max(v)));
+    }
+    // Columns before the history began are not drawn at all.
+    let skip = cols.iter().take_while(|c| c.is_none()).count();
+    cols[skip..].iter().map(|c| c.unwrap_or(0)).collect()
 }
 
 struct Tile {
@@ -473,7 +499,11 @@ fn draw_tile(f: &mut Frame, app: &App, snap: &Snapshot, tile: &Tile, area: Rect)
         Paragraph::new(Span::styled(tile.detail.clone(), t.muted())),
         d,
     );
-    let data = spark_data(&snap.values(tile.metric), s.width as usize);
+    let data = spark_data(
+        snap.history.get(&tile.metric),
+        snap.interval_ms,
+        s.width as usize,
+    );
     let mut spark = Sparkline::default()
         .data(&data)
         .style(Style::default().fg(t.chart));
@@ -584,7 +614,7 @@ fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     );
     let inner = b.inner(area);
     f.render_widget(b, area);
-    let bar_w = inner.width.saturating_sub(12) as f64;
+    let bar_w = inner.width.saturating_sub(11) as f64;
     let lines: Vec<Line> = s
         .cpu_per_core
         .iter()
@@ -599,7 +629,9 @@ fn per_core(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
                     "·".repeat((bar_w as usize).saturating_sub(filled)),
                     t.muted(),
                 ),
-                Span::raw(format!(" {pct:>5.1}%")),
+                // Whole percents: tenths flicker every second on an idle host and cost
+                // terminal bytes without telling an operator anything.
+                Span::raw(format!(" {pct:>4.0}%")),
             ])
         })
         .collect();
@@ -640,4 +672,49 @@ fn help(f: &mut Frame, app: &App, area: Rect) {
         Span::styled(format!(" {} ", tr(l, Msg::HelpTitle)), t.title()),
     ));
     f.render_widget(table, r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(from: i64, n: i64, step: i64, v: impl Fn(i64) -> f64) -> VecDeque<(i64, f64)> {
+        (0..n).map(|i| (from + i * step, v(i))).collect()
+    }
+
+    #[test]
+    fn a_sparkline_column_is_a_ten_second_slot_holding_its_peak() {
+        // 1 s samples from t = 100 s; every 7th is a spike.
+        let h = hist(100_000, 45, 1_000, |i| if i % 7 == 3 { 9.0 } else { 1.0 });
+        let cols = spark_data(Some(&h), 1_000, 30);
+        // Slots [100,110) [110,120) [120,130) [130,140) [140,145): five columns; the
+        // last one holds no spike yet (the next is due at 145 s).
+        assert_eq!(cols, vec![900, 900, 900, 900, 100]);
+        let flat = hist(100_000, 45, 1_000, |i| i as f64);
+        assert_eq!(
+            spark_data(Some(&flat), 1_000, 30),
+            vec![900, 1900, 2900, 3900, 4400]
+        );
+    }
+
+    #[test]
+    fn a_new_sample_inside_a_slot_changes_only_the_newest_column() {
+        // Up to 395 s: the newest slot is [390, 400).
+        let mut h = hist(0, 396, 1_000, |i| (i % 13) as f64);
+        let before = spark_data(Some(&h), 1_000, 30);
+        h.push_back((396_000, 50.0));
+        h.push_back((397_000, 0.0));
+        let after = spark_data(Some(&h), 1_000, 30);
+        assert_eq!(before.len(), 30);
+        assert_eq!(before[..29], after[..29]);
+        assert_eq!(after[29], 5_000);
+    }
+
+    #[test]
+    fn a_slow_interval_widens_the_slot_and_an_empty_history_draws_nothing() {
+        let h = hist(0, 10, 60_000, |_| 2.0);
+        assert_eq!(spark_data(Some(&h), 60_000, 30), vec![200; 10]);
+        assert!(spark_data(None, 1_000, 30).is_empty());
+        assert!(spark_data(Some(&VecDeque::new()), 1_000, 30).is_empty());
+    }
 }
