@@ -67,7 +67,8 @@ fn the_built_in_library_loads_whole() {
             "exhausted-connections",
             "expiring-certificate",
             "memory-leak",
-            "runaway-cpu"
+            "runaway-cpu",
+            "unusual-host-metric"
         ]
     );
     let crashed = lib.get("crashed-container").unwrap();

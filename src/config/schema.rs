@@ -110,6 +110,9 @@ pub struct HealConfig {
     pub watch: Duration,
     /// The host's own disk (the disk_used_pct series and its forecast) opens incidents.
     pub host_disk: bool,
+    /// A host series (CPU, memory, disk, inbound network) far from its own baseline
+    /// opens an incident (the `anomaly` playbooks: notify, then check it settles).
+    pub anomalies: bool,
     /// More directories to watch: each either a filesystem (used share from statvfs) or,
     /// with a budget, a directory whose size counts against it.
     pub disks: Vec<DiskWatch>,
@@ -159,6 +162,7 @@ impl Default for HealConfig {
             cooldown: Duration::from_secs(300),
             watch: Duration::from_secs(600),
             host_disk: true,
+            anomalies: true,
             disks: Vec::new(),
             disk_threshold_pct: 80.0,
             disk_horizon: Duration::from_secs(24 * 3600),

@@ -20,6 +20,9 @@ pub struct Forecasts {
     minute: Option<(i64, [f64; 4], usize)>,
     last_minute: Option<i64>,
     pub latest: BTreeMap<Metric, Forecast>,
+    /// The minute closed last and its means, in `METRICS` order (the anomaly
+    /// detectors are fed from the same grid).
+    pub closed: Option<(i64, [f64; 4])>,
 }
 
 /// The forecasters' configuration: the one the backtests use on a one-minute grid.
@@ -87,6 +90,7 @@ impl Forecasts {
             minute: None,
             last_minute,
             latest,
+            closed: None,
         }
     }
 
@@ -129,6 +133,7 @@ impl Forecasts {
             }
         }
         self.last_minute = Some(start);
+        self.closed = Some((start, avg));
     }
 
     /// Refits that are due, to be run by `run_jobs` on a blocking thread.

@@ -50,6 +50,8 @@ pub struct Context<'a> {
     pub history: &'a BTreeMap<Metric, VecDeque<(i64, f64)>>,
     pub latest: Option<&'a HostSample>,
     pub forecasts: &'a BTreeMap<Metric, Forecast>,
+    /// The per-series detectors' latest judgements.
+    pub anomalies: &'a super::anomalies::Anomalies,
 }
 
 pub enum IncidentEvent {
@@ -615,6 +617,9 @@ impl Incidents {
                     .map(|(a, b)| b.saturating_sub(*a));
                 out.push(disk_found(f, sig));
             }
+        }
+        if self.cfg.heal.anomalies {
+            out.extend(anomalies_found(ctx, &host));
         }
         out
     }
@@ -1690,6 +1695,7 @@ impl Incidents {
                 container.and_then(|c| if c.running() { mem_pct(c) } else { None })
             }
             "container_cpu_pct" => container.and_then(|c| c.cpu_pct),
+            "anomaly_score" => Metric::from_name(target).and_then(|m| ctx.anomalies.score(m)),
             "disk_used_pct" if target != "/" => {
                 self.disks.get(target).and_then(|s| s.back()).map(|p| p.1)
             }
@@ -1732,6 +1738,28 @@ fn acted(v: &IncidentView) -> bool {
 fn mem_pct(c: &ContainerInfo) -> Option<f64> {
     let (used, limit) = (c.mem_bytes?, c.mem_limit?);
     (limit > 0).then(|| used as f64 / limit as f64 * 100.0)
+}
+
+/// A host series far from its baseline: the target is the series, the evidence the
+/// detector's numbers (value, expected, scale, novelty, ...).
+fn anomalies_found(ctx: &Context, host: &Signals) -> Vec<Found> {
+    ctx.anomalies
+        .fresh()
+        .map(|(m, f)| {
+            let mut evidence = vec![ev("anomaly_score", f.score)];
+            evidence.extend(f.evidence.iter().map(|e| ev(&e.name, e.value)));
+            Found {
+                trigger: Trigger::Anomaly,
+                target: m.name().to_string(),
+                started: f.started,
+                evidence,
+                signals: Signals {
+                    series: Some(m.name().to_string()),
+                    ..host.clone()
+                },
+            }
+        })
+        .collect()
 }
 
 fn disk_found(f: crate::detect::Finding, signals: Signals) -> Found {

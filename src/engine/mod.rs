@@ -2,6 +2,7 @@
 //! channel and takes `Command`s. The console never calls a stage; it only talks here.
 
 mod actions;
+pub mod anomalies;
 mod clock;
 mod cloud;
 mod executors;
@@ -59,6 +60,7 @@ pub struct Engine {
     source: Source,
     store: Store,
     forecasts: Forecasts,
+    anomalies: anomalies::Anomalies,
     refit_tx: mpsc::Sender<Fitted>,
     refit_rx: mpsc::Receiver<Fitted>,
     refitting: bool,
@@ -228,6 +230,7 @@ impl Engine {
             .unwrap_or_default();
         let forecasts = Forecasts::warm(&long, now, longest_boot.as_millis() as i64);
         snap.forecasts = forecasts.latest.clone();
+        let anomalies = anomalies::Anomalies::warm(&long, now);
         let (tx, rx) = watch::channel(snap);
         let (refit_tx, refit_rx) = mpsc::channel(4);
         let plans = config
@@ -241,6 +244,7 @@ impl Engine {
             source,
             store,
             forecasts,
+            anomalies,
             refit_tx,
             refit_rx,
             refitting: false,
@@ -635,6 +639,7 @@ impl Engine {
                 history: &snap.history,
                 latest: snap.latest.as_ref(),
                 forecasts: &self.forecasts.latest,
+                anomalies: &self.anomalies,
             };
             self.incidents.advance(&mut self.actions, &ctx, now);
         }
@@ -749,6 +754,9 @@ impl Engine {
         // Forecasts and plans first, so the console gets one consistent snapshot (and
         // one redraw) per tick.
         let minute_closed = has_rates && self.forecasts.observe(&sample);
+        if minute_closed && let Some((start, avg)) = self.forecasts.closed {
+            self.anomalies.observe_minute(start, avg, sample.ts);
+        }
         let (forecasts, planned) = if minute_closed {
             let planned = self.plan(&sample);
             self.start_refits();

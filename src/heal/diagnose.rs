@@ -21,6 +21,8 @@ pub struct Signals {
     /// beside the directory's whole growth.
     pub top_file: Option<(String, u64)>,
     pub dir_growth: Option<u64>,
+    /// The host series an anomaly is about (`cpu_pct`, `mem_pct`, ...).
+    pub series: Option<String>,
 }
 
 /// Several times its usual level (and not tiny).
@@ -69,6 +71,21 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
                     "one file grew {:.1} MiB of the {:.1} MiB: a log explosion in {file}",
                     *grew as f64 / 1_048_576.0,
                     all as f64 / 1_048_576.0
+                ));
+            }
+        }
+        Trigger::Anomaly => {
+            let what = s.series.as_deref().unwrap_or("a host series");
+            out.push(format!(
+                "{what} is far from its usual level for this time of day and from its recent trend"
+            ));
+            if s.series.as_deref() == Some("mem_pct")
+                && let Some((w, l)) = high(s.disk_write, s.disk_write_level, 3.0, 1e6)
+            {
+                out.push(format!(
+                    "with disk writes at {:.1} MB/s ({:.0}× the usual): a leak with write amplification",
+                    w / 1e6,
+                    w / l.max(1.0)
                 ));
             }
         }

@@ -37,6 +37,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "exhausted-connections.toml",
         include_str!("../../playbooks/exhausted-connections.toml"),
     ),
+    (
+        "unusual-host-metric.toml",
+        include_str!("../../playbooks/unusual-host-metric.toml"),
+    ),
 ];
 
 /// Files read from one user directory: more is not a playbook library.

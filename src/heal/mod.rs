@@ -39,10 +39,12 @@ pub enum Trigger {
     CertExpiring,
     ConnectionsExhausted,
     CpuRunaway,
+    /// A host series far from its own baseline (the per-series detector).
+    Anomaly,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 10] = [
+    pub const ALL: [Trigger; 11] = [
         Trigger::ContainerExited,
         Trigger::ContainerUnhealthy,
         Trigger::RestartLoop,
@@ -53,6 +55,7 @@ impl Trigger {
         Trigger::CertExpiring,
         Trigger::ConnectionsExhausted,
         Trigger::CpuRunaway,
+        Trigger::Anomaly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Trigger {
             Trigger::CertExpiring => "cert-expiring",
             Trigger::ConnectionsExhausted => "connections-exhausted",
             Trigger::CpuRunaway => "cpu-runaway",
+            Trigger::Anomaly => "anomaly",
         }
     }
 
@@ -129,6 +133,8 @@ pub const TARGET_METRICS: &[(&str, bool)] = &[
     ("cert_days_left", true),
     ("connections_pct", false),
     ("oom_kills", false),
+    // The target series' detector score now (0..1).
+    ("anomaly_score", false),
 ];
 
 /// Whether a higher value of `metric` is better; None for a metric vigil does not know.
