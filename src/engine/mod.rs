@@ -7,6 +7,7 @@ mod cloud;
 mod executors;
 pub mod forecasts;
 pub mod incidents;
+mod notes;
 mod steps;
 pub mod view;
 
@@ -860,6 +861,12 @@ impl Engine {
             notices.push(Notice {
                 severity: Severity::Warn,
                 text: n.clone(),
+            });
+        }
+        if let Some(n) = self.incidents.llm_warning() {
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text: n.to_string(),
             });
         }
         if let Some(n) = &self.actions.queue.notice {
