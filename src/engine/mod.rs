@@ -8,6 +8,7 @@ mod executors;
 pub mod forecasts;
 pub mod incidents;
 mod notes;
+mod scale_outcome;
 mod steps;
 pub mod view;
 
@@ -707,6 +708,7 @@ impl Engine {
             self.actions.read_cloud(now);
         }
         self.actions.expire(now);
+        self.actions.judge_scales(None, now);
         self.incidents.read_disks(now);
         self.ticks += 1;
         let collected = match &mut self.source {
@@ -749,6 +751,9 @@ impl Engine {
         }
         // Forecasts and plans first, so the console gets one consistent snapshot (and
         // one redraw) per tick.
+        if has_rates {
+            self.actions.judge_scales(Some(&sample), sample.ts);
+        }
         let minute_closed = has_rates && self.forecasts.observe(&sample);
         let (forecasts, planned) = if minute_closed {
             let planned = self.plan(&sample);
