@@ -152,17 +152,17 @@ impl Actions {
         if matches!(j, Judgement::Helped(_)) {
             return;
         }
-        self.notify(Event::new(
-            "failure",
-            format!("scale did not help: {what}"),
-            summary.clone(),
-        ));
-        let Action::Scale { kind, .. } = &w.action else {
+        let helpless = matches!(j, Judgement::DidNotHelp(_));
+        let title = if helpless {
+            format!("scale did not help: {what}")
+        } else {
+            format!("scale outcome unknown: {what}")
+        };
+        self.notify(Event::new("failure", title, summary.clone()));
+        // Without a reading there is nothing to say it hurt: no rollback is offered.
+        let (true, Action::Scale { kind, .. }) = (helpless, &w.action) else {
             return;
         };
-        if !matches!(j, Judgement::DidNotHelp(_)) {
-            return;
-        }
         let mut p = Proposal::repair(
             format!("rollback:{target}"),
             Action::Scale {
