@@ -211,6 +211,7 @@ fn incident(id: &str, awaiting: Option<&str>) -> vigil::protocol::IncidentView {
         false_alarm: false,
         awaiting: awaiting.map(str::to_string),
         approved_by: None,
+        note: None,
     }
 }
 

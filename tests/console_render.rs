@@ -459,6 +459,7 @@ fn incident() -> vigil::protocol::IncidentView {
         false_alarm: false,
         awaiting: None,
         approved_by: None,
+        note: None,
     }
 }
 

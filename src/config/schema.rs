@@ -430,6 +430,13 @@ pub struct ScaleTarget {
     /// A member being removed gets SIGTERM, then SIGKILL after this long.
     #[serde(with = "super::duration")]
     pub stop_timeout: Duration,
+    /// A verified scale must move the utilisation its rule reads within this long, or
+    /// it is marked as not having helped and a rollback is proposed to a person.
+    #[serde(with = "super::duration")]
+    pub outcome_within: Duration,
+    /// The share of the promised fall in per-replica utilisation a scale-out must
+    /// bring (0.5: 1 → 2 replicas must bring it down by a quarter; 0: not up).
+    pub outcome_share: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -496,6 +503,8 @@ impl Default for ScaleTarget {
             probe: None,
             ready_timeout: Duration::from_secs(120),
             stop_timeout: Duration::from_secs(10),
+            outcome_within: Duration::from_secs(300),
+            outcome_share: 0.5,
         }
     }
 }
@@ -775,6 +784,18 @@ impl Config {
             }
             if !(t.price_per_hour >= 0.0 && t.max_monthly_cost >= 0.0) {
                 bad(&key("price_per_hour"), "prices cannot be negative".into());
+            }
+            if !(0.0..=1.0).contains(&t.outcome_share) {
+                bad(
+                    &key("outcome_share"),
+                    format!("a share from 0 to 1, got {}", t.outcome_share),
+                );
+            }
+            if t.outcome_within.is_zero() || t.outcome_within > Duration::from_secs(86_400) {
+                bad(
+                    &key("outcome_within"),
+                    "above 0 and at most a day".to_string(),
+                );
             }
         }
         out

@@ -184,6 +184,9 @@ pub enum Msg {
     NotRun,
     ConfirmIncident,
     Awaiting,
+    LlmNote,
+    LlmCites,
+    LlmAdviceOnly,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -353,6 +356,9 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
                 "Let the selected incident's playbook run the steps it waits for?  y / n"
             }
             Awaiting => "waits for a person to allow",
+            LlmNote => "LLM note",
+            LlmCites => "cites",
+            LlmAdviceOnly => "advice only: the playbook decides what runs",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -512,6 +518,9 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             NotRun => "未执行",
             ConfirmIncident => "允许所选事件的剧本执行其等待的步骤？ y / n",
             Awaiting => "等待人工允许",
+            LlmNote => "LLM 建议",
+            LlmCites => "依据",
+            LlmAdviceOnly => "仅供参考：执行什么由剧本决定",
         },
     }
 }

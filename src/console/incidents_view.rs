@@ -244,6 +244,23 @@ fn draw_detail(f: &mut Frame, app: &App, inc: &IncidentView, area: Rect) {
             )),
         ]));
     }
+    if let Some(n) = &inc.note {
+        lines.push(Line::from(vec![
+            head(Msg::LlmNote),
+            Span::raw(format!(
+                "{} → {}  ({} {})  {}",
+                n.playbook,
+                n.target,
+                tr(l, Msg::LlmCites),
+                n.cites.join(", "),
+                n.reason
+            )),
+            Span::styled(
+                format!("  [{}, {}]", n.model, tr(l, Msg::LlmAdviceOnly)),
+                t.muted(),
+            ),
+        ]));
+    }
     if let Some(w) = &inc.awaiting {
         lines.push(Line::from(vec![
             Span::styled(

@@ -104,6 +104,8 @@ pub struct Actions {
     last_checkpoint: u64,
     /// A bumped counter tells the engine the board must be published again.
     pub changes: u64,
+    /// Scales verified by state, waiting to be judged by their outcome.
+    pub(super) scale_watches: Vec<super::scale_outcome::Watch>,
 }
 
 impl Actions {
@@ -154,6 +156,7 @@ impl Actions {
             audit_error,
             last_checkpoint,
             changes: 0,
+            scale_watches: Vec::new(),
         };
         a.recover();
         a
@@ -579,6 +582,7 @@ impl Actions {
             return;
         }
         self.busy.insert(p.action.subject().to_string());
+        self.unwatch_outcome(p.action.subject());
         let decision = Decision {
             proposal: p.id.clone(),
             version: p.version,
@@ -899,6 +903,12 @@ impl Actions {
         );
         if ok {
             self.message = Some(format!("{summary}: verified"));
+            // The replicas run; whether they helped is for the utilisation to say.
+            if let Ok(Some(e)) = self.queue.get(&d.proposal, d.version)
+                && let Some(w) = super::scale_outcome::Watch::new(&self.cfg, &e.proposal, now)
+            {
+                self.watch_outcome(w);
+            }
             return;
         }
         self.notifier.send(Event::new(

@@ -63,6 +63,8 @@ pub enum IncidentEvent {
     },
     /// The watched disks were read.
     Disks(Vec<DiskReading>),
+    /// An LLM's answer (engine/notes.rs).
+    Llm(super::notes::Answer),
 }
 
 pub struct DiskReading {
@@ -126,6 +128,8 @@ pub struct Incidents {
     /// Bumped on every change the screen shows.
     pub changes: u64,
     pub notice: Option<String>,
+    /// Optional LLM notes; nothing waits for them.
+    notes: super::notes::Notes,
 }
 
 fn ev(name: &str, value: f64) -> IncidentEvidence {
@@ -160,10 +164,12 @@ impl Incidents {
             listed: 0,
             found: Vec::new(),
             found_at: None,
+            notes: super::notes::Notes::new(&cfg.llm),
             tx,
             rx,
             changes: 1,
         };
+        me.notes.check_model(&me.tx);
         me.restore(now);
         me
     }
@@ -240,6 +246,13 @@ impl Incidents {
         self.cfg = cfg.clone();
         self.library = load_library(cfg);
         self.guard.limits = Limits::from_config(&cfg.heal);
+        self.notes.reconfigure(&cfg.llm);
+        self.notes.check_model(&self.tx);
+    }
+
+    /// Why incidents get no LLM notes although `[llm]` is on, for the header.
+    pub fn llm_warning(&self) -> Option<&str> {
+        self.notes.warning.as_deref()
     }
 
     pub fn library_problems(&self) -> usize {
@@ -283,6 +296,7 @@ impl Incidents {
 
     pub fn on_event(&mut self, ev: IncidentEvent, a: &mut Actions, now: i64) {
         match ev {
+            IncidentEvent::Llm(answer) => self.on_llm(answer, now),
             IncidentEvent::Disks(readings) => {
                 self.reading_disks = false;
                 self.disk_reads += 1;
@@ -682,6 +696,7 @@ impl Incidents {
             false_alarm: false,
             awaiting: None,
             approved_by: None,
+            note: None,
         };
         let summary = format!(
             "incident {id}: {} on {}{}",
@@ -724,7 +739,73 @@ impl Incidents {
             self.close(&mut l, a, IncidentState::Escalated, why, now);
             self.offer_recreate(&mut l, a, now);
         }
+        if self.notes.on() {
+            let req =
+                super::notes::request(&l.view, self.fitting(f.trigger), self.targets(a, &f.target));
+            self.notes.ask(req, &id, &self.tx);
+        }
         self.live.push(l);
+    }
+
+    /// The names of the playbooks that answer a trigger: all an LLM may choose from.
+    fn fitting(&self, t: Trigger) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .library
+            .fitting(t)
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// What an LLM may name as a target: this incident's first, then what vigil watches.
+    fn targets(&self, a: &Actions, first: &str) -> Vec<String> {
+        let mut v = vec![first.to_string()];
+        v.extend(
+            a.containers
+                .iter()
+                .filter(|c| self.watched(c))
+                .map(|c| c.name.clone()),
+        );
+        v.extend(self.cfg.scale.iter().map(|t| t.name.clone()));
+        v.extend(
+            self.cfg
+                .heal
+                .disks
+                .iter()
+                .map(|d| d.path.display().to_string()),
+        );
+        v
+    }
+
+    /// An LLM's answer: a note on its incident (open or closed), or the model check.
+    fn on_llm(&mut self, answer: super::notes::Answer, now: i64) {
+        use super::notes::Answer;
+        let (incident, note) = match answer {
+            Answer::Model(r) => {
+                self.notes.model_checked(r);
+                self.changes += 1;
+                return;
+            }
+            Answer::Note {
+                incident,
+                note: Some(n),
+            } => (incident, n),
+            Answer::Note { note: None, .. } => return,
+        };
+        let note = self.notes.view(note, now);
+        if let Some(l) = self.live.iter_mut().find(|l| l.view.id == incident) {
+            l.view.note = Some(note);
+            l.dirty = true;
+            self.settle(now);
+        } else if let Some(v) = self.closed.iter_mut().find(|v| v.id == incident) {
+            v.note = Some(note);
+            if let Err(e) = self.store.save(v) {
+                self.notice = Some(e);
+            }
+            self.changes += 1;
+        }
     }
 
     /// Ends an incident: final state, reason, audit, notification.

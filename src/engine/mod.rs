@@ -8,6 +8,8 @@ mod cloud;
 mod executors;
 pub mod forecasts;
 pub mod incidents;
+mod notes;
+mod scale_outcome;
 mod steps;
 pub mod view;
 
@@ -711,6 +713,7 @@ impl Engine {
             self.actions.read_cloud(now);
         }
         self.actions.expire(now);
+        self.actions.judge_scales(None, now);
         self.incidents.read_disks(now);
         self.ticks += 1;
         let collected = match &mut self.source {
@@ -753,6 +756,9 @@ impl Engine {
         }
         // Forecasts and plans first, so the console gets one consistent snapshot (and
         // one redraw) per tick.
+        if has_rates {
+            self.actions.judge_scales(Some(&sample), sample.ts);
+        }
         let minute_closed = has_rates && self.forecasts.observe(&sample);
         if minute_closed && let Some((start, avg)) = self.forecasts.closed {
             self.anomalies.observe_minute(start, avg, sample.ts);
@@ -868,6 +874,12 @@ impl Engine {
             notices.push(Notice {
                 severity: Severity::Warn,
                 text: n.clone(),
+            });
+        }
+        if let Some(n) = self.incidents.llm_warning() {
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text: n.to_string(),
             });
         }
         if let Some(n) = &self.actions.queue.notice {

@@ -79,6 +79,7 @@ mod tests {
             false_alarm: false,
             awaiting: None,
             approved_by: None,
+            note: None,
         }
     }
 

@@ -73,6 +73,17 @@ pub fn text(incidents: &[IncidentView], board: &HealingBoard) -> String {
                 }
             );
         }
+        if let Some(n) = &i.note {
+            let _ = writeln!(
+                out,
+                "    LLM note ({}, advice only): {} on {}, cites {}: {}",
+                n.model,
+                n.playbook,
+                n.target,
+                n.cites.join(", "),
+                n.reason
+            );
+        }
         if let Some(r) = &i.reason {
             let _ = writeln!(out, "    {r}");
         }

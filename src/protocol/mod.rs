@@ -18,8 +18,8 @@ pub use view::{
     Snapshot,
 };
 pub use view::{
-    HealingBoard, HealingSpan, IncidentEvidence, IncidentState, IncidentStep, IncidentVerify,
-    IncidentView, StepState,
+    HealingBoard, HealingSpan, IncidentEvidence, IncidentNote, IncidentState, IncidentStep,
+    IncidentVerify, IncidentView, StepState,
 };
 
 // The view types the console draws: re-exported here so that the console reaches them

@@ -447,6 +447,22 @@ pub struct IncidentView {
     /// Who allowed them.
     #[serde(default)]
     pub approved_by: Option<String>,
+    /// An LLM's second opinion, validated; it never changes what runs.
+    #[serde(default)]
+    pub note: Option<IncidentNote>,
+}
+
+/// What an LLM said of an incident, kept only because it named a playbook that fits,
+/// a known target and evidence it was sent. Risk and approval stay the playbook's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentNote {
+    pub playbook: String,
+    pub target: String,
+    /// Names of the evidence it relied on (`IncidentView::evidence`).
+    pub cites: Vec<String>,
+    pub reason: String,
+    pub model: String,
+    pub at: i64,
 }
 
 /// The healing loop's record over one span (the last day, the last week).

@@ -3,6 +3,7 @@
 //! container that restarts and dies again is not counted as healed.
 
 pub mod reconcile;
+pub mod utilisation;
 
 use crate::execute::{Action, Executor};
 use std::time::Duration;

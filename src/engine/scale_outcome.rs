@@ -1,0 +1,183 @@
+//! Scales verified by outcome. A scale whose replicas came up (verified by state) is
+//! watched until its target's `outcome_within`: every host sample gives the
+//! per-replica utilisation of the metric its rule reads, and `verify::utilisation`
+//! says whether the scale did what it was for. The judgement is audited (`outcome`);
+//! one that did not help is notified and a rollback is proposed for a person — never
+//! run by an auto rule. The watches live in memory: a restart of vigil forgets them.
+
+use super::actions::Actions;
+use crate::audit::Actor;
+use crate::collect::{HostSample, Metric};
+use crate::config::Config;
+use crate::execute::Action;
+use crate::notify::Event;
+use crate::plan::proposal::{Proposal, Risk};
+use crate::plan::scaling::Rule;
+use crate::verify::utilisation::{self, Expect, Judgement};
+
+/// Readings kept per watch: a sample a second for the longest allowed window would be
+/// far more; the median of the latest ones says as much.
+const MAX_READINGS: usize = 600;
+/// Scales watched at once, at most (one per target in practice).
+const MAX_WATCHES: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub proposal: String,
+    pub version: u32,
+    pub action: Action,
+    pub metric: Metric,
+    pub capacity: f64,
+    pub expect: Expect,
+    pub deadline: i64,
+    pub readings: Vec<f64>,
+}
+
+impl Watch {
+    /// The watch for a scale just verified by state, if its outcome can be judged: a
+    /// scale the planner decided on its target's load (a playbook's scale-out is the
+    /// playbook's to verify; a rollback is not judged again).
+    pub fn new(cfg: &Config, p: &Proposal, now: i64) -> Option<Watch> {
+        let Action::Scale { target, to, .. } = &p.action else {
+            return None;
+        };
+        if matches!(p.rule, Rule::Heal | Rule::Rollback) || p.from == *to {
+            return None;
+        }
+        let t = cfg.scale.iter().find(|t| &t.name == target)?;
+        let metric = Metric::from_name(&t.metric)?;
+        if !(p.utilisation.is_finite() && p.utilisation > 0.0 && t.capacity > 0.0) {
+            return None;
+        }
+        Some(Watch {
+            proposal: p.id.clone(),
+            version: p.version,
+            action: p.action.clone(),
+            metric,
+            capacity: t.capacity,
+            expect: Expect {
+                from: p.from,
+                to: *to,
+                before: p.utilisation,
+                share: t.outcome_share,
+                ceiling: t.target,
+                emergency: t.emergency,
+            },
+            deadline: now + t.outcome_within.as_millis().min(i64::MAX as u128) as i64,
+            readings: Vec::new(),
+        })
+    }
+
+    fn target(&self) -> &str {
+        self.action.subject()
+    }
+
+    /// The sample's load over the replicas the scale left.
+    fn read(&mut self, s: &HostSample) {
+        let u = s.value(self.metric) / (self.expect.to.max(1) as f64 * self.capacity);
+        if u.is_finite() {
+            if self.readings.len() >= MAX_READINGS {
+                self.readings.remove(0);
+            }
+            self.readings.push(u);
+        }
+    }
+}
+
+impl Actions {
+    /// Starts watching a scale verified by state (replacing an older watch of its
+    /// target: the newer scale is the one to judge).
+    pub(super) fn watch_outcome(&mut self, w: Watch) {
+        self.scale_watches.retain(|x| x.target() != w.target());
+        if self.scale_watches.len() < MAX_WATCHES {
+            self.scale_watches.push(w);
+        }
+    }
+
+    /// A new action on a target ends the watch of its last scale.
+    pub(super) fn unwatch_outcome(&mut self, subject: &str) {
+        self.scale_watches.retain(|x| x.target() != subject);
+    }
+
+    /// Feeds a host sample (if any) to every watched scale and acts on the ones decided.
+    pub fn judge_scales(&mut self, sample: Option<&HostSample>, now: i64) {
+        if self.scale_watches.is_empty() {
+            return;
+        }
+        let mut decided = Vec::new();
+        for (i, w) in self.scale_watches.iter_mut().enumerate() {
+            if let Some(s) = sample {
+                w.read(s);
+            }
+            let j = utilisation::judge(&w.expect, &w.readings, now >= w.deadline);
+            if j != Judgement::Pending {
+                decided.push((i, j));
+            }
+        }
+        for (i, j) in decided.into_iter().rev() {
+            let w = self.scale_watches.remove(i);
+            self.outcome(w, j, now);
+        }
+    }
+
+    fn outcome(&mut self, w: Watch, j: Judgement, now: i64) {
+        let (verdict, text) = match &j {
+            Judgement::Helped(t) => ("helped", t.clone()),
+            Judgement::DidNotHelp(t) => ("did-not-help", t.clone()),
+            Judgement::Unknown(t) => ("unknown", t.clone()),
+            Judgement::Pending => return,
+        };
+        let e = &w.expect;
+        let target = w.target().to_string();
+        let what = format!("{target} {} → {}", e.from, e.to);
+        let summary = match &j {
+            Judgement::Helped(_) => format!("scale {what} helped: {text}"),
+            Judgement::DidNotHelp(_) => format!("scale {what} did NOT help: {text}"),
+            _ => format!("scale {what}: outcome unknown: {text}"),
+        };
+        self.audit(
+            "outcome",
+            &Actor::vigil(),
+            serde_json::json!({
+                "proposal": w.proposal,
+                "version": w.version,
+                "target": target,
+                "outcome": verdict,
+                "before": e.before,
+                "after": w.readings.last(),
+                "summary": summary,
+            }),
+        );
+        self.message = Some(summary.clone());
+        if matches!(j, Judgement::Helped(_)) {
+            return;
+        }
+        let helpless = matches!(j, Judgement::DidNotHelp(_));
+        let title = if helpless {
+            format!("scale did not help: {what}")
+        } else {
+            format!("scale outcome unknown: {what}")
+        };
+        self.notify(Event::new("failure", title, summary.clone()));
+        // Without a reading there is nothing to say it hurt: no rollback is offered.
+        let (true, Action::Scale { kind, .. }) = (helpless, &w.action) else {
+            return;
+        };
+        let mut p = Proposal::repair(
+            format!("rollback:{target}"),
+            Action::Scale {
+                target: target.clone(),
+                kind: *kind,
+                to: e.from,
+            },
+            Rule::Rollback,
+            format!("{what} did not help ({text})"),
+            Some("a rollback is for a person to decide".into()),
+            Risk::Medium,
+            now,
+        );
+        p.from = e.to;
+        p.to = e.from;
+        self.offer(p, now);
+    }
+}
