@@ -409,16 +409,29 @@ async fn a_rejected_heal_is_not_asked_again_until_the_container_has_run_since() 
             .board
             .iter()
             .any(|x| x.proposal.id == id && x.proposal.version == 2),
-        "{:?}",
-        rx.borrow().board
+        "{:?}\n{:#?}",
+        rx.borrow().board,
+        rx.borrow().incidents
     );
     // Started by hand, then it dies again: that is a new exit, and it is proposed.
+    // It must have been seen running first (a listing can take seconds on a busy host).
     docker(&["start", &member]);
-    for _ in 0..6 {
+    let seen_running = || {
+        rx.borrow()
+            .containers
+            .iter()
+            .any(|c| c.name == member && c.state == "running")
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen_running() {
         clock.0.fetch_add(1_000, Ordering::SeqCst);
         e.tick().await;
         e.pump(Duration::from_millis(300)).await;
+        assert!(Instant::now() < deadline, "the restart was never listed");
     }
+    // One more pass of the healing loop over that listing.
+    e.tick().await;
+    e.pump(Duration::from_millis(300)).await;
     docker(&["kill", &member]);
     let v2 = wait_for(2);
     let deadline = Instant::now() + Duration::from_secs(20);

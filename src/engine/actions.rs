@@ -32,7 +32,8 @@ pub enum ActionEvent {
         decision: Decision,
         verdict: Verdict,
     },
-    Containers(Result<Vec<ContainerInfo>, ExecError>),
+    /// A listing and when its container states were read (see `Actions::list_applied`).
+    Containers(std::time::Instant, Result<Vec<ContainerInfo>, ExecError>),
     /// A container exited (from the engine's event stream).
     Died(String),
     /// What a restart read of an action that may have run.
@@ -97,6 +98,10 @@ pub struct Actions {
     pub listed: u64,
     pub docker_error: Option<String>,
     listing: bool,
+    /// When the states of the listing applied last were read: a slow listing (one with
+    /// stats takes seconds) that lands after a newer one is stale — applied, it would
+    /// say a container that has just died is running again.
+    list_applied: Option<std::time::Instant>,
     /// The answer to the operator's last key: "changed: v3 is on screen now".
     pub message: Option<String>,
     pub audit_tail: VecDeque<String>,
@@ -151,6 +156,7 @@ impl Actions {
             containers: Vec::new(),
             docker_error: None,
             listing: false,
+            list_applied: None,
             message: None,
             audit_tail,
             audit_error,
@@ -724,8 +730,12 @@ impl Actions {
                 self.changes += 1;
             }
             ActionEvent::Verified { decision, verdict } => self.verified(decision, verdict, now),
-            ActionEvent::Containers(r) => {
+            ActionEvent::Containers(read_at, r) => {
                 self.listing = false;
+                if self.list_applied.is_some_and(|t| read_at < t) {
+                    return;
+                }
+                self.list_applied = Some(read_at);
                 match r {
                     Ok(list) => {
                         self.docker_error = None;
@@ -770,12 +780,14 @@ impl Actions {
         let exec = self.execs.docker.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
+            // States are read first, the (slow) stats after.
+            let read_at = std::time::Instant::now();
             let r = if stats {
                 exec.containers_with_stats().await
             } else {
                 exec.list(None).await
             };
-            let _ = tx.send(ActionEvent::Containers(r)).await;
+            let _ = tx.send(ActionEvent::Containers(read_at, r)).await;
         });
     }
 
@@ -787,19 +799,20 @@ impl Actions {
         tokio::spawn(async move {
             let mut last = None;
             for _ in 0..20 {
+                let read_at = std::time::Instant::now();
                 let r = exec.list(None).await;
                 let settled = match &r {
                     Ok(list) => list.iter().all(|c| c.name != name || !c.running()),
                     Err(_) => true,
                 };
-                last = Some(r);
+                last = Some((read_at, r));
                 if settled {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            if let Some(r) = last {
-                let _ = tx.send(ActionEvent::Containers(r)).await;
+            if let Some((read_at, r)) = last {
+                let _ = tx.send(ActionEvent::Containers(read_at, r)).await;
             }
         });
     }
