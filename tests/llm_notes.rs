@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil::collect::host::HostCollector;
 use vigil::config::{Config, Mode};
-use vigil::engine::{Engine, Snapshot, Source, SystemClock};
+use vigil::engine::{Command as Cmd, Engine, Snapshot, Source, SystemClock};
 use vigil::protocol::{IncidentState, IncidentView};
 
 mod common;
@@ -347,25 +347,43 @@ async fn a_timeout_leaves_no_note_and_the_heal_does_not_wait() {
     no_note(Mode2::Silent, (1, 3), 1).await;
 }
 
+fn llm_notices(s: &Snapshot) -> Vec<String> {
+    s.notices
+        .iter()
+        .filter(|n| n.text.starts_with("llm: "))
+        .map(|n| n.text.clone())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_model_the_api_does_not_offer_is_a_warning_on_screen() {
+async fn a_model_the_api_does_not_offer_is_a_warning_at_start_and_after_a_reload() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("vln-model-{}", std::process::id());
     let (base, _fake, _open) = serve(Mode2::Good).await;
-    let mut c = config(dir.path(), &name, &base, (5, 10));
-    c.llm.model = "deepseek-v9".into();
-    let (mut e, rx) = engine(c);
-    let s = until(&mut e, &rx, "warned", 30, |s| {
-        s.notices.iter().any(|n| n.text.starts_with("llm: "))
+    let with = |model: &str| {
+        let mut c = config(dir.path(), &name, &base, (5, 10));
+        c.llm.model = model.into();
+        c
+    };
+    let offers =
+        |m: &str| format!("llm: model \"{m}\" is not offered by {base}; it offers: deepseek-chat");
+    let (mut e, rx) = engine(with("deepseek-v9"));
+    let s = until(&mut e, &rx, "warned", 30, |s| !llm_notices(s).is_empty()).await;
+    assert_eq!(llm_notices(&s), [offers("deepseek-v9")]);
+    // A reload checks again: another missing model is named ...
+    e.command(Cmd::Reload {
+        config: Box::new(with("deepseek-v10")),
+        problems: vec![],
+    });
+    let s = until(&mut e, &rx, "warned again", 30, |s| {
+        llm_notices(s) == [offers("deepseek-v10")]
     })
     .await;
-    let n = s
-        .notices
-        .iter()
-        .find(|n| n.text.starts_with("llm: "))
-        .unwrap();
-    assert_eq!(
-        n.text,
-        format!("llm: model \"deepseek-v9\" is not offered by {base}; it offers: deepseek-chat")
-    );
+    assert_eq!(llm_notices(&s), [offers("deepseek-v10")]);
+    // ... and one the API offers clears the warning.
+    e.command(Cmd::Reload {
+        config: Box::new(with("deepseek-chat")),
+        problems: vec![],
+    });
+    until(&mut e, &rx, "cleared", 30, |s| llm_notices(s).is_empty()).await;
 }
