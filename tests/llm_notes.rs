@@ -282,6 +282,23 @@ async fn a_good_answer_becomes_the_incidents_note_and_changes_nothing_that_runs(
     assert_eq!(kept[0].note.as_ref(), Some(&n));
     let json = serde_json::to_value(&kept[0]).unwrap();
     assert_eq!(json["note"]["playbook"], "crashed-container");
+    // And the audit has what was advised, once.
+    assert_eq!(
+        notes_audited(dir.path()),
+        [format!(
+            "incident {}: deepseek-chat advises crashed-container on {name} (advice only): {}",
+            i.id, n.reason
+        )]
+    );
+}
+
+fn notes_audited(dir: &Path) -> Vec<String> {
+    vigil::audit::read_records(&dir.join("audit.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| r.kind == "llm-note")
+        .map(|(r, _)| r.data["summary"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 /// A failing answer: the heal resolves while the question is still unanswered, and
@@ -324,6 +341,7 @@ async fn no_note(mode: Mode2, timeouts: (u64, u64), asks: usize) {
     }
     let kept = vigil::store::incidents::read_only(&dir.path().join("vigil.db"), 0).unwrap();
     assert_eq!(kept[0].note, None);
+    assert_eq!(notes_audited(dir.path()), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
