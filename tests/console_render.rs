@@ -509,3 +509,32 @@ fn the_incidents_view_shows_evidence_diagnosis_steps_verification_and_the_board(
         "{screen}"
     );
 }
+
+#[test]
+fn an_incidents_llm_note_is_shown_as_advice_in_both_languages() {
+    let mut snap = snapshot();
+    let mut i = incident();
+    i.note = Some(vigil::protocol::IncidentNote {
+        playbook: "memory-leak".into(),
+        target: "api-1".into(),
+        cites: vec!["container_mem_pct".into(), "growth_per_hour".into()],
+        reason: "Memory grew 12%/h until the restart.".into(),
+        model: "deepseek-chat".into(),
+        at: 80_000,
+    });
+    snap.incidents = vec![i];
+    let mut a = app("mono", Lang::En);
+    a.view = View::Incidents;
+    let screen = text(&render(&a, &snap, 200, 40));
+    let want = "LLM note: memory-leak → api-1  (cites container_mem_pct, growth_per_hour)  Memory grew 12%/h until the restart.  [deepseek-chat, advice only: the playbook decides what runs]";
+    assert!(screen.contains(want), "{want:?} not on\n{screen}");
+    let mut zh = app("mono", Lang::ZhCn);
+    zh.view = View::Incidents;
+    let screen = text(&render(&zh, &snap, 200, 40));
+    let want = "LLM 建议: memory-leak → api-1  (依据 container_mem_pct, growth_per_hour)  Memory grew 12%/h until the restart.  [deepseek-chat, 仅供参考：执行什么由剧本决定]";
+    assert!(screen.contains(want), "{want:?} not on\n{screen}");
+    // Without a note, no such line.
+    snap.incidents[0].note = None;
+    let screen = text(&render(&a, &snap, 200, 40));
+    assert!(!screen.contains("LLM note"), "{screen}");
+}

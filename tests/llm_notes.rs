@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil::collect::host::HostCollector;
 use vigil::config::{Config, Mode};
-use vigil::engine::{Engine, Snapshot, Source, SystemClock};
+use vigil::engine::{Command as Cmd, Engine, Snapshot, Source, SystemClock};
 use vigil::protocol::{IncidentState, IncidentView};
 
 mod common;
@@ -280,8 +280,66 @@ async fn a_good_answer_becomes_the_incidents_note_and_changes_nothing_that_runs(
     // The note is kept with the incident, and `vigil incidents --json` carries it.
     let kept = vigil::store::incidents::read_only(&dir.path().join("vigil.db"), 0).unwrap();
     assert_eq!(kept[0].note.as_ref(), Some(&n));
-    let json = serde_json::to_value(&kept[0]).unwrap();
-    assert_eq!(json["note"]["playbook"], "crashed-container");
+    // And the audit has what was advised, once.
+    assert_eq!(
+        notes_audited(dir.path()),
+        [format!(
+            "incident {}: deepseek-chat advises crashed-container on {name} (advice only): {}",
+            i.id, n.reason
+        )]
+    );
+    // `vigil incidents --json`, with no engine running, reads it from the store.
+    drop(e);
+    let json = incidents_json(dir.path());
+    let shown = json["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == i.id.as_str())
+        .cloned()
+        .unwrap();
+    let shown: vigil::protocol::IncidentNote =
+        serde_json::from_value(shown["note"].clone()).unwrap();
+    assert_eq!(shown, n);
+}
+
+/// `vigil incidents --json` as an operator runs it, on the test's store.
+fn incidents_json(d: &Path) -> serde_json::Value {
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "[store]\npath = \"{p}/vigil.db\"\n[audit]\npath = \"{p}/audit.jsonl\"\nsyslog = \"\"\n\
+             [daemon]\nsocket = \"{p}/vigil.sock\"\nbrake = \"{p}/brake\"\n[log]\ndir = \"{p}/log\"\n",
+            p = d.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--config")
+        .arg(d.join("config.toml"))
+        .args(["incidents", "--json"])
+        .env("XDG_CONFIG_HOME", d.join("xdg-config"))
+        .env("XDG_DATA_HOME", d.join("xdg-data"))
+        .env("XDG_STATE_HOME", d.join("xdg-state"))
+        .env("XDG_RUNTIME_DIR", d.join("xdg-run"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn notes_audited(dir: &Path) -> Vec<String> {
+    vigil::audit::read_records(&dir.join("audit.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| r.kind == "llm-note")
+        .map(|(r, _)| r.data["summary"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 /// A failing answer: the heal resolves while the question is still unanswered, and
@@ -324,6 +382,7 @@ async fn no_note(mode: Mode2, timeouts: (u64, u64), asks: usize) {
     }
     let kept = vigil::store::incidents::read_only(&dir.path().join("vigil.db"), 0).unwrap();
     assert_eq!(kept[0].note, None);
+    assert_eq!(notes_audited(dir.path()), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,25 +406,43 @@ async fn a_timeout_leaves_no_note_and_the_heal_does_not_wait() {
     no_note(Mode2::Silent, (1, 3), 1).await;
 }
 
+fn llm_notices(s: &Snapshot) -> Vec<String> {
+    s.notices
+        .iter()
+        .filter(|n| n.text.starts_with("llm: "))
+        .map(|n| n.text.clone())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_model_the_api_does_not_offer_is_a_warning_on_screen() {
+async fn a_model_the_api_does_not_offer_is_a_warning_at_start_and_after_a_reload() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("vln-model-{}", std::process::id());
     let (base, _fake, _open) = serve(Mode2::Good).await;
-    let mut c = config(dir.path(), &name, &base, (5, 10));
-    c.llm.model = "deepseek-v9".into();
-    let (mut e, rx) = engine(c);
-    let s = until(&mut e, &rx, "warned", 30, |s| {
-        s.notices.iter().any(|n| n.text.starts_with("llm: "))
+    let with = |model: &str| {
+        let mut c = config(dir.path(), &name, &base, (5, 10));
+        c.llm.model = model.into();
+        c
+    };
+    let offers =
+        |m: &str| format!("llm: model \"{m}\" is not offered by {base}; it offers: deepseek-chat");
+    let (mut e, rx) = engine(with("deepseek-v9"));
+    let s = until(&mut e, &rx, "warned", 30, |s| !llm_notices(s).is_empty()).await;
+    assert_eq!(llm_notices(&s), [offers("deepseek-v9")]);
+    // A reload checks again: another missing model is named ...
+    e.command(Cmd::Reload {
+        config: Box::new(with("deepseek-v10")),
+        problems: vec![],
+    });
+    let s = until(&mut e, &rx, "warned again", 30, |s| {
+        llm_notices(s) == [offers("deepseek-v10")]
     })
     .await;
-    let n = s
-        .notices
-        .iter()
-        .find(|n| n.text.starts_with("llm: "))
-        .unwrap();
-    assert_eq!(
-        n.text,
-        format!("llm: model \"deepseek-v9\" is not offered by {base}; it offers: deepseek-chat")
-    );
+    assert_eq!(llm_notices(&s), [offers("deepseek-v10")]);
+    // ... and one the API offers clears the warning.
+    e.command(Cmd::Reload {
+        config: Box::new(with("deepseek-chat")),
+        problems: vec![],
+    });
+    until(&mut e, &rx, "cleared", 30, |s| llm_notices(s).is_empty()).await;
 }

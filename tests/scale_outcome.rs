@@ -6,13 +6,13 @@
 //! auto-approved — and runs when a person approves it.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vigil::audit::{self, Actor};
 use vigil::collect::HostSample;
 use vigil::collect::host::HostCollector;
-use vigil::config::{Config, Mode, ScaleTarget};
+use vigil::config::{Config, Mode, NotifyTarget, ScaleTarget};
 use vigil::engine::{Clock, Command as Cmd, Engine, Snapshot, Source};
 use vigil::protocol::{Entry, State};
 
@@ -69,6 +69,7 @@ fn sample(ts: i64, mem_pct: u64) -> HostSample {
 fn engine(
     dir: &Path,
     group: &str,
+    hook: &str,
 ) -> (
     Engine,
     tokio::sync::watch::Receiver<Snapshot>,
@@ -78,7 +79,15 @@ fn engine(
         chrono::Utc::now().timestamp_millis(),
     )));
     let (e, rx) = Engine::new(
-        config(dir, group),
+        {
+            let mut c = config(dir, group);
+            c.notify.push(NotifyTarget {
+                url: hook.to_string(),
+                events: vec!["failure".into()],
+                ..NotifyTarget::default()
+            });
+            c
+        },
         clock.clone(),
         Source::Host(Box::new(HostCollector::proc())),
         Vec::new(),
@@ -167,17 +176,39 @@ fn outcomes(dir: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Scales the group 1 → 3 on 20 % memory (200 % of one replica).
+/// A local webhook receiver: the titles of the events vigil sent it.
+async fn webhook() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| {
+            let keep = keep.clone();
+            async move {
+                let title = body["title"].as_str().unwrap_or("").to_string();
+                keep.lock().unwrap().push(title);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), got)
+}
+
+/// Scales the group 1 → 3 on 20 % memory (200 % of one replica); failures go to `hook`.
 async fn scaled_out(
     dir: &Path,
     group: &str,
+    hook: &str,
 ) -> (
     Engine,
     tokio::sync::watch::Receiver<Snapshot>,
     Arc<ManualClock>,
 ) {
     start_member(group, 1);
-    let (mut e, rx, clock) = engine(dir, group);
+    let (mut e, rx, clock) = engine(dir, group, hook);
     let p = proposed(&mut e, &rx, &clock, group, 20).await;
     assert_eq!((p.proposal.from, p.proposal.to), (1, 3));
     assert_eq!(p.proposal.utilisation, 2.0);
@@ -192,7 +223,8 @@ async fn a_scale_out_that_brings_utilisation_down_is_audited_as_helped() {
     let dir = tempfile::tempdir().unwrap();
     let g = format!("vso-ok-{}", std::process::id());
     let _c = Cleanup(g.clone());
-    let (mut e, rx, clock) = scaled_out(dir.path(), &g).await;
+    let (hook, _titles) = webhook().await;
+    let (mut e, rx, clock) = scaled_out(dir.path(), &g, &hook).await;
     // The same load over three replicas: 67 % each, down from 200 %.
     feed(&mut e, clock.now_ms(), 20).await;
     assert_eq!(
@@ -214,7 +246,8 @@ async fn a_scale_out_that_did_not_help_is_audited_and_its_rollback_waits_for_a_p
     let dir = tempfile::tempdir().unwrap();
     let g = format!("vso-bad-{}", std::process::id());
     let _c = Cleanup(g.clone());
-    let (mut e, rx, clock) = scaled_out(dir.path(), &g).await;
+    let (hook, titles) = webhook().await;
+    let (mut e, rx, clock) = scaled_out(dir.path(), &g, &hook).await;
     // The load grew with the replicas: still 200 % each.
     feed(&mut e, clock.now_ms(), 60).await;
     assert_eq!(outcomes(dir.path()), [], "undecided before its deadline");
@@ -239,6 +272,17 @@ async fn a_scale_out_that_did_not_help_is_audited_and_its_rollback_waits_for_a_p
         Some("a rollback is for a person to decide")
     );
     assert_eq!(common::running(&g).len(), 3, "nothing ran by itself");
+    // The operator is told.
+    let told = format!("scale did not help: {g} 1 → 3");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !titles.lock().unwrap().contains(&told) {
+        assert!(
+            Instant::now() < deadline,
+            "not notified: {:?}",
+            titles.lock().unwrap()
+        );
+        e.pump(Duration::from_millis(200)).await;
+    }
     // A person approves it: the group is back at one, and the rollback is not judged.
     let done = approve_and_settle(&mut e, &rx, &back).await;
     assert_eq!(done.state, State::Verified, "{done:?}");

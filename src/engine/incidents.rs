@@ -296,7 +296,7 @@ impl Incidents {
 
     pub fn on_event(&mut self, ev: IncidentEvent, a: &mut Actions, now: i64) {
         match ev {
-            IncidentEvent::Llm(answer) => self.on_llm(answer, now),
+            IncidentEvent::Llm(answer) => self.on_llm(answer, a, now),
             IncidentEvent::Disks(readings) => {
                 self.reading_disks = false;
                 self.disk_reads += 1;
@@ -780,7 +780,7 @@ impl Incidents {
     }
 
     /// An LLM's answer: a note on its incident (open or closed), or the model check.
-    fn on_llm(&mut self, answer: super::notes::Answer, now: i64) {
+    fn on_llm(&mut self, answer: super::notes::Answer, a: &mut Actions, now: i64) {
         use super::notes::Answer;
         let (incident, note) = match answer {
             Answer::Model(r) => {
@@ -795,6 +795,12 @@ impl Incidents {
             Answer::Note { note: None, .. } => return,
         };
         let note = self.notes.view(note, now);
+        // On the record beside what the rules did, so a later look sees what was advised.
+        a.audit(
+            "llm-note",
+            &crate::audit::Actor::vigil(),
+            serde_json::json!({"incident": incident, "playbook": note.playbook, "target": note.target, "cites": note.cites, "model": note.model, "summary": format!("incident {incident}: {} advises {} on {} (advice only): {}", note.model, note.playbook, note.target, note.reason)}),
+        );
         if let Some(l) = self.live.iter_mut().find(|l| l.view.id == incident) {
             l.view.note = Some(note);
             l.dirty = true;

@@ -181,3 +181,82 @@ impl Actions {
         self.offer(p, now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ScaleTarget, TargetKind};
+
+    fn cfg() -> Config {
+        let mut c = Config::default();
+        c.scale.push(ScaleTarget {
+            name: "web".into(),
+            metric: "mem_pct".into(),
+            capacity: 10.0,
+            ..ScaleTarget::default()
+        });
+        c
+    }
+
+    fn scale(rule: Rule, from: usize, to: usize, utilisation: f64) -> Proposal {
+        let action = Action::Scale {
+            target: "web".into(),
+            kind: TargetKind::DockerGroup,
+            to,
+        };
+        let mut p = Proposal::repair(
+            "scale:web".into(),
+            action,
+            rule,
+            String::new(),
+            None,
+            Risk::Low,
+            0,
+        );
+        p.from = from;
+        p.utilisation = utilisation;
+        p
+    }
+
+    #[test]
+    fn a_planned_scale_is_watched_with_its_targets_rules() {
+        let w = Watch::new(&cfg(), &scale(Rule::Reactive, 1, 3, 2.0), 1_000).expect("watched");
+        assert_eq!(w.metric, Metric::Mem);
+        assert_eq!(
+            w.expect,
+            Expect {
+                from: 1,
+                to: 3,
+                before: 2.0,
+                share: 0.5,
+                ceiling: 0.6,
+                emergency: 0.9,
+            }
+        );
+        assert_eq!(w.deadline, 301_000);
+    }
+
+    #[test]
+    fn heals_rollbacks_unknown_targets_and_no_load_are_not_judged() {
+        let c = cfg();
+        assert!(Watch::new(&c, &scale(Rule::Heal, 1, 2, 2.0), 0).is_none());
+        assert!(Watch::new(&c, &scale(Rule::Rollback, 3, 1, 2.0), 0).is_none());
+        assert!(Watch::new(&c, &scale(Rule::Reactive, 2, 2, 2.0), 0).is_none());
+        assert!(Watch::new(&c, &scale(Rule::Reactive, 1, 2, 0.0), 0).is_none());
+        let mut other = c.clone();
+        other.scale[0].name = "api".into();
+        assert!(Watch::new(&other, &scale(Rule::Reactive, 1, 2, 2.0), 0).is_none());
+    }
+
+    #[test]
+    fn a_reading_is_the_load_over_the_replicas_the_scale_left() {
+        let mut w = Watch::new(&cfg(), &scale(Rule::Reactive, 1, 4, 2.0), 0).expect("watched");
+        let s = HostSample {
+            mem_total: 100,
+            mem_used: 20,
+            ..HostSample::default()
+        };
+        w.read(&s);
+        assert_eq!(w.readings, [0.5]);
+    }
+}
