@@ -84,6 +84,27 @@ async fn until(
     }
 }
 
+fn start(cfg: Config) -> (Engine, tokio::sync::watch::Receiver<Snapshot>) {
+    let (e, rx) = Engine::new(
+        cfg,
+        Arc::new(SystemClock),
+        Source::Host(Box::new(HostCollector::proc())),
+        Vec::new(),
+    );
+    e.start_watchers();
+    (e, rx)
+}
+
+/// A few passes of the healing loop over real samples.
+async fn a_few_samples(e: &mut Engine, rx: &tokio::sync::watch::Receiver<Snapshot>) -> Snapshot {
+    until(e, rx, "a few samples", 30, |s| {
+        s.history
+            .get(&vigil::protocol::Metric::Cpu)
+            .is_some_and(|h| h.len() >= 3)
+    })
+    .await
+}
+
 fn on_memory(s: &Snapshot) -> Option<IncidentView> {
     s.incidents
         .iter()
@@ -96,13 +117,7 @@ async fn a_host_series_far_from_its_baseline_opens_an_incident_that_notifies_and
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     seed(&cfg, 10, 97.0);
-    let (mut e, rx) = Engine::new(
-        cfg,
-        Arc::new(SystemClock),
-        Source::Host(Box::new(HostCollector::proc())),
-        Vec::new(),
-    );
-    e.start_watchers();
+    let (mut e, rx) = start(cfg);
     let s = until(&mut e, &rx, "an anomaly incident on mem_pct", 30, |s| {
         on_memory(s).is_some_and(|i| {
             i.steps
@@ -134,38 +149,15 @@ async fn a_calm_history_opens_nothing_and_the_switch_turns_the_detector_off() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     seed(&cfg, 0, 0.0);
-    let (mut e, rx) = Engine::new(
-        cfg,
-        Arc::new(SystemClock),
-        Source::Host(Box::new(HostCollector::proc())),
-        Vec::new(),
-    );
-    e.start_watchers();
-    // A few passes of the healing loop over real samples.
-    let s = until(&mut e, &rx, "a few samples", 30, |s| {
-        s.history
-            .get(&vigil::protocol::Metric::Cpu)
-            .is_some_and(|h| h.len() >= 3)
-    })
-    .await;
+    let (mut e, rx) = start(cfg);
+    let s = a_few_samples(&mut e, &rx).await;
     assert!(on_memory(&s).is_none(), "{:#?}", s.incidents);
 
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.heal.anomalies = false;
     seed(&cfg, 10, 97.0);
-    let (mut e, rx) = Engine::new(
-        cfg,
-        Arc::new(SystemClock),
-        Source::Host(Box::new(HostCollector::proc())),
-        Vec::new(),
-    );
-    e.start_watchers();
-    let s = until(&mut e, &rx, "a few samples", 30, |s| {
-        s.history
-            .get(&vigil::protocol::Metric::Cpu)
-            .is_some_and(|h| h.len() >= 3)
-    })
-    .await;
+    let (mut e, rx) = start(cfg);
+    let s = a_few_samples(&mut e, &rx).await;
     assert!(on_memory(&s).is_none(), "{:#?}", s.incidents);
 }
