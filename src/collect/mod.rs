@@ -1,8 +1,11 @@
 //! collect: the world → samples. The procfs collector reads this host the way
 //! node_exporter does; the Docker one counts containers.
 
+pub mod certs;
 pub mod docker;
 pub mod host;
+pub mod procs;
+pub mod sockstat;
 
 use serde::{Deserialize, Serialize};
 

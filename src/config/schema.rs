@@ -126,6 +126,10 @@ pub struct HealConfig {
     pub leak_min_span: Duration,
     /// ... by at least this many points of its limit per hour.
     pub leak_min_growth_pct_per_hour: f64,
+    /// Host-wide checks: certificate files, connection tables, runaway processes.
+    pub certs: super::host_checks::CertsCheck,
+    pub connections: super::host_checks::ConnectionsCheck,
+    pub cpu: super::host_checks::CpuCheck,
 }
 
 /// A directory whose filling opens an incident.
@@ -165,6 +169,9 @@ impl Default for HealConfig {
             disk_trend: Duration::from_secs(6 * 3600),
             leak_min_span: Duration::from_secs(2 * 3600),
             leak_min_growth_pct_per_hour: 0.2,
+            certs: Default::default(),
+            connections: Default::default(),
+            cpu: Default::default(),
         }
     }
 }

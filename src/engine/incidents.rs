@@ -61,6 +61,8 @@ pub enum IncidentEvent {
     },
     /// The watched disks were read.
     Disks(Vec<DiskReading>),
+    /// The host-wide checks read the host.
+    Host(Box<super::host_checks::HostReading>),
 }
 
 pub struct DiskReading {
@@ -118,7 +120,9 @@ pub struct Incidents {
     listed: u64,
     /// The last pass's findings, and the inputs they were read from.
     found: Vec<Found>,
-    found_at: Option<(u64, u64, Option<i64>)>,
+    found_at: Option<(u64, u64, Option<i64>, u64)>,
+    /// Certificates, connection tables, processes.
+    pub host: super::host_checks::HostChecks,
     tx: mpsc::Sender<IncidentEvent>,
     pub rx: mpsc::Receiver<IncidentEvent>,
     /// Bumped on every change the screen shows.
@@ -158,6 +162,7 @@ impl Incidents {
             listed: 0,
             found: Vec::new(),
             found_at: None,
+            host: Default::default(),
             tx,
             rx,
             changes: 1,
@@ -261,6 +266,7 @@ impl Incidents {
     /// Reads the watched disks in a blocking task (a hung filesystem never holds the
     /// tick); the readings come back on `rx`.
     pub fn read_disks(&mut self, now: i64) {
+        self.host.read(&self.cfg.heal, &self.tx, now);
         if self.reading_disks || self.cfg.heal.disks.is_empty() || !self.cfg.heal.enabled {
             return;
         }
@@ -281,6 +287,10 @@ impl Incidents {
 
     pub fn on_event(&mut self, ev: IncidentEvent, a: &mut Actions, now: i64) {
         match ev {
+            IncidentEvent::Host(r) => {
+                self.host.on_reading(*r, &self.cfg.heal);
+                self.changes += 1;
+            }
             IncidentEvent::Disks(readings) => {
                 self.reading_disks = false;
                 self.disk_reads += 1;
@@ -352,6 +362,13 @@ impl Incidents {
                 l.view.updated = now;
                 l.dirty = true;
                 a.audit("heal-step", &crate::audit::Actor::vigil(), data);
+                if l.view
+                    .steps
+                    .get(index)
+                    .is_some_and(|s| s.name == "renew-cert")
+                {
+                    self.host.reread_certs();
+                }
                 // A disk is read again at once, for the verification.
                 self.read_disks(now);
             }
@@ -365,7 +382,12 @@ impl Incidents {
         }
         // The checks read new inputs only: a listing, a disk reading or a host sample
         // (the loop runs after every event, far more often than those come).
-        let stamp = (a.listed, self.disk_reads, ctx.latest.map(|s| s.ts));
+        let stamp = (
+            a.listed,
+            self.disk_reads,
+            ctx.latest.map(|s| s.ts),
+            self.host.reads,
+        );
         if self.found_at != Some(stamp) {
             self.found = self.find(a, ctx, now);
             self.found_at = Some(stamp);
@@ -615,6 +637,18 @@ impl Incidents {
                     .map(|(a, b)| b.saturating_sub(*a));
                 out.push(disk_found(f, sig));
             }
+        }
+        for h in self.host.find(&self.cfg.heal, now) {
+            out.push(Found {
+                trigger: h.trigger,
+                target: h.target,
+                started: h.started,
+                evidence: h.evidence,
+                signals: Signals {
+                    host: Some(h.detail),
+                    ..host.clone()
+                },
+            });
         }
         out
     }
@@ -1690,6 +1724,9 @@ impl Incidents {
                 container.and_then(|c| if c.running() { mem_pct(c) } else { None })
             }
             "container_cpu_pct" => container.and_then(|c| c.cpu_pct),
+            "cert_days_left" | "connections_pct" | "process_cpu_pct" => {
+                self.host.metric(name, target)
+            }
             "disk_used_pct" if target != "/" => {
                 self.disks.get(target).and_then(|s| s.back()).map(|p| p.1)
             }

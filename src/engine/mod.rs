@@ -6,6 +6,7 @@ mod clock;
 mod cloud;
 mod executors;
 pub mod forecasts;
+pub mod host_checks;
 pub mod incidents;
 mod steps;
 pub mod view;
@@ -860,6 +861,12 @@ impl Engine {
             notices.push(Notice {
                 severity: Severity::Warn,
                 text: n.clone(),
+            });
+        }
+        if let Some(text) = self.incidents.host.notice() {
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text,
             });
         }
         if let Some(n) = &self.actions.queue.notice {

@@ -21,6 +21,29 @@ pub struct Signals {
     /// beside the directory's whole growth.
     pub top_file: Option<(String, u64)>,
     pub dir_growth: Option<u64>,
+    /// What a host-wide check saw (certificate, connection table, process).
+    pub host: Option<HostDetail>,
+}
+
+/// A host-wide check's finding, for the words of its diagnosis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostDetail {
+    Cert {
+        file: String,
+        subject: String,
+        days_left: f64,
+    },
+    Table {
+        name: String,
+        count: u64,
+        limit: u64,
+    },
+    Process {
+        pid: u32,
+        comm: String,
+        pct: f64,
+        minutes: f64,
+    },
 }
 
 /// Several times its usual level (and not tiny).
@@ -72,6 +95,11 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
                 ));
             }
         }
+        Trigger::CertExpiring | Trigger::ConnectionsExhausted | Trigger::CpuRunaway => {
+            if let Some(h) = &s.host {
+                out.push(host_words(h));
+            }
+        }
         _ => {}
     }
     if let (Some((c, _)), Some((n, nl))) = (
@@ -85,6 +113,44 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
         ));
     }
     out
+}
+
+fn host_words(h: &HostDetail) -> String {
+    match h {
+        HostDetail::Cert {
+            file,
+            subject,
+            days_left,
+        } if *days_left < 0.0 => format!(
+            "the certificate {subject} in {file} expired {:.1} days ago",
+            -days_left
+        ),
+        HostDetail::Cert {
+            file,
+            subject,
+            days_left,
+        } => format!("the certificate {subject} in {file} expires in {days_left:.1} days"),
+        HostDetail::Table { name, count, limit } => {
+            let what = match name.as_str() {
+                "conntrack" => "the connection-tracking table",
+                "tcp-orphans" => "orphaned TCP sockets",
+                "tcp-timewait" => "TCP sockets in TIME-WAIT",
+                other => other,
+            };
+            let pct = *count as f64 / (*limit).max(1) as f64 * 100.0;
+            format!(
+                "{what} at {count} of {limit} ({pct:.0}%): past the limit the kernel drops new connections"
+            )
+        }
+        HostDetail::Process {
+            pid,
+            comm,
+            pct,
+            minutes,
+        } => format!(
+            "process {comm} (pid {pid}) has held {pct:.0}% of a core for {minutes:.1} min: a busy loop or a runaway job"
+        ),
+    }
 }
 
 /// "Exited (137) 2 seconds ago" → 137.
@@ -143,6 +209,51 @@ mod tests {
         assert_eq!(
             d[1],
             "one file grew 9.0 MiB of the 10.0 MiB: a log explosion in /var/log/app/debug.log"
+        );
+    }
+
+    #[test]
+    fn host_checks_say_what_they_saw_with_its_numbers() {
+        let with = |h: HostDetail, t: Trigger| {
+            diagnose(
+                t,
+                &Signals {
+                    host: Some(h),
+                    ..Signals::default()
+                },
+            )
+        };
+        let cert = HostDetail::Cert {
+            file: "/etc/ssl/a.pem".into(),
+            subject: "CN=a.example".into(),
+            days_left: 2.96,
+        };
+        assert_eq!(
+            with(cert, Trigger::CertExpiring),
+            vec!["the certificate CN=a.example in /etc/ssl/a.pem expires in 3.0 days"]
+        );
+        let table = HostDetail::Table {
+            name: "conntrack".into(),
+            count: 950,
+            limit: 1000,
+        };
+        assert_eq!(
+            with(table, Trigger::ConnectionsExhausted),
+            vec![
+                "the connection-tracking table at 950 of 1000 (95%): past the limit the kernel drops new connections"
+            ]
+        );
+        let proc = HostDetail::Process {
+            pid: 42,
+            comm: "sh".into(),
+            pct: 99.6,
+            minutes: 15.0,
+        };
+        assert_eq!(
+            with(proc, Trigger::CpuRunaway),
+            vec![
+                "process sh (pid 42) has held 100% of a core for 15.0 min: a busy loop or a runaway job"
+            ]
         );
     }
 

@@ -118,14 +118,18 @@ pub fn parse(src: &str, file: &str, policy: &Policy) -> Result<Playbook, Vec<Pro
             found
         });
     let steps = cx.steps(root, "steps", policy, true);
+    // Telling a person is a playbook too (a runaway process is theirs to stop); only
+    // waits and verifies alone do nothing.
     if let Some(s) = &steps
-        && !s.iter().any(Step::acts)
+        && !s
+            .iter()
+            .any(|s| s.acts() || matches!(s, Step::Notify { .. }))
     {
         let span = root.get("steps").and_then(Item::span).unwrap_or(0..0);
         cx.at(
             "steps",
             span,
-            "no step acts: a playbook must do something".into(),
+            "no step acts or notifies: a playbook must do something".into(),
         );
     }
     let verify = match root.get("verify") {

@@ -1,0 +1,343 @@
+//! The host-wide checks of the healing loop: certificate files near their expiry,
+//! connection tables near their limit, a process holding a core for long. Reading is
+//! blocking I/O (files, /proc) and runs in a blocking task, each kind at its own
+//! cadence; the findings are read from the last readings on the tick.
+
+use super::incidents::IncidentEvent;
+use crate::collect::certs::{self, CertInfo};
+use crate::collect::procs::{self, CpuTracker, ProcStat};
+use crate::collect::sockstat::{self, ConnReading, TcpCounts};
+use crate::config::HealConfig;
+use crate::detect::checks::{self, ConnCheck};
+use crate::heal::Trigger;
+use crate::heal::diagnose::HostDetail;
+use crate::protocol::IncidentEvidence;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// Points of one connection table's series, at most.
+const MAX_POINTS: usize = 2_000;
+/// The trailing history a table's trend is read from.
+const CONN_TREND_MS: i64 = 30 * 60_000;
+/// Runaway processes reported at once, at most (the busiest).
+const MAX_RUNAWAYS: usize = 8;
+
+/// A table's count over time, with its limit beside it.
+type Series = VecDeque<(i64, f64)>;
+
+/// What one blocking read brought back; a kind not due this time is None.
+pub struct HostReading {
+    pub ts: i64,
+    pub certs: Option<Vec<(PathBuf, Result<CertInfo, String>)>>,
+    pub conns: Option<ConnReading>,
+    pub procs: Option<Result<(Vec<ProcStat>, bool), String>>,
+}
+
+/// A problem one host check found.
+pub struct HostFound {
+    pub trigger: Trigger,
+    pub target: String,
+    pub started: i64,
+    pub evidence: Vec<IncidentEvidence>,
+    pub detail: HostDetail,
+}
+
+#[derive(Default)]
+pub struct HostChecks {
+    reading: bool,
+    /// Readings handled, so the loop looks again when one came.
+    pub reads: u64,
+    last_certs: Option<i64>,
+    last_conns: Option<i64>,
+    last_procs: Option<i64>,
+    certs_due_now: bool,
+    certs: BTreeMap<String, Result<CertInfo, String>>,
+    /// When the certificates were last read.
+    certs_at: i64,
+    /// When each certificate was first seen within its days.
+    cert_since: HashMap<String, i64>,
+    tables: BTreeMap<&'static str, (Series, u64)>,
+    tcp: Option<TcpCounts>,
+    cpu: CpuTracker,
+    hz: u64,
+    /// Problems told once (an unreadable file, a capped reading), until they change.
+    told: HashSet<String>,
+    problems: Vec<String>,
+}
+
+fn ev(name: &str, value: f64) -> IncidentEvidence {
+    IncidentEvidence {
+        name: name.to_string(),
+        value,
+    }
+}
+
+fn due(last: Option<i64>, every: std::time::Duration, now: i64) -> bool {
+    last.is_none_or(|t| now - t >= every.as_millis() as i64)
+}
+
+impl HostChecks {
+    /// Starts a blocking read of whatever is due; nothing when a read is under way.
+    pub fn read(&mut self, cfg: &HealConfig, tx: &mpsc::Sender<IncidentEvent>, now: i64) {
+        if self.reading || !cfg.enabled {
+            return;
+        }
+        let certs = !cfg.certs.files.is_empty()
+            && (self.certs_due_now || due(self.last_certs, cfg.certs.every, now));
+        let conns = cfg.connections.enabled && due(self.last_conns, cfg.connections.every, now);
+        let procs = cfg.cpu.enabled && due(self.last_procs, cfg.cpu.every, now);
+        if !(certs || conns || procs) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.reading = true;
+        self.certs_due_now = false;
+        if certs {
+            self.last_certs = Some(now);
+        }
+        if conns {
+            self.last_conns = Some(now);
+        }
+        if procs {
+            self.last_procs = Some(now);
+        }
+        let files = cfg.certs.files.clone();
+        let root = cfg.connections.proc_root.clone();
+        let tx = tx.clone();
+        rt.spawn_blocking(move || {
+            let r = HostReading {
+                ts: now,
+                certs: certs.then(|| files.iter().map(|f| (f.clone(), certs::read(f))).collect()),
+                conns: conns.then(|| sockstat::read(&root)),
+                procs: procs.then(|| procs::read_all(std::path::Path::new("/proc"))),
+            };
+            let _ = tx.blocking_send(IncidentEvent::Host(Box::new(r)));
+        });
+    }
+
+    /// Certificates are read again at the next pass (after a renewal step).
+    pub fn reread_certs(&mut self) {
+        self.certs_due_now = true;
+    }
+
+    pub fn on_reading(&mut self, r: HostReading, cfg: &HealConfig) {
+        self.reading = false;
+        self.reads += 1;
+        let mut problems = Vec::new();
+        if let Some(list) = r.certs {
+            self.certs.clear();
+            self.certs_at = r.ts;
+            for (path, res) in list {
+                if let Err(e) = &res {
+                    problems.push(format!("heal.certs: {e}"));
+                }
+                self.certs.insert(path.display().to_string(), res);
+            }
+        } else {
+            problems.extend(
+                self.problems
+                    .iter()
+                    .filter(|p| p.starts_with("heal.certs"))
+                    .cloned(),
+            );
+        }
+        if let Some(c) = r.conns {
+            for e in &c.errors {
+                problems.push(format!("heal.connections: {e}"));
+            }
+            self.tcp = c.tcp;
+            let names: HashSet<&str> = c.tables.iter().map(|t| t.name).collect();
+            self.tables.retain(|k, _| names.contains(k));
+            for t in c.tables {
+                let (s, limit) = self.tables.entry(t.name).or_default();
+                *limit = t.limit;
+                s.push_back((r.ts, t.count as f64));
+                while s.len() > MAX_POINTS
+                    || s.front().is_some_and(|&(ts, _)| ts < r.ts - CONN_TREND_MS)
+                {
+                    s.pop_front();
+                }
+            }
+        } else {
+            problems.extend(
+                self.problems
+                    .iter()
+                    .filter(|p| p.starts_with("heal.connections"))
+                    .cloned(),
+            );
+        }
+        match r.procs {
+            Some(Ok((list, capped))) => {
+                if self.hz == 0 {
+                    self.hz = procfs::ticks_per_second();
+                }
+                if capped {
+                    problems.push(format!(
+                        "heal.cpu: more than {} processes: only the first are watched",
+                        procs::MAX_PIDS
+                    ));
+                }
+                self.cpu.update(&list, r.ts, self.hz, cfg.cpu.threshold_pct);
+            }
+            Some(Err(e)) => problems.push(format!("heal.cpu: {e}")),
+            None => problems.extend(
+                self.problems
+                    .iter()
+                    .filter(|p| p.starts_with("heal.cpu"))
+                    .cloned(),
+            ),
+        }
+        // Each problem is logged once while it lasts, not at every reading.
+        for p in &problems {
+            if self.told.insert(p.clone()) {
+                tracing::warn!("{p}");
+            }
+        }
+        self.told.retain(|p| problems.contains(p));
+        self.problems = problems;
+    }
+
+    /// What the screen shows about the checks themselves (an unreadable file, say).
+    pub fn notice(&self) -> Option<String> {
+        (!self.problems.is_empty()).then(|| self.problems.join("; "))
+    }
+
+    /// The problems in the last readings.
+    pub fn find(&mut self, cfg: &HealConfig, now: i64) -> Vec<HostFound> {
+        let mut out = Vec::new();
+        if !cfg.enabled {
+            return out;
+        }
+        let now_s = now.div_euclid(1000);
+        let mut within = HashSet::new();
+        for (file, res) in &self.certs {
+            let Ok(info) = res else { continue };
+            let left = certs::days_left(info, now_s);
+            if left > cfg.certs.days as f64 {
+                continue;
+            }
+            within.insert(file.clone());
+            let started = *self.cert_since.entry(file.clone()).or_insert(now);
+            out.push(HostFound {
+                trigger: Trigger::CertExpiring,
+                target: file.clone(),
+                started,
+                evidence: vec![
+                    ev("cert_days_left", left),
+                    ev("days", cfg.certs.days as f64),
+                ],
+                detail: HostDetail::Cert {
+                    file: file.clone(),
+                    subject: info.subject.clone(),
+                    days_left: left,
+                },
+            });
+        }
+        self.cert_since.retain(|f, _| within.contains(f));
+        if cfg.connections.enabled {
+            let ratio = cfg.connections.threshold_pct / 100.0;
+            let check = ConnCheck {
+                ratio,
+                watch_ratio: ratio * 2.0 / 3.0,
+                ..ConnCheck::default()
+            };
+            for (name, (series, limit)) in &self.tables {
+                let pts: Vec<(i64, f64)> = series.iter().copied().collect();
+                let Some(f) = checks::connection_exhaustion(name, &pts, *limit as f64, &check)
+                else {
+                    continue;
+                };
+                let count = pts.last().map_or(0.0, |p| p.1);
+                let mut evidence = vec![ev("connections_pct", count / *limit as f64 * 100.0)];
+                evidence.extend(f.evidence.iter().map(|e| ev(&e.name, e.value)));
+                if let Some(t) = &self.tcp {
+                    evidence.push(ev("tcp_inuse", t.inuse as f64));
+                }
+                out.push(HostFound {
+                    trigger: Trigger::ConnectionsExhausted,
+                    target: name.to_string(),
+                    started: f.started,
+                    evidence,
+                    detail: HostDetail::Table {
+                        name: name.to_string(),
+                        count: count as u64,
+                        limit: *limit,
+                    },
+                });
+            }
+        }
+        if cfg.cpu.enabled {
+            let for_ms = cfg.cpu.duration.as_millis() as i64;
+            let runaways = self
+                .cpu
+                .runaways(now, for_ms)
+                .into_iter()
+                .filter(|b| !cfg.cpu.ignore.contains(&b.comm))
+                .take(MAX_RUNAWAYS);
+            for b in runaways {
+                let minutes = (now - b.since) as f64 / 60_000.0;
+                out.push(HostFound {
+                    trigger: Trigger::CpuRunaway,
+                    target: process_target(b.pid, &b.comm),
+                    started: b.since,
+                    evidence: vec![
+                        ev("pid", b.pid as f64),
+                        ev("process_cpu_pct", b.pct),
+                        ev("busy_min", minutes),
+                    ],
+                    detail: HostDetail::Process {
+                        pid: b.pid,
+                        comm: b.comm.clone(),
+                        pct: b.pct,
+                        minutes,
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// A host check's metric for a target, as of its last reading, for a playbook's
+    /// verification.
+    pub fn metric(&self, name: &str, target: &str) -> Option<f64> {
+        match name {
+            "cert_days_left" => match self.certs.get(target)? {
+                Ok(info) => Some(certs::days_left(info, self.certs_at.div_euclid(1000))),
+                Err(_) => None,
+            },
+            "connections_pct" => {
+                let (s, limit) = self.tables.get(target)?;
+                let last = s.back()?.1;
+                (*limit > 0).then(|| last / *limit as f64 * 100.0)
+            }
+            "process_cpu_pct" => self.cpu.share(target_pid(target)?),
+            _ => None,
+        }
+    }
+}
+
+/// A process's target name: its command and pid, e.g. `nginx[1234]`. The pid keeps two
+/// processes of one name apart.
+pub fn process_target(pid: u32, comm: &str) -> String {
+    format!("{comm}[{pid}]")
+}
+
+fn target_pid(target: &str) -> Option<u32> {
+    let open = target.rfind('[')?;
+    target[open + 1..].strip_suffix(']')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_target_names_command_and_pid() {
+        assert_eq!(process_target(42, "sh"), "sh[42]");
+        assert_eq!(target_pid("we[ird][42]"), Some(42));
+        assert_eq!(target_pid("sh"), None);
+    }
+}
