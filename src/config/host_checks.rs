@@ -87,6 +87,30 @@ impl Default for CpuCheck {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnitsCheck {
+    /// A failed systemd unit opens an incident (where systemd runs the host).
+    pub enabled: bool,
+    #[serde(with = "super::duration")]
+    pub every: Duration,
+    /// Units (e.g. "apt-daily.service") whose failure is no incident.
+    pub ignore: Vec<String>,
+    /// Where systemd's runtime directory is looked for (another path only for tests).
+    pub run_dir: PathBuf,
+}
+
+impl Default for UnitsCheck {
+    fn default() -> Self {
+        UnitsCheck {
+            enabled: true,
+            every: Duration::from_secs(60),
+            ignore: Vec::new(),
+            run_dir: PathBuf::from("/run"),
+        }
+    }
+}
+
 /// Every host check's number out of its bounds, as (dotted key, message).
 pub fn problems(h: &super::HealConfig) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -123,6 +147,7 @@ pub fn problems(h: &super::HealConfig) -> Vec<(String, String)> {
         ("heal.certs.every", h.certs.every),
         ("heal.connections.every", h.connections.every),
         ("heal.cpu.every", h.cpu.every),
+        ("heal.units.every", h.units.every),
     ] {
         if every < MIN_EVERY {
             out.push((
@@ -151,6 +176,7 @@ pub fn reset(h: &mut super::HealConfig, key: &str) -> bool {
         "heal.connections.every" => h.connections.every = d.connections.every,
         "heal.cpu.threshold_pct" => h.cpu.threshold_pct = d.cpu.threshold_pct,
         "heal.cpu.every" => h.cpu.every = d.cpu.every,
+        "heal.units.every" => h.units.every = d.units.every,
         _ => return false,
     }
     true

@@ -126,10 +126,12 @@ pub struct HealConfig {
     pub leak_min_span: Duration,
     /// ... by at least this many points of its limit per hour.
     pub leak_min_growth_pct_per_hour: f64,
-    /// Host-wide checks: certificate files, connection tables, runaway processes.
+    /// Host-wide checks: certificate files, connection tables, runaway processes,
+    /// failed systemd units.
     pub certs: super::host_checks::CertsCheck,
     pub connections: super::host_checks::ConnectionsCheck,
     pub cpu: super::host_checks::CpuCheck,
+    pub units: super::host_checks::UnitsCheck,
 }
 
 /// A directory whose filling opens an incident.
@@ -172,6 +174,7 @@ impl Default for HealConfig {
             certs: Default::default(),
             connections: Default::default(),
             cpu: Default::default(),
+            units: Default::default(),
         }
     }
 }

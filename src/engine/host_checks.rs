@@ -7,6 +7,7 @@ use super::incidents::IncidentEvent;
 use crate::collect::certs::{self, CertInfo};
 use crate::collect::procs::{self, CpuTracker, ProcStat};
 use crate::collect::sockstat::{self, ConnReading, TcpCounts};
+use crate::collect::units::{self, FailedUnit, UnitsReading};
 use crate::config::HealConfig;
 use crate::detect::checks::{self, ConnCheck};
 use crate::heal::Trigger;
@@ -32,6 +33,7 @@ pub struct HostReading {
     pub certs: Option<Vec<(PathBuf, Result<CertInfo, String>)>>,
     pub conns: Option<ConnReading>,
     pub procs: Option<Result<(Vec<ProcStat>, bool), String>>,
+    pub units: Option<UnitsReading>,
 }
 
 /// A problem one host check found.
@@ -51,7 +53,9 @@ pub struct HostChecks {
     last_certs: Option<i64>,
     last_conns: Option<i64>,
     last_procs: Option<i64>,
-    certs_due_now: bool,
+    last_units: Option<i64>,
+    /// A step acted: certificates and units are read again at the next pass.
+    due_now: bool,
     certs: BTreeMap<String, Result<CertInfo, String>>,
     /// When the certificates were last read.
     certs_at: i64,
@@ -61,6 +65,10 @@ pub struct HostChecks {
     tcp: Option<TcpCounts>,
     cpu: CpuTracker,
     hz: u64,
+    failed_units: Option<Vec<FailedUnit>>,
+    unit_since: HashMap<String, i64>,
+    /// systemd does not run this host: said once, then the units are not asked again.
+    no_systemd: Option<String>,
     /// Problems told once (an unreadable file, a capped reading), until they change.
     told: HashSet<String>,
     problems: Vec<String>,
@@ -84,17 +92,23 @@ impl HostChecks {
             return;
         }
         let certs = !cfg.certs.files.is_empty()
-            && (self.certs_due_now || due(self.last_certs, cfg.certs.every, now));
+            && (self.due_now || due(self.last_certs, cfg.certs.every, now));
         let conns = cfg.connections.enabled && due(self.last_conns, cfg.connections.every, now);
         let procs = cfg.cpu.enabled && due(self.last_procs, cfg.cpu.every, now);
-        if !(certs || conns || procs) {
+        let units = cfg.units.enabled
+            && self.no_systemd.is_none()
+            && (self.due_now || due(self.last_units, cfg.units.every, now));
+        if !(certs || conns || procs || units) {
             return;
         }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
         self.reading = true;
-        self.certs_due_now = false;
+        self.due_now = false;
+        if units {
+            self.last_units = Some(now);
+        }
         if certs {
             self.last_certs = Some(now);
         }
@@ -106,6 +120,7 @@ impl HostChecks {
         }
         let files = cfg.certs.files.clone();
         let root = cfg.connections.proc_root.clone();
+        let run_dir = cfg.units.run_dir.clone();
         let tx = tx.clone();
         rt.spawn_blocking(move || {
             let r = HostReading {
@@ -113,14 +128,20 @@ impl HostChecks {
                 certs: certs.then(|| files.iter().map(|f| (f.clone(), certs::read(f))).collect()),
                 conns: conns.then(|| sockstat::read(&root)),
                 procs: procs.then(|| procs::read_all(std::path::Path::new("/proc"))),
+                units: units.then(|| units::read(&run_dir)),
             };
             let _ = tx.blocking_send(IncidentEvent::Host(Box::new(r)));
         });
     }
 
-    /// Certificates are read again at the next pass (after a renewal step).
-    pub fn reread_certs(&mut self) {
-        self.certs_due_now = true;
+    /// Certificates and units are read again at the next pass (after a step acted).
+    pub fn reread(&mut self) {
+        self.due_now = true;
+    }
+
+    /// Why the units check has nothing to watch, once it knows.
+    pub fn no_systemd(&self) -> Option<&str> {
+        self.no_systemd.as_deref()
     }
 
     pub fn on_reading(&mut self, r: HostReading, cfg: &HealConfig) {
@@ -187,6 +208,21 @@ impl HostChecks {
                 self.problems
                     .iter()
                     .filter(|p| p.starts_with("heal.cpu"))
+                    .cloned(),
+            ),
+        }
+        match r.units {
+            Some(UnitsReading::Failed(v)) => self.failed_units = Some(v),
+            Some(UnitsReading::NoSystemd(why)) => {
+                tracing::info!("{why}");
+                self.failed_units = None;
+                self.no_systemd = Some(why);
+            }
+            Some(UnitsReading::Error(e)) => problems.push(format!("heal.units: {e}")),
+            None => problems.extend(
+                self.problems
+                    .iter()
+                    .filter(|p| p.starts_with("heal.units"))
                     .cloned(),
             ),
         }
@@ -297,6 +333,28 @@ impl HostChecks {
                 });
             }
         }
+        let failed = self
+            .failed_units
+            .iter()
+            .flatten()
+            .filter(|u| cfg.units.enabled && !cfg.units.ignore.contains(&u.unit));
+        let mut seen = HashSet::new();
+        for u in failed {
+            seen.insert(u.unit.clone());
+            let started = *self.unit_since.entry(u.unit.clone()).or_insert(now);
+            out.push(HostFound {
+                trigger: Trigger::UnitFailed,
+                target: u.unit.clone(),
+                started,
+                evidence: vec![ev("unit_active", 0.0)],
+                detail: HostDetail::Unit {
+                    unit: u.unit.clone(),
+                    sub: u.sub.clone(),
+                    description: u.description.clone(),
+                },
+            });
+        }
+        self.unit_since.retain(|u, _| seen.contains(u));
         out
     }
 
@@ -314,6 +372,15 @@ impl HostChecks {
                 (*limit > 0).then(|| last / *limit as f64 * 100.0)
             }
             "process_cpu_pct" => self.cpu.share(target_pid(target)?),
+            // Not among the failed units is active again (as far as this check sees).
+            "unit_active" => {
+                let failed = self.failed_units.as_ref()?;
+                Some(if failed.iter().any(|u| u.unit == target) {
+                    0.0
+                } else {
+                    1.0
+                })
+            }
             _ => None,
         }
     }
@@ -333,6 +400,58 @@ fn target_pid(target: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn without_systemd_the_units_check_says_so_once_and_stays_quiet() {
+        let run = tempfile::tempdir().unwrap();
+        let mut cfg = HealConfig::default();
+        cfg.connections.enabled = false;
+        cfg.cpu.enabled = false;
+        cfg.units.run_dir = run.path().to_path_buf();
+        cfg.units.every = std::time::Duration::from_millis(200);
+        let (tx, mut rx) = mpsc::channel(4);
+        let mut h = HostChecks::default();
+        h.read(&cfg, &tx, 0);
+        let Some(IncidentEvent::Host(r)) = rx.recv().await else {
+            panic!("no reading");
+        };
+        h.on_reading(*r, &cfg);
+        let why = format!(
+            "systemd does not run this host ({}/systemd/system is absent): heal.units has nothing to watch",
+            run.path().display()
+        );
+        assert_eq!(h.no_systemd(), Some(why.as_str()));
+        assert!(h.find(&cfg, 0).is_empty());
+        assert_eq!(h.notice(), None);
+        // Long past its cadence, and after a step: nothing more is asked.
+        h.reread();
+        h.read(&cfg, &tx, 3_600_000);
+        assert!(!h.reading);
+        assert_eq!(h.metric("unit_active", "nginx.service"), None);
+    }
+
+    #[test]
+    fn a_failed_unit_opens_until_it_is_active_again() {
+        let mut cfg = HealConfig::default();
+        cfg.units.ignore = vec!["apt-daily.service".into()];
+        let mut h = HostChecks::default();
+        let unit = |n: &str| FailedUnit {
+            unit: n.into(),
+            sub: "failed".into(),
+            description: "web".into(),
+        };
+        h.failed_units = Some(vec![unit("nginx.service"), unit("apt-daily.service")]);
+        let f = h.find(&cfg, 5);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].trigger, f[0].target.as_str()),
+            (Trigger::UnitFailed, "nginx.service")
+        );
+        assert_eq!(h.metric("unit_active", "nginx.service"), Some(0.0));
+        h.failed_units = Some(vec![]);
+        assert!(h.find(&cfg, 6).is_empty());
+        assert_eq!(h.metric("unit_active", "nginx.service"), Some(1.0));
+    }
 
     #[test]
     fn a_process_target_names_command_and_pid() {

@@ -362,14 +362,9 @@ impl Incidents {
                 l.view.updated = now;
                 l.dirty = true;
                 a.audit("heal-step", &crate::audit::Actor::vigil(), data);
-                if l.view
-                    .steps
-                    .get(index)
-                    .is_some_and(|s| s.name == "renew-cert")
-                {
-                    self.host.reread_certs();
-                }
-                // A disk is read again at once, for the verification.
+                // A disk, a certificate or a unit is read again at once, for the
+                // verification.
+                self.host.reread();
                 self.read_disks(now);
             }
         }
@@ -1724,7 +1719,7 @@ impl Incidents {
                 container.and_then(|c| if c.running() { mem_pct(c) } else { None })
             }
             "container_cpu_pct" => container.and_then(|c| c.cpu_pct),
-            "cert_days_left" | "connections_pct" | "process_cpu_pct" => {
+            "cert_days_left" | "connections_pct" | "process_cpu_pct" | "unit_active" => {
                 self.host.metric(name, target)
             }
             "disk_used_pct" if target != "/" => {

@@ -44,6 +44,11 @@ pub enum HostDetail {
         pct: f64,
         minutes: f64,
     },
+    Unit {
+        unit: String,
+        sub: String,
+        description: String,
+    },
 }
 
 /// Several times its usual level (and not tiny).
@@ -95,7 +100,10 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
                 ));
             }
         }
-        Trigger::CertExpiring | Trigger::ConnectionsExhausted | Trigger::CpuRunaway => {
+        Trigger::CertExpiring
+        | Trigger::ConnectionsExhausted
+        | Trigger::CpuRunaway
+        | Trigger::UnitFailed => {
             if let Some(h) = &s.host {
                 out.push(host_words(h));
             }
@@ -150,6 +158,11 @@ fn host_words(h: &HostDetail) -> String {
         } => format!(
             "process {comm} (pid {pid}) has held {pct:.0}% of a core for {minutes:.1} min: a busy loop or a runaway job"
         ),
+        HostDetail::Unit {
+            unit,
+            sub,
+            description,
+        } => format!("systemd unit {unit} ({description}) is {sub}"),
     }
 }
 
