@@ -45,6 +45,10 @@ pub struct ConnectionsCheck {
     pub every: Duration,
     /// Where /proc is (another path only for tests and containers that mount it apart).
     pub proc_root: PathBuf,
+    /// The scale target that serves these connections: the incident is opened on it (the
+    /// fullest table as its evidence), so the playbook's scale-out has something to grow.
+    /// Unset: one incident per table, on the table's name.
+    pub scale_target: Option<String>,
 }
 
 impl Default for ConnectionsCheck {
@@ -54,6 +58,7 @@ impl Default for ConnectionsCheck {
             threshold_pct: 90.0,
             every: Duration::from_secs(30),
             proc_root: PathBuf::from("/proc"),
+            scale_target: None,
         }
     }
 }

@@ -249,8 +249,18 @@ impl HostChecks {
         }
         let now_s = now.div_euclid(1000);
         let mut within = HashSet::new();
+        // Only the files still named: a reload that drops one drops its finding.
+        let named: HashSet<String> = cfg
+            .certs
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
         for (file, res) in &self.certs {
             let Ok(info) = res else { continue };
+            if !named.contains(file) {
+                continue;
+            }
             let left = certs::days_left(info, now_s);
             if left > cfg.certs.days as f64 {
                 continue;
@@ -280,6 +290,7 @@ impl HostChecks {
                 watch_ratio: ratio * 2.0 / 3.0,
                 ..ConnCheck::default()
             };
+            let mut conns = Vec::new();
             for (name, (series, limit)) in &self.tables {
                 let pts: Vec<(i64, f64)> = series.iter().copied().collect();
                 let Some(f) = checks::connection_exhaustion(name, &pts, *limit as f64, &check)
@@ -292,9 +303,13 @@ impl HostChecks {
                 if let Some(t) = &self.tcp {
                     evidence.push(ev("tcp_inuse", t.inuse as f64));
                 }
-                out.push(HostFound {
+                conns.push(HostFound {
                     trigger: Trigger::ConnectionsExhausted,
-                    target: name.to_string(),
+                    target: cfg
+                        .connections
+                        .scale_target
+                        .clone()
+                        .unwrap_or_else(|| name.to_string()),
                     started: f.started,
                     evidence,
                     detail: HostDetail::Table {
@@ -304,6 +319,13 @@ impl HostChecks {
                     },
                 });
             }
+            // On one scale target, the fullest table speaks for all (one incident).
+            if cfg.connections.scale_target.is_some() {
+                let share = |f: &HostFound| f.evidence.first().map_or(0.0, |e| e.value);
+                conns.sort_by(|a, b| share(b).total_cmp(&share(a)));
+                conns.truncate(1);
+            }
+            out.extend(conns);
         }
         if cfg.cpu.enabled {
             let for_ms = cfg.cpu.duration.as_millis() as i64;
@@ -367,9 +389,15 @@ impl HostChecks {
                 Err(_) => None,
             },
             "connections_pct" => {
-                let (s, limit) = self.tables.get(target)?;
-                let last = s.back()?.1;
-                (*limit > 0).then(|| last / *limit as f64 * 100.0)
+                let pct = |(s, limit): &(Series, u64)| {
+                    let last = s.back()?.1;
+                    (*limit > 0).then(|| last / *limit as f64 * 100.0)
+                };
+                match self.tables.get(target) {
+                    Some(t) => pct(t),
+                    // A scale target: its fullest table.
+                    None => self.tables.values().filter_map(pct).max_by(f64::total_cmp),
+                }
             }
             "process_cpu_pct" => self.cpu.share(target_pid(target)?),
             // Not among the failed units is active again (as far as this check sees).
@@ -451,6 +479,30 @@ mod tests {
         h.failed_units = Some(vec![]);
         assert!(h.find(&cfg, 6).is_empty());
         assert_eq!(h.metric("unit_active", "nginx.service"), Some(1.0));
+    }
+
+    #[test]
+    fn on_a_scale_target_the_fullest_table_opens_one_incident_there() {
+        let mut cfg = HealConfig::default();
+        cfg.connections.scale_target = Some("web".into());
+        let mut h = HostChecks::default();
+        for (name, count) in [("conntrack", 920.0), ("tcp-orphans", 990.0)] {
+            h.tables
+                .insert(name, (VecDeque::from([(1_000, count)]), 1_000));
+        }
+        let f = h.find(&cfg, 1_000);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].target, "web");
+        assert_eq!(
+            f[0].detail,
+            HostDetail::Table {
+                name: "tcp-orphans".into(),
+                count: 990,
+                limit: 1_000
+            }
+        );
+        assert_eq!(h.metric("connections_pct", "web"), Some(99.0));
+        assert_eq!(h.metric("connections_pct", "conntrack"), Some(92.0));
     }
 
     #[test]
