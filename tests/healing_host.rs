@@ -197,6 +197,80 @@ async fn a_certificate_expiring_in_3_days_is_renewed_and_verified_a_years_is_lef
     );
 }
 
+/// `openssl s_server` presenting a certificate on a free local port, stopped when the
+/// test ends.
+struct TlsServer(std::process::Child, u16);
+
+impl TlsServer {
+    fn start(cert: &Path) -> TlsServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let key = cert.with_file_name(format!(
+            "{}.key",
+            cert.file_name().unwrap().to_string_lossy()
+        ));
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server runs");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s_server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsServer(child, port)
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_presenting_a_certificate_near_expiry_opens_an_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let soon = TlsServer::start(&cert(d, "ep-soon.pem", "ep-soon.test", 5));
+    let year = TlsServer::start(&cert(d, "ep-year.pem", "ep-year.test", 365));
+    let (near, far) = (
+        format!("127.0.0.1:{}", soon.1),
+        format!("127.0.0.1:{}", year.1),
+    );
+    let mut c = config(d);
+    c.heal.certs.endpoints = vec![near.clone(), far.clone()];
+    // Renewal is a person's here: the incident waits for one.
+    let (mut e, rx) = engine(c);
+    let s = until(&mut e, &rx, "open", 30, |s| !on(s, &near).is_empty()).await;
+    let i = on(&s, &near)[0].clone();
+    assert_eq!(i.trigger, "cert-expiring");
+    assert_eq!(i.state, IncidentState::Open);
+    assert_eq!(i.playbook.as_deref(), Some("expiring-certificate"));
+    let left = value(&i, "cert_days_left").unwrap();
+    assert!((4.9..=5.0).contains(&left), "days left {left}");
+    assert_eq!(
+        i.diagnosis,
+        vec![format!(
+            "the certificate CN=ep-soon.test in {near} expires in 5.0 days"
+        )]
+    );
+    assert_eq!(i.awaiting.as_deref(), Some("renew-cert"));
+    assert!(on(&s, &far).is_empty(), "{:#?}", s.incidents);
+}
+
 /// The connection tables of a fake /proc the test owns.
 fn tables(root: &Path, conntrack: u64) {
     let w = |rel: &str, text: String| {

@@ -6,6 +6,7 @@ pub mod docker;
 pub mod host;
 pub mod procs;
 pub mod sockstat;
+pub mod tls_endpoint;
 pub mod units;
 
 use serde::{Deserialize, Serialize};

@@ -17,6 +17,8 @@ pub const MIN_EVERY: Duration = Duration::from_millis(200);
 pub struct CertsCheck {
     /// PEM or DER certificate files (a chain file counts by its earliest expiry).
     pub files: Vec<PathBuf>,
+    /// TLS endpoints (`host:port`) whose presented chain is read by a handshake.
+    pub endpoints: Vec<String>,
     /// A certificate that expires within this many days opens an incident.
     pub days: u32,
     /// The files are read again this often (and at once after a renewal step).
@@ -28,6 +30,7 @@ impl Default for CertsCheck {
     fn default() -> Self {
         CertsCheck {
             files: Vec::new(),
+            endpoints: Vec::new(),
             days: 14,
             every: Duration::from_secs(300),
         }
@@ -128,6 +131,20 @@ pub fn problems(h: &super::HealConfig) -> Vec<(String, String)> {
             ),
         ));
     }
+    if h.certs.endpoints.len() > MAX_CERT_FILES {
+        out.push((
+            "heal.certs.endpoints".into(),
+            format!(
+                "at most {MAX_CERT_FILES} endpoints, got {}",
+                h.certs.endpoints.len()
+            ),
+        ));
+    }
+    for (i, e) in h.certs.endpoints.iter().enumerate() {
+        if let Err(why) = crate::collect::tls_endpoint::split(e) {
+            out.push((format!("heal.certs.endpoints[{i}]"), why));
+        }
+    }
     if h.certs.days > 3650 {
         out.push((
             "heal.certs.days".into(),
@@ -173,6 +190,11 @@ pub fn reset(h: &mut super::HealConfig, key: &str) -> bool {
     let d = super::HealConfig::default();
     match key {
         "heal.certs.files" => h.certs.files.truncate(MAX_CERT_FILES),
+        "heal.certs.endpoints" => h.certs.endpoints.truncate(MAX_CERT_FILES),
+        k if k.starts_with("heal.certs.endpoints[") => h
+            .certs
+            .endpoints
+            .retain(|e| crate::collect::tls_endpoint::split(e).is_ok()),
         "heal.certs.days" => h.certs.days = d.certs.days,
         "heal.certs.every" => h.certs.every = d.certs.every,
         "heal.connections.threshold_pct" => {

@@ -7,6 +7,7 @@ use super::incidents::IncidentEvent;
 use crate::collect::certs::{self, CertInfo};
 use crate::collect::procs::{self, CpuTracker, ProcStat};
 use crate::collect::sockstat::{self, ConnReading, TcpCounts};
+use crate::collect::tls_endpoint;
 use crate::collect::units::{self, FailedUnit, UnitsReading};
 use crate::config::HealConfig;
 use crate::detect::checks::{self, ConnCheck};
@@ -14,13 +15,14 @@ use crate::heal::Trigger;
 use crate::heal::diagnose::HostDetail;
 use crate::protocol::IncidentEvidence;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 /// Points of one connection table's series, at most.
 const MAX_POINTS: usize = 2_000;
 /// The trailing history a table's trend is read from.
 const CONN_TREND_MS: i64 = 30 * 60_000;
+/// One endpoint's handshake may take this long.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Runaway processes reported at once, at most (the busiest).
 const MAX_RUNAWAYS: usize = 8;
 
@@ -30,7 +32,8 @@ type Series = VecDeque<(i64, f64)>;
 /// What one blocking read brought back; a kind not due this time is None.
 pub struct HostReading {
     pub ts: i64,
-    pub certs: Option<Vec<(PathBuf, Result<CertInfo, String>)>>,
+    /// By file path or endpoint, as the config names them.
+    pub certs: Option<Vec<(String, Result<CertInfo, String>)>>,
     pub conns: Option<ConnReading>,
     pub procs: Option<Result<(Vec<ProcStat>, bool), String>>,
     pub units: Option<UnitsReading>,
@@ -91,7 +94,7 @@ impl HostChecks {
         if self.reading || !cfg.enabled {
             return;
         }
-        let certs = !cfg.certs.files.is_empty()
+        let certs = !(cfg.certs.files.is_empty() && cfg.certs.endpoints.is_empty())
             && (self.due_now || due(self.last_certs, cfg.certs.every, now));
         let conns = cfg.connections.enabled && due(self.last_conns, cfg.connections.every, now);
         let procs = cfg.cpu.enabled && due(self.last_procs, cfg.cpu.every, now);
@@ -119,13 +122,22 @@ impl HostChecks {
             self.last_procs = Some(now);
         }
         let files = cfg.certs.files.clone();
+        let endpoints = cfg.certs.endpoints.clone();
         let root = cfg.connections.proc_root.clone();
         let run_dir = cfg.units.run_dir.clone();
         let tx = tx.clone();
         rt.spawn_blocking(move || {
             let r = HostReading {
                 ts: now,
-                certs: certs.then(|| files.iter().map(|f| (f.clone(), certs::read(f))).collect()),
+                certs: certs.then(|| {
+                    let files = files
+                        .iter()
+                        .map(|f| (f.display().to_string(), certs::read(f)));
+                    let endpoints = endpoints
+                        .iter()
+                        .map(|e| (e.clone(), tls_endpoint::read(e, HANDSHAKE_TIMEOUT)));
+                    files.chain(endpoints).collect()
+                }),
                 conns: conns.then(|| sockstat::read(&root)),
                 procs: procs.then(|| procs::read_all(std::path::Path::new("/proc"))),
                 units: units.then(|| units::read(&run_dir)),
@@ -155,7 +167,7 @@ impl HostChecks {
                 if let Err(e) = &res {
                     problems.push(format!("heal.certs: {e}"));
                 }
-                self.certs.insert(path.display().to_string(), res);
+                self.certs.insert(path, res);
             }
         } else {
             problems.extend(
@@ -255,6 +267,7 @@ impl HostChecks {
             .files
             .iter()
             .map(|f| f.display().to_string())
+            .chain(cfg.certs.endpoints.iter().cloned())
             .collect();
         for (file, res) in &self.certs {
             let Ok(info) = res else { continue };
