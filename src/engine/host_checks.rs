@@ -57,6 +57,7 @@ pub struct HostChecks {
     last_conns: Option<i64>,
     last_procs: Option<i64>,
     last_units: Option<i64>,
+    started: bool,
     /// A step acted: certificates and units are read again at the next pass.
     due_now: bool,
     certs: BTreeMap<String, Result<CertInfo, String>>,
@@ -93,6 +94,15 @@ impl HostChecks {
     pub fn read(&mut self, cfg: &HealConfig, tx: &mpsc::Sender<IncidentEvent>, now: i64) {
         if self.reading || !cfg.enabled {
             return;
+        }
+        // The /proc and systemd checks start one cadence after the engine, not at its
+        // first tick: a daemon's start is busy enough, and a process's share needs two
+        // readings anyway. Certificates are read at once.
+        if !self.started {
+            self.started = true;
+            self.last_conns = Some(now);
+            self.last_procs = Some(now);
+            self.last_units = Some(now);
         }
         let certs = !(cfg.certs.files.is_empty() && cfg.certs.endpoints.is_empty())
             && (self.due_now || due(self.last_certs, cfg.certs.every, now));
@@ -453,6 +463,8 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(4);
         let mut h = HostChecks::default();
         h.read(&cfg, &tx, 0);
+        assert!(!h.reading, "the first reading waits one cadence");
+        h.read(&cfg, &tx, 1_000);
         let Some(IncidentEvent::Host(r)) = rx.recv().await else {
             panic!("no reading");
         };
