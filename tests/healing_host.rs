@@ -424,3 +424,30 @@ async fn a_runaway_process_is_reported_with_pid_name_and_share_and_never_killed(
         i.reason
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_this_host_the_units_check_opens_nothing_and_shows_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.heal.units.enabled = true;
+    c.heal.units.every = Duration::from_millis(200);
+    let (mut e, rx) = engine(c);
+    // Several cadences: without systemd it is said once (in the log) and asked no more;
+    // with it, failed units would open incidents, and none is an error.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        e.tick().await;
+        e.pump(Duration::from_millis(200)).await;
+    }
+    let s = rx.borrow().clone();
+    assert!(
+        s.notices.iter().all(|n| !n.text.contains("heal.units")),
+        "{:#?}",
+        s.notices
+    );
+    if !Path::new("/run/systemd/system").is_dir() {
+        assert!(s.incidents.is_empty(), "{:#?}", s.incidents);
+    } else {
+        assert!(s.incidents.iter().all(|i| i.trigger == "unit-failed"));
+    }
+}
