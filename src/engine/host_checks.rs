@@ -59,7 +59,9 @@ pub struct HostChecks {
     last_units: Option<i64>,
     started: bool,
     /// A step acted: certificates and units are read again at the next pass.
-    due_now: bool,
+    certs_due_now: bool,
+    units_due_now: bool,
+    reading_certs: bool,
     certs: BTreeMap<String, Result<CertInfo, String>>,
     /// When the certificates were last read.
     certs_at: i64,
@@ -92,9 +94,12 @@ fn due(last: Option<i64>, every: std::time::Duration, now: i64) -> bool {
 impl HostChecks {
     /// Starts a blocking read of whatever is due; nothing when a read is under way.
     pub fn read(&mut self, cfg: &HealConfig, tx: &mpsc::Sender<IncidentEvent>, now: i64) {
-        if self.reading || !cfg.enabled {
+        if !cfg.enabled {
             return;
         }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         // The /proc and systemd checks start one cadence after the engine, not at its
         // first tick: a daemon's start is busy enough, and a process's share needs two
         // readings anyway. Certificates are read at once.
@@ -104,26 +109,51 @@ impl HostChecks {
             self.last_procs = Some(now);
             self.last_units = Some(now);
         }
-        let certs = !(cfg.certs.files.is_empty() && cfg.certs.endpoints.is_empty())
-            && (self.due_now || due(self.last_certs, cfg.certs.every, now));
+        // Certificates in a task of their own: endpoints that time out one after the
+        // other must not hold the /proc readings back.
+        let named = !cfg.certs.files.is_empty() || !cfg.certs.endpoints.is_empty();
+        let certs = !self.reading_certs
+            && named
+            && (self.certs_due_now || due(self.last_certs, cfg.certs.every, now));
+        if certs {
+            self.reading_certs = true;
+            self.certs_due_now = false;
+            self.last_certs = Some(now);
+            let files = cfg.certs.files.clone();
+            let endpoints = cfg.certs.endpoints.clone();
+            let tx = tx.clone();
+            rt.spawn_blocking(move || {
+                let files = files
+                    .iter()
+                    .map(|f| (f.display().to_string(), certs::read(f)));
+                let endpoints = endpoints
+                    .iter()
+                    .map(|e| (e.clone(), tls_endpoint::read(e, HANDSHAKE_TIMEOUT)));
+                let r = HostReading {
+                    ts: now,
+                    certs: Some(files.chain(endpoints).collect()),
+                    conns: None,
+                    procs: None,
+                    units: None,
+                };
+                let _ = tx.blocking_send(IncidentEvent::Host(Box::new(r)));
+            });
+        }
+        if self.reading {
+            return;
+        }
         let conns = cfg.connections.enabled && due(self.last_conns, cfg.connections.every, now);
         let procs = cfg.cpu.enabled && due(self.last_procs, cfg.cpu.every, now);
         let units = cfg.units.enabled
             && self.no_systemd.is_none()
-            && (self.due_now || due(self.last_units, cfg.units.every, now));
-        if !(certs || conns || procs || units) {
+            && (self.units_due_now || due(self.last_units, cfg.units.every, now));
+        if !(conns || procs || units) {
             return;
         }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         self.reading = true;
-        self.due_now = false;
         if units {
+            self.units_due_now = false;
             self.last_units = Some(now);
-        }
-        if certs {
-            self.last_certs = Some(now);
         }
         if conns {
             self.last_conns = Some(now);
@@ -131,23 +161,13 @@ impl HostChecks {
         if procs {
             self.last_procs = Some(now);
         }
-        let files = cfg.certs.files.clone();
-        let endpoints = cfg.certs.endpoints.clone();
         let root = cfg.connections.proc_root.clone();
         let run_dir = cfg.units.run_dir.clone();
         let tx = tx.clone();
         rt.spawn_blocking(move || {
             let r = HostReading {
                 ts: now,
-                certs: certs.then(|| {
-                    let files = files
-                        .iter()
-                        .map(|f| (f.display().to_string(), certs::read(f)));
-                    let endpoints = endpoints
-                        .iter()
-                        .map(|e| (e.clone(), tls_endpoint::read(e, HANDSHAKE_TIMEOUT)));
-                    files.chain(endpoints).collect()
-                }),
+                certs: None,
                 conns: conns.then(|| sockstat::read(&root)),
                 procs: procs.then(|| procs::read_all(std::path::Path::new("/proc"))),
                 units: units.then(|| units::read(&run_dir)),
@@ -158,7 +178,8 @@ impl HostChecks {
 
     /// Certificates and units are read again at the next pass (after a step acted).
     pub fn reread(&mut self) {
-        self.due_now = true;
+        self.certs_due_now = true;
+        self.units_due_now = true;
     }
 
     /// Why the units check has nothing to watch, once it knows.
@@ -167,7 +188,11 @@ impl HostChecks {
     }
 
     pub fn on_reading(&mut self, r: HostReading, cfg: &HealConfig) {
-        self.reading = false;
+        if r.certs.is_some() {
+            self.reading_certs = false;
+        } else {
+            self.reading = false;
+        }
         self.reads += 1;
         let mut problems = Vec::new();
         if let Some(list) = r.certs {
