@@ -195,6 +195,24 @@ impl HostChecks {
         }
         self.reads += 1;
         let mut problems = Vec::new();
+        // A kind not read this time keeps its problems while it is still switched on.
+        let on = [
+            (
+                "heal.certs",
+                !cfg.certs.files.is_empty() || !cfg.certs.endpoints.is_empty(),
+            ),
+            ("heal.connections", cfg.connections.enabled),
+            ("heal.cpu", cfg.cpu.enabled),
+            ("heal.units", cfg.units.enabled),
+        ];
+        let kept = |me: &HostChecks, kind: &str| -> Vec<String> {
+            let enabled = on.iter().any(|(k, e)| *k == kind && *e);
+            me.problems
+                .iter()
+                .filter(|p| enabled && p.starts_with(&format!("{kind}:")))
+                .cloned()
+                .collect()
+        };
         if let Some(list) = r.certs {
             self.certs.clear();
             self.certs_at = r.ts;
@@ -205,12 +223,7 @@ impl HostChecks {
                 self.certs.insert(path, res);
             }
         } else {
-            problems.extend(
-                self.problems
-                    .iter()
-                    .filter(|p| p.starts_with("heal.certs"))
-                    .cloned(),
-            );
+            problems.extend(kept(self, "heal.certs"));
         }
         if let Some(c) = r.conns {
             for e in &c.errors {
@@ -230,12 +243,7 @@ impl HostChecks {
                 }
             }
         } else {
-            problems.extend(
-                self.problems
-                    .iter()
-                    .filter(|p| p.starts_with("heal.connections"))
-                    .cloned(),
-            );
+            problems.extend(kept(self, "heal.connections"));
         }
         match r.procs {
             Some(Ok((list, capped))) => {
@@ -251,12 +259,7 @@ impl HostChecks {
                 self.cpu.update(&list, r.ts, self.hz, cfg.cpu.threshold_pct);
             }
             Some(Err(e)) => problems.push(format!("heal.cpu: {e}")),
-            None => problems.extend(
-                self.problems
-                    .iter()
-                    .filter(|p| p.starts_with("heal.cpu"))
-                    .cloned(),
-            ),
+            None => problems.extend(kept(self, "heal.cpu")),
         }
         match r.units {
             Some(UnitsReading::Failed(v)) => self.failed_units = Some(v),
@@ -266,12 +269,7 @@ impl HostChecks {
                 self.no_systemd = Some(why);
             }
             Some(UnitsReading::Error(e)) => problems.push(format!("heal.units: {e}")),
-            None => problems.extend(
-                self.problems
-                    .iter()
-                    .filter(|p| p.starts_with("heal.units"))
-                    .cloned(),
-            ),
+            None => problems.extend(kept(self, "heal.units")),
         }
         // Each problem is logged once while it lasts, not at every reading.
         for p in &problems {
