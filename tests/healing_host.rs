@@ -264,7 +264,7 @@ async fn an_endpoint_presenting_a_certificate_near_expiry_opens_an_incident() {
     assert_eq!(
         i.diagnosis,
         vec![format!(
-            "the certificate CN=ep-soon.test in {near} expires in 5.0 days"
+            "the certificate CN=ep-soon.test at {near} expires in 5.0 days"
         )]
     );
     assert_eq!(i.awaiting.as_deref(), Some("renew-cert"));

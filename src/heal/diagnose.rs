@@ -129,15 +129,18 @@ fn host_words(h: &HostDetail) -> String {
             file,
             subject,
             days_left,
-        } if *days_left < 0.0 => format!(
-            "the certificate {subject} in {file} expired {:.1} days ago",
-            -days_left
-        ),
-        HostDetail::Cert {
-            file,
-            subject,
-            days_left,
-        } => format!("the certificate {subject} in {file} expires in {days_left:.1} days"),
+        } => {
+            // A file holds its certificate; an endpoint (host:port) presents it.
+            let place = if file.starts_with('/') { "in" } else { "at" };
+            if *days_left < 0.0 {
+                format!(
+                    "the certificate {subject} {place} {file} expired {:.1} days ago",
+                    -days_left
+                )
+            } else {
+                format!("the certificate {subject} {place} {file} expires in {days_left:.1} days")
+            }
+        }
         HostDetail::Table { name, count, limit } => {
             let what = match name.as_str() {
                 "conntrack" => "the connection-tracking table",
