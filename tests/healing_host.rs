@@ -14,6 +14,8 @@ use vigil::config::{Config, Mode};
 use vigil::engine::{Engine, Snapshot, Source, SystemClock};
 use vigil::protocol::{IncidentState, IncidentView, StepState};
 
+mod common;
+
 /// A live config with everything it writes in `dir`, every host check off (each test
 /// switches on its own), no container of another test watched, and the user's
 /// playbooks (if any) in `dir/playbooks`.
@@ -351,6 +353,66 @@ async fn a_connection_table_near_its_limit_opens_an_incident_verified_when_it_em
         i.reason.as_deref(),
         Some("verified: connections_pct 95.0 → 30.0 (connections_pct must fall by 20% within 1m)")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_its_scale_target_a_full_table_proposes_a_scale_out_for_a_person() {
+    use vigil::config::ScaleTarget;
+    use vigil::protocol::Action;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let g = format!("vhh-conn-{}", std::process::id());
+    let _c = common::Cleanup(g.clone());
+    common::start_member(&g, 1);
+    let root = d.join("proc");
+    tables(&root, 990);
+    let mut c = config(d);
+    c.heal.connections.enabled = true;
+    c.heal.connections.proc_root = root;
+    c.heal.connections.every = Duration::from_millis(500);
+    c.heal.connections.scale_target = Some(g.clone());
+    // No reason for the planner to scale it: only the incident asks.
+    c.scale.push(ScaleTarget {
+        metric: "mem_pct".into(),
+        capacity: 1e9,
+        instances: 1,
+        max: 3,
+        ..common::test_group(&g)
+    });
+    let (mut e, rx) = engine(c);
+    let s = until(&mut e, &rx, "proposed", 30, |s| {
+        on(s, &g).iter().any(|i| {
+            i.steps
+                .first()
+                .is_some_and(|st| st.state == StepState::Proposed)
+        })
+    })
+    .await;
+    let i = on(&s, &g)[0].clone();
+    assert_eq!(i.trigger, "connections-exhausted");
+    assert_eq!(i.playbook.as_deref(), Some("exhausted-connections"));
+    assert_eq!(value(&i, "connections_pct"), Some(99.0));
+    assert_eq!(i.state, IncidentState::Fixing);
+    let id = format!("heal:{g}");
+    let p = s
+        .board
+        .iter()
+        .find(|x| x.proposal.id == id)
+        .expect("the heal's proposal is on the board");
+    assert_eq!(p.state, vigil::protocol::State::Pending);
+    assert_eq!(
+        p.proposal.action,
+        Action::Scale {
+            target: g.clone(),
+            to: 2
+        }
+    );
+    assert_eq!(
+        p.proposal.manual.as_deref(),
+        Some("playbook exhausted-connections is L3: a person decides")
+    );
+    // Nobody approved: nothing was started.
+    assert_eq!(common::running(&g), vec![format!("{g}-1")]);
 }
 
 /// A busy loop the test owns, killed when the test ends (passed or not).
