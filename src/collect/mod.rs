@@ -1,8 +1,13 @@
 //! collect: the world → samples. The procfs collector reads this host the way
 //! node_exporter does; the Docker one counts containers.
 
+pub mod certs;
 pub mod docker;
 pub mod host;
+pub mod procs;
+pub mod sockstat;
+pub mod tls_endpoint;
+pub mod units;
 
 use serde::{Deserialize, Serialize};
 

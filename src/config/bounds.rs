@@ -70,6 +70,7 @@ pub fn problems(c: &Config) -> Vec<(String, String)> {
             ),
         ));
     }
+    out.extend(super::host_checks::problems(&c.heal));
     for (i, d) in c.heal.disks.iter().enumerate() {
         if !d.path.is_absolute() {
             out.push((
@@ -184,6 +185,7 @@ pub fn reset(c: &mut Config, keys: &[String]) -> Vec<String> {
                 }
             }
             "audit.checkpoint_every" => c.audit.checkpoint_every = d.audit.checkpoint_every,
+            k if super::host_checks::reset(&mut c.heal, k) => {}
             _ => rest.push(k.clone()),
         }
     }

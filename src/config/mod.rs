@@ -3,6 +3,7 @@
 
 pub mod bounds;
 pub mod duration;
+pub mod host_checks;
 mod load;
 pub mod paths;
 mod schema;

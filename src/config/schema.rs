@@ -129,6 +129,12 @@ pub struct HealConfig {
     pub leak_min_span: Duration,
     /// ... by at least this many points of its limit per hour.
     pub leak_min_growth_pct_per_hour: f64,
+    /// Host-wide checks: certificate files, connection tables, runaway processes,
+    /// failed systemd units.
+    pub certs: super::host_checks::CertsCheck,
+    pub connections: super::host_checks::ConnectionsCheck,
+    pub cpu: super::host_checks::CpuCheck,
+    pub units: super::host_checks::UnitsCheck,
 }
 
 /// A directory whose filling opens an incident.
@@ -169,6 +175,10 @@ impl Default for HealConfig {
             disk_trend: Duration::from_secs(6 * 3600),
             leak_min_span: Duration::from_secs(2 * 3600),
             leak_min_growth_pct_per_hour: 0.2,
+            certs: Default::default(),
+            connections: Default::default(),
+            cpu: Default::default(),
+            units: Default::default(),
         }
     }
 }

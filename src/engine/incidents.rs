@@ -65,6 +65,8 @@ pub enum IncidentEvent {
     Disks(Vec<DiskReading>),
     /// An LLM's answer (engine/notes.rs).
     Llm(super::notes::Answer),
+    /// The host-wide checks read the host.
+    Host(Box<super::host_checks::HostReading>),
 }
 
 pub struct DiskReading {
@@ -122,7 +124,9 @@ pub struct Incidents {
     listed: u64,
     /// The last pass's findings, and the inputs they were read from.
     found: Vec<Found>,
-    found_at: Option<(u64, u64, Option<i64>)>,
+    found_at: Option<(u64, u64, Option<i64>, u64)>,
+    /// Certificates, connection tables, processes.
+    pub host: super::host_checks::HostChecks,
     tx: mpsc::Sender<IncidentEvent>,
     pub rx: mpsc::Receiver<IncidentEvent>,
     /// Bumped on every change the screen shows.
@@ -165,6 +169,7 @@ impl Incidents {
             found: Vec::new(),
             found_at: None,
             notes: super::notes::Notes::new(&cfg.llm),
+            host: Default::default(),
             tx,
             rx,
             changes: 1,
@@ -276,6 +281,7 @@ impl Incidents {
     /// Reads the watched disks in a blocking task (a hung filesystem never holds the
     /// tick); the readings come back on `rx`.
     pub fn read_disks(&mut self, now: i64) {
+        self.host.read(&self.cfg.heal, &self.tx, now);
         if self.reading_disks || self.cfg.heal.disks.is_empty() || !self.cfg.heal.enabled {
             return;
         }
@@ -297,6 +303,10 @@ impl Incidents {
     pub fn on_event(&mut self, ev: IncidentEvent, a: &mut Actions, now: i64) {
         match ev {
             IncidentEvent::Llm(answer) => self.on_llm(answer, a, now),
+            IncidentEvent::Host(r) => {
+                self.host.on_reading(*r, &self.cfg.heal);
+                self.changes += 1;
+            }
             IncidentEvent::Disks(readings) => {
                 self.reading_disks = false;
                 self.disk_reads += 1;
@@ -368,7 +378,9 @@ impl Incidents {
                 l.view.updated = now;
                 l.dirty = true;
                 a.audit("heal-step", &crate::audit::Actor::vigil(), data);
-                // A disk is read again at once, for the verification.
+                // A disk, a certificate or a unit is read again at once, for the
+                // verification.
+                self.host.reread();
                 self.read_disks(now);
             }
         }
@@ -381,7 +393,12 @@ impl Incidents {
         }
         // The checks read new inputs only: a listing, a disk reading or a host sample
         // (the loop runs after every event, far more often than those come).
-        let stamp = (a.listed, self.disk_reads, ctx.latest.map(|s| s.ts));
+        let stamp = (
+            a.listed,
+            self.disk_reads,
+            ctx.latest.map(|s| s.ts),
+            self.host.reads,
+        );
         if self.found_at != Some(stamp) {
             self.found = self.find(a, ctx, now);
             self.found_at = Some(stamp);
@@ -634,6 +651,18 @@ impl Incidents {
         }
         if self.cfg.heal.anomalies {
             out.extend(anomalies_found(ctx, &host));
+        }
+        for h in self.host.find(&self.cfg.heal, now) {
+            out.push(Found {
+                trigger: h.trigger,
+                target: h.target,
+                started: h.started,
+                evidence: h.evidence,
+                signals: Signals {
+                    host: Some(h.detail),
+                    ..host.clone()
+                },
+            });
         }
         out
     }
@@ -1783,6 +1812,9 @@ impl Incidents {
             }
             "container_cpu_pct" => container.and_then(|c| c.cpu_pct),
             "anomaly_score" => Metric::from_name(target).and_then(|m| ctx.anomalies.score(m)),
+            "cert_days_left" | "connections_pct" | "process_cpu_pct" | "unit_active" => {
+                self.host.metric(name, target)
+            }
             "disk_used_pct" if target != "/" => {
                 self.disks.get(target).and_then(|s| s.back()).map(|p| p.1)
             }

@@ -7,6 +7,7 @@ mod clock;
 mod cloud;
 mod executors;
 pub mod forecasts;
+pub mod host_checks;
 pub mod incidents;
 mod notes;
 mod scale_outcome;
@@ -880,6 +881,12 @@ impl Engine {
             notices.push(Notice {
                 severity: Severity::Warn,
                 text: n.to_string(),
+            });
+        }
+        if let Some(text) = self.incidents.host.notice() {
+            notices.push(Notice {
+                severity: Severity::Warn,
+                text,
             });
         }
         if let Some(n) = &self.actions.queue.notice {

@@ -23,6 +23,34 @@ pub struct Signals {
     pub dir_growth: Option<u64>,
     /// The host series an anomaly is about (`cpu_pct`, `mem_pct`, ...).
     pub series: Option<String>,
+    /// What a host-wide check saw (certificate, connection table, process).
+    pub host: Option<HostDetail>,
+}
+
+/// A host-wide check's finding, for the words of its diagnosis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostDetail {
+    Cert {
+        file: String,
+        subject: String,
+        days_left: f64,
+    },
+    Table {
+        name: String,
+        count: u64,
+        limit: u64,
+    },
+    Process {
+        pid: u32,
+        comm: String,
+        pct: f64,
+        minutes: f64,
+    },
+    Unit {
+        unit: String,
+        sub: String,
+        description: String,
+    },
 }
 
 /// Several times its usual level (and not tiny).
@@ -89,6 +117,14 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
                 ));
             }
         }
+        Trigger::CertExpiring
+        | Trigger::ConnectionsExhausted
+        | Trigger::CpuRunaway
+        | Trigger::UnitFailed => {
+            if let Some(h) = &s.host {
+                out.push(host_words(h));
+            }
+        }
         _ => {}
     }
     if let (Some((c, _)), Some((n, nl))) = (
@@ -102,6 +138,52 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
         ));
     }
     out
+}
+
+fn host_words(h: &HostDetail) -> String {
+    match h {
+        HostDetail::Cert {
+            file,
+            subject,
+            days_left,
+        } => {
+            // A file holds its certificate; an endpoint (host:port) presents it.
+            let place = if file.starts_with('/') { "in" } else { "at" };
+            if *days_left < 0.0 {
+                format!(
+                    "the certificate {subject} {place} {file} expired {:.1} days ago",
+                    -days_left
+                )
+            } else {
+                format!("the certificate {subject} {place} {file} expires in {days_left:.1} days")
+            }
+        }
+        HostDetail::Table { name, count, limit } => {
+            let what = match name.as_str() {
+                "conntrack" => "the connection-tracking table",
+                "tcp-orphans" => "orphaned TCP sockets",
+                "tcp-timewait" => "TCP sockets in TIME-WAIT",
+                other => other,
+            };
+            let pct = *count as f64 / (*limit).max(1) as f64 * 100.0;
+            format!(
+                "{what} at {count} of {limit} ({pct:.0}%): past the limit the kernel drops new connections"
+            )
+        }
+        HostDetail::Process {
+            pid,
+            comm,
+            pct,
+            minutes,
+        } => format!(
+            "process {comm} (pid {pid}) has held {pct:.0}% of a core for {minutes:.1} min: a busy loop or a runaway job"
+        ),
+        HostDetail::Unit {
+            unit,
+            sub,
+            description,
+        } => format!("systemd unit {unit} ({description}) is {sub}"),
+    }
 }
 
 /// "Exited (137) 2 seconds ago" → 137.
@@ -160,6 +242,51 @@ mod tests {
         assert_eq!(
             d[1],
             "one file grew 9.0 MiB of the 10.0 MiB: a log explosion in /var/log/app/debug.log"
+        );
+    }
+
+    #[test]
+    fn host_checks_say_what_they_saw_with_its_numbers() {
+        let with = |h: HostDetail, t: Trigger| {
+            diagnose(
+                t,
+                &Signals {
+                    host: Some(h),
+                    ..Signals::default()
+                },
+            )
+        };
+        let cert = HostDetail::Cert {
+            file: "/etc/ssl/a.pem".into(),
+            subject: "CN=a.example".into(),
+            days_left: 2.96,
+        };
+        assert_eq!(
+            with(cert, Trigger::CertExpiring),
+            vec!["the certificate CN=a.example in /etc/ssl/a.pem expires in 3.0 days"]
+        );
+        let table = HostDetail::Table {
+            name: "conntrack".into(),
+            count: 950,
+            limit: 1000,
+        };
+        assert_eq!(
+            with(table, Trigger::ConnectionsExhausted),
+            vec![
+                "the connection-tracking table at 950 of 1000 (95%): past the limit the kernel drops new connections"
+            ]
+        );
+        let proc = HostDetail::Process {
+            pid: 42,
+            comm: "sh".into(),
+            pct: 99.6,
+            minutes: 15.0,
+        };
+        assert_eq!(
+            with(proc, Trigger::CpuRunaway),
+            vec![
+                "process sh (pid 42) has held 100% of a core for 15.0 min: a busy loop or a runaway job"
+            ]
         );
     }
 

@@ -135,6 +135,7 @@ pub const TARGET_METRICS: &[(&str, bool)] = &[
     ("oom_kills", false),
     // The target series' detector score now (0..1).
     ("anomaly_score", false),
+    ("process_cpu_pct", false),
 ];
 
 /// Whether a higher value of `metric` is better; None for a metric vigil does not know.
