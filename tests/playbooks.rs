@@ -67,7 +67,10 @@ fn the_built_in_library_loads_whole() {
             "exhausted-connections",
             "expiring-certificate",
             "memory-leak",
-            "runaway-cpu"
+            "oom-killed-container",
+            "restart-loop",
+            "runaway-cpu",
+            "unhealthy-container"
         ]
     );
     let crashed = lib.get("crashed-container").unwrap();

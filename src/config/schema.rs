@@ -126,6 +126,12 @@ pub struct HealConfig {
     pub leak_min_span: Duration,
     /// ... by at least this many points of its limit per hour.
     pub leak_min_growth_pct_per_hour: f64,
+    /// A watched container Docker restarted this many times within `window` is in a
+    /// restart loop (its playbook tells a person rather than restart it again); 0: off.
+    pub restart_loop_restarts: u32,
+    /// The kernel's OOM-kill counter (/proc/vmstat) rising after vigil started opens a
+    /// host-level incident.
+    pub host_oom: bool,
 }
 
 /// A directory whose filling opens an incident.
@@ -165,6 +171,8 @@ impl Default for HealConfig {
             disk_trend: Duration::from_secs(6 * 3600),
             leak_min_span: Duration::from_secs(2 * 3600),
             leak_min_growth_pct_per_hour: 0.2,
+            restart_loop_restarts: 3,
+            host_oom: true,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod actions;
 mod clock;
 mod cloud;
+mod container_checks;
 mod executors;
 pub mod forecasts;
 pub mod incidents;
@@ -702,8 +703,9 @@ impl Engine {
                 ));
             }
         }
-        if matches!(self.source, Source::Host(_)) {
+        if let Source::Host(c) = &self.source {
             self.actions.read_cloud(now);
+            self.incidents.read_host_counters(c.root(), now);
         }
         self.actions.expire(now);
         self.incidents.read_disks(now);

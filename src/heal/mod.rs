@@ -129,6 +129,7 @@ pub const TARGET_METRICS: &[(&str, bool)] = &[
     ("cert_days_left", true),
     ("connections_pct", false),
     ("oom_kills", false),
+    ("container_healthy", true),
 ];
 
 /// Whether a higher value of `metric` is better; None for a metric vigil does not know.

@@ -1,0 +1,212 @@
+//! The state checks of the healing loop beyond "exited": a watched container whose
+//! healthcheck fails, one Docker itself keeps restarting, one the kernel killed for
+//! memory, and OOM kills on the host. Counters are read from each listing (and from
+//! /proc/vmstat on each host sample); the rules are `detect::state`'s.
+
+use super::incidents::{Found, ev};
+use crate::collect::docker::ContainerInfo;
+use crate::config::HealConfig;
+use crate::detect::state::{self, Counter};
+use crate::heal::Trigger;
+use crate::heal::diagnose::{self, Signals};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+/// The target of the host's own findings.
+pub const HOST: &str = "host";
+
+/// Watched containers' counters kept, at most (the rest are read again when seen).
+const MAX_TRACKED: usize = 1_000;
+
+#[derive(Default)]
+pub struct ContainerChecks {
+    /// Per container name: its id (a recreated container counts afresh) and restarts.
+    restarts: HashMap<String, (String, Counter)>,
+    host_oom: Counter,
+    oom_error: Option<String>,
+}
+
+impl ContainerChecks {
+    /// A fresh listing's restart count of a watched container.
+    pub fn listed(&mut self, c: &ContainerInfo, window_ms: i64, now: i64) {
+        let Some(n) = c.restart_count else { return };
+        if self.restarts.len() >= MAX_TRACKED && !self.restarts.contains_key(&c.name) {
+            return;
+        }
+        let e = self
+            .restarts
+            .entry(c.name.clone())
+            .or_insert_with(|| (c.id.clone(), Counter::default()));
+        if e.0 != c.id {
+            *e = (c.id.clone(), Counter::default());
+        }
+        e.1.push(now, n, window_ms);
+    }
+
+    /// Forgets containers no longer listed.
+    pub fn retain(&mut self, names: &[&str]) {
+        self.restarts.retain(|n, _| names.contains(&n.as_str()));
+    }
+
+    /// Restarts of `name` by Docker within the window.
+    pub fn restarts_in_window(&self, name: &str) -> Option<u64> {
+        self.restarts.get(name).map(|(_, c)| c.rise())
+    }
+
+    /// The host's OOM kills within the window.
+    pub fn host_oom_kills(&self) -> u64 {
+        self.host_oom.rise()
+    }
+
+    /// The one finding for a watched container beyond "exited", if any: a restart
+    /// loop first (restarting it again would not help, whatever else is true), then
+    /// an OOM kill (told apart from a plain crash), then a failing healthcheck.
+    pub fn container(
+        &self,
+        c: &ContainerInfo,
+        cfg: &HealConfig,
+        host: &Signals,
+        first_seen: impl Fn(Trigger) -> Option<i64>,
+        now: i64,
+    ) -> Option<Found> {
+        let code = diagnose::exit_code(&c.status);
+        let signals = Signals {
+            exit_code: code,
+            oom_killed: c.oom_killed == Some(true),
+            mem_limit: c.mem_limit_set,
+            restart_policy: c.restart_policy.clone(),
+            ..host.clone()
+        };
+        let found = |trigger: Trigger, started: Option<i64>, evidence, signals| Found {
+            trigger,
+            target: c.name.clone(),
+            started: first_seen(trigger).or(started).unwrap_or(now),
+            evidence,
+            signals,
+        };
+        if let Some((_, counter)) = self.restarts.get(&c.name)
+            && let Some(n) = state::restart_loop(counter, cfg.restart_loop_restarts)
+        {
+            let mut evidence = vec![
+                ev("restarts_in_window", n as f64),
+                ev("window_s", cfg.window.as_secs_f64()),
+            ];
+            if let Some(total) = c.restart_count {
+                evidence.push(ev("restart_count", total as f64));
+            }
+            if let Some(code) = code {
+                evidence.push(ev("exit_code", code as f64));
+            }
+            let sig = Signals {
+                docker_restarts: Some(n),
+                window_s: Some(cfg.window.as_secs()),
+                ..signals
+            };
+            return Some(found(
+                Trigger::RestartLoop,
+                counter.rising_since(),
+                evidence,
+                sig,
+            ));
+        }
+        if matches!(c.state.as_str(), "exited" | "dead") && c.oom_killed == Some(true) {
+            let mut evidence = vec![ev("container_up", 0.0), ev("oom_killed", 1.0)];
+            if let Some(code) = code {
+                evidence.push(ev("exit_code", code as f64));
+            }
+            if let Some(limit) = c.mem_limit_set {
+                evidence.push(ev("mem_limit_bytes", limit as f64));
+            }
+            return Some(found(Trigger::OomKill, None, evidence, signals));
+        }
+        if c.running() && c.health.as_deref() == Some("unhealthy") {
+            let evidence = vec![ev("container_healthy", 0.0)];
+            return Some(found(Trigger::ContainerUnhealthy, None, evidence, signals));
+        }
+        None
+    }
+
+    /// Reads the kernel's OOM-kill counter from `vmstat` (bounded); the first reading
+    /// is the base, so only kills after vigil started count.
+    pub fn read_vmstat(&mut self, vmstat: &Path, window_ms: i64, now: i64) {
+        let mut text = String::new();
+        let read = std::fs::File::open(vmstat).and_then(|f| {
+            f.take(state::MAX_VMSTAT_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+        });
+        let parsed = match read {
+            Ok(_) => state::vmstat_oom_kills(&text),
+            Err(e) => Err(format!("{}: {e}", vmstat.display())),
+        };
+        match parsed {
+            Ok(Some(n)) => {
+                self.oom_error = None;
+                self.host_oom.push(now, n, window_ms);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if self.oom_error.as_deref() != Some(&e) {
+                    tracing::warn!("host OOM check: {e}");
+                }
+                self.oom_error = Some(e);
+            }
+        }
+    }
+
+    /// The host's finding: the OOM killer struck within the window.
+    pub fn host(&self, cfg: &HealConfig, host: &Signals, first_seen: Option<i64>) -> Option<Found> {
+        let n = self.host_oom.rise();
+        if !cfg.host_oom || n == 0 {
+            return None;
+        }
+        let started = first_seen.or(self.host_oom.rising_since())?;
+        Some(Found {
+            trigger: Trigger::OomKill,
+            target: HOST.to_string(),
+            started,
+            evidence: vec![
+                ev("oom_kills", n as f64),
+                ev("window_s", cfg.window.as_secs_f64()),
+            ],
+            signals: Signals {
+                host_oom_kills: Some(n),
+                window_s: Some(cfg.window.as_secs()),
+                ..host.clone()
+            },
+        })
+    }
+}
+
+/// Findings about a container: before the first listing their absence says nothing.
+pub fn needs_listing(t: Trigger, target: &str) -> bool {
+    match t {
+        Trigger::ContainerExited
+        | Trigger::MemoryLeak
+        | Trigger::ContainerUnhealthy
+        | Trigger::RestartLoop => true,
+        Trigger::OomKill => target != HOST,
+        _ => false,
+    }
+}
+
+/// Findings a container's restart policy (or a person) may fix before vigil does: an
+/// incident left untouched closes as a false alarm when they clear. Not a restart
+/// loop: its playbook is telling a person, and the loop pausing is not a fix.
+pub fn settles_by_itself(t: Trigger, target: &str) -> bool {
+    match t {
+        Trigger::ContainerExited | Trigger::ContainerUnhealthy => true,
+        Trigger::OomKill => target != HOST,
+        _ => false,
+    }
+}
+
+/// A playbook that restarts or recreates its target answers a container, never the
+/// host.
+pub fn acts_on_container(p: &crate::heal::Playbook) -> bool {
+    use crate::heal::Step;
+    p.steps
+        .iter()
+        .chain(&p.rollback)
+        .any(|s| matches!(s, Step::RestartContainer | Step::RecreateContainer))
+}
