@@ -537,8 +537,9 @@ impl Incidents {
             }
         }
         for c in &watched {
-            // A group being scaled is the scale's to finish, not the healer's.
-            if c.group.as_ref().is_some_and(|g| a.is_busy(g)) {
+            // A group being scaled is the scale's to finish, not the healer's; a
+            // container being restarted stops on the way, which is no crash.
+            if c.group.as_ref().is_some_and(|g| a.is_busy(g)) || a.is_busy(&c.name) {
                 continue;
             }
             let seen = |t: Trigger| self.present.get(&(t, c.name.clone())).copied();
