@@ -383,3 +383,57 @@ async fn the_hosts_oom_counter_opens_an_incident_only_when_it_rises() {
         Some("no playbook answers this: a person must look")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_a_restart_does_not_make_healthy_is_escalated_after_one_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vhc-never-{}", std::process::id());
+    let _c = Cleanup(name.clone());
+    watched(
+        &name,
+        &[
+            "--health-cmd",
+            "false",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+        &["sh", "-c", "while :; do sleep 1; done"],
+    );
+    let mut c = config(dir.path(), &name);
+    c.heal.verify_within = Duration::from_secs(5);
+    let (mut e, rx) = engine(c);
+    let s = until(&mut e, &rx, "escalated", 90, |s| {
+        one(s, &name, IncidentState::Escalated).is_some()
+    })
+    .await;
+    let i = one(&s, &name, IncidentState::Escalated).unwrap();
+    assert_eq!(i.trigger, "container-unhealthy");
+    assert_eq!(
+        step_states(&i),
+        vec![
+            ("restart-container".to_string(), StepState::Failed),
+            ("notify".to_string(), StepState::Done)
+        ]
+    );
+    assert_eq!(i.verify.as_ref().unwrap().passed, Some(false));
+    let reason = i.reason.clone().unwrap();
+    assert!(
+        reason.starts_with("not verified: step restart-container failed: "),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with("; nothing to undo: escalated to a person"),
+        "{reason}"
+    );
+    // Still unhealthy, and not restarted again while it stays so.
+    for _ in 0..15 {
+        e.tick().await;
+        e.pump(Duration::from_millis(200)).await;
+    }
+    assert_eq!(audited(dir.path(), "intent", &format!("heal:{name}")), 1);
+    let s = rx.borrow().clone();
+    assert_eq!(incidents_on(&s, &name).len(), 1, "{:#?}", s.incidents);
+    assert_eq!(inspect(&name, "{{.State.Health.Status}}"), "unhealthy");
+}

@@ -537,9 +537,15 @@ impl Incidents {
             }
         }
         for c in &watched {
-            // A group being scaled is the scale's to finish, not the healer's; a
-            // container being restarted stops on the way, which is no crash.
-            if c.group.as_ref().is_some_and(|g| a.is_busy(g)) || a.is_busy(&c.name) {
+            // A group being scaled is the scale's to finish, not the healer's.
+            if c.group.as_ref().is_some_and(|g| a.is_busy(g)) {
+                continue;
+            }
+            // A container being restarted stops on the way, which is no crash; what
+            // was found before the action stays found until it ends, so an incident
+            // closing meanwhile knows its problem is still there.
+            if a.is_busy(&c.name) {
+                out.extend(self.found.iter().filter(|f| f.target == c.name).cloned());
                 continue;
             }
             let seen = |t: Trigger| self.present.get(&(t, c.name.clone())).copied();
