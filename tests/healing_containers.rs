@@ -437,3 +437,46 @@ async fn a_container_a_restart_does_not_make_healthy_is_escalated_after_one_rest
     assert_eq!(incidents_on(&s, &name).len(), 1, "{:#?}", s.incidents);
     assert_eq!(inspect(&name, "{{.State.Health.Status}}"), "unhealthy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_oom_killed_again_after_its_restart_is_escalated_not_restarted_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vhc-ooms-{}", std::process::id());
+    let _c = Cleanup(name.clone());
+    // Out of memory on every start.
+    watched(
+        &name,
+        &["--memory", "8m", "--memory-swap", "8m", "--no-healthcheck"],
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 64000000 /dev/zero | tr '\\0' a); while :; do sleep 3600; done",
+        ],
+    );
+    let (mut e, rx) = engine(config(dir.path(), &name));
+    let s = until(&mut e, &rx, "escalated", 90, |s| {
+        one(s, &name, IncidentState::Escalated).is_some()
+    })
+    .await;
+    let i = one(&s, &name, IncidentState::Escalated).unwrap();
+    assert_eq!(i.trigger, "oom-kill");
+    assert_eq!(i.verify.as_ref().unwrap().passed, Some(false));
+    let reason = i.reason.clone().unwrap();
+    assert!(reason.starts_with("not verified: "), "{reason}");
+    assert!(
+        reason.ends_with("; nothing to undo: escalated to a person"),
+        "{reason}"
+    );
+    // The restart did not help: no second one while it stays down.
+    for _ in 0..15 {
+        e.tick().await;
+        e.pump(Duration::from_millis(200)).await;
+    }
+    let s = rx.borrow().clone();
+    assert_eq!(audited(dir.path(), "intent", &format!("heal:{name}")), 1);
+    assert_eq!(incidents_on(&s, &name).len(), 1, "{:#?}", s.incidents);
+    assert_eq!(
+        inspect(&name, "{{.State.Status}} {{.State.OOMKilled}}"),
+        "exited true"
+    );
+}
