@@ -44,6 +44,19 @@ impl Counter {
         }
     }
 
+    /// How much it rose within the window up to the last reading at or before `ts`
+    /// (a reading too new to be explained yet is left out).
+    pub fn rise_until(&self, ts: i64) -> u64 {
+        let Some(&(_, first)) = self.readings.front() else {
+            return 0;
+        };
+        self.readings
+            .iter()
+            .rev()
+            .find(|&&(t, _)| t <= ts)
+            .map_or(0, |&(_, v)| v.saturating_sub(first))
+    }
+
     /// When the rise began: the first reading above the base.
     pub fn rising_since(&self) -> Option<i64> {
         let &(_, base) = self.readings.front()?;
@@ -158,6 +171,16 @@ mod tests {
         // A minute later the rise has left the window.
         c.push(215_000, 8, w);
         assert_eq!(restart_loop(&c, 3), None);
+    }
+
+    #[test]
+    fn a_rise_too_new_is_left_out_until_its_time() {
+        let mut c = Counter::default();
+        c.push(0, 1, 60_000);
+        c.push(10_000, 3, 60_000);
+        assert_eq!(c.rise_until(5_000), 0);
+        assert_eq!(c.rise_until(10_000), 2);
+        assert_eq!(Counter::default().rise_until(10_000), 0);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub const HOST: &str = "host";
 
 /// Watched containers' counters kept, at most (the rest are read again when seen).
 const MAX_TRACKED: usize = 1_000;
+/// A rise of the host's counter is judged this long after it is read: the container
+/// it belongs to (if any) is listed as OOM-killed by then (its exit is read at once).
+const OOM_GRACE_MS: i64 = 15_000;
 
 #[derive(Default)]
 pub struct ContainerChecks {
@@ -25,6 +28,15 @@ pub struct ContainerChecks {
     restarts: HashMap<String, (String, Counter)>,
     host_oom: Counter,
     oom_error: Option<String>,
+    /// OOM kills Docker reported for any container (one at its own memory limit is not
+    /// the host out of memory), as a cumulative count, from each container's last
+    /// `OOMKilled` by id; kills before the first listing are the base.
+    container_ooms: Counter,
+    container_oom_total: u64,
+    oom_by_id: HashMap<String, bool>,
+    listed_once: bool,
+    /// The host's kills outside containers' own limits, at the last pass.
+    host_kills: u64,
 }
 
 impl ContainerChecks {
@@ -44,6 +56,23 @@ impl ContainerChecks {
         e.1.push(now, n, window_ms);
     }
 
+    /// Every container of a fresh listing, watched or not: their OOM kills explain
+    /// rises of the host's counter.
+    pub fn listed_all(&mut self, all: &[ContainerInfo], window_ms: i64, now: i64) {
+        for c in all {
+            let Some(oom) = c.oom_killed else { continue };
+            let before = self.oom_by_id.insert(c.id.clone(), oom);
+            if oom && before != Some(true) && self.listed_once {
+                self.container_oom_total += 1;
+            }
+        }
+        self.oom_by_id
+            .retain(|id, _| all.iter().any(|c| &c.id == id));
+        self.listed_once = true;
+        self.container_ooms
+            .push(now, self.container_oom_total, window_ms);
+    }
+
     /// Forgets containers no longer listed.
     pub fn retain(&mut self, names: &[&str]) {
         self.restarts.retain(|n, _| names.contains(&n.as_str()));
@@ -54,9 +83,9 @@ impl ContainerChecks {
         self.restarts.get(name).map(|(_, c)| c.rise())
     }
 
-    /// The host's OOM kills within the window.
+    /// The host's OOM kills outside containers' own limits within the window.
     pub fn host_oom_kills(&self) -> u64 {
-        self.host_oom.rise()
+        self.host_kills
     }
 
     /// The one finding for a watched container beyond "exited", if any: a restart
@@ -154,9 +183,18 @@ impl ContainerChecks {
         }
     }
 
-    /// The host's finding: the OOM killer struck within the window.
-    pub fn host(&self, cfg: &HealConfig, host: &Signals, first_seen: Option<i64>) -> Option<Found> {
-        let n = self.host_oom.rise();
+    /// The host's finding: the OOM killer struck within the window, more often than
+    /// containers at their own limits account for.
+    pub fn host(
+        &mut self,
+        cfg: &HealConfig,
+        host: &Signals,
+        first_seen: Option<i64>,
+        now: i64,
+    ) -> Option<Found> {
+        let kills = self.host_oom.rise_until(now - OOM_GRACE_MS);
+        let n = kills.saturating_sub(self.container_ooms.rise());
+        self.host_kills = n;
         if !cfg.host_oom || n == 0 {
             return None;
         }
@@ -209,4 +247,56 @@ pub fn acts_on_container(p: &crate::heal::Playbook) -> bool {
         .iter()
         .chain(&p.rollback)
         .any(|s| matches!(s, Step::RestartContainer | Step::RecreateContainer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oom_killed(id: &str, oom: bool) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: id.into(),
+            state: "exited".into(),
+            oom_killed: Some(oom),
+            ..ContainerInfo::default()
+        }
+    }
+
+    fn with_vmstat(dir: &Path, kills: u64) -> std::path::PathBuf {
+        let p = dir.join("vmstat");
+        std::fs::write(&p, format!("pgfault 1\noom_kill {kills}\n")).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_container_at_its_own_limit_explains_the_hosts_rise_and_a_kill_outside_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = HealConfig::default();
+        let w = cfg.window.as_millis() as i64;
+        let mut k = ContainerChecks::default();
+        // Before start: one kill on the host, one container killed long ago.
+        k.read_vmstat(&with_vmstat(dir.path(), 1), w, 0);
+        k.listed_all(&[oom_killed("old", true)], w, 0);
+        // A container hits its limit: the counter rises by one, explained.
+        k.read_vmstat(&with_vmstat(dir.path(), 2), w, 1_000);
+        k.listed_all(
+            &[oom_killed("old", true), oom_killed("web", true)],
+            w,
+            1_500,
+        );
+        assert!(k.host(&cfg, &Signals::default(), None, 20_000).is_none());
+        // One more kill with no container behind it: the host ran out of memory, told
+        // only once its grace has passed.
+        k.read_vmstat(&with_vmstat(dir.path(), 3), w, 30_000);
+        assert!(k.host(&cfg, &Signals::default(), None, 31_000).is_none());
+        let f = k
+            .host(&cfg, &Signals::default(), None, 46_000)
+            .expect("a host OOM kill");
+        assert_eq!(f.target, HOST);
+        assert_eq!(f.trigger, Trigger::OomKill);
+        assert_eq!(f.evidence[0].name, "oom_kills");
+        assert_eq!(f.evidence[0].value, 1.0);
+        assert_eq!(k.host_oom_kills(), 1);
+    }
 }

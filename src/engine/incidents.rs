@@ -530,6 +530,7 @@ impl Incidents {
             .retain(|n, _| watched.iter().any(|c| &c.name == n && c.running()));
         let window = self.cfg.heal.window.as_millis() as i64;
         if fresh {
+            self.checks.listed_all(&a.containers, window, now);
             let names: Vec<&str> = watched.iter().map(|c| c.name.as_str()).collect();
             self.checks.retain(&names);
             for c in &watched {
@@ -643,7 +644,7 @@ impl Incidents {
             .present
             .get(&(Trigger::OomKill, container_checks::HOST.to_string()))
             .copied();
-        out.extend(self.checks.host(&self.cfg.heal, &host, seen));
+        out.extend(self.checks.host(&self.cfg.heal, &host, seen, now));
         out
     }
 

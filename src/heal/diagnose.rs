@@ -56,7 +56,7 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
         }
         Trigger::OomKill => match s.host_oom_kills {
             Some(n) => out.push(format!(
-                "the kernel's OOM killer killed {n} process(es) within {}: the host ran out of memory",
+                "the kernel's OOM killer killed {n} process(es) within {}, beyond any container's own memory limit: the host ran out of memory",
                 window(s.window_s)
             )),
             None => out.push(oom_words(s.mem_limit)),
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(
             diagnose(Trigger::OomKill, &host),
             vec![
-                "the kernel's OOM killer killed 2 process(es) within 10m: the host ran out of memory"
+                "the kernel's OOM killer killed 2 process(es) within 10m, beyond any container's own memory limit: the host ran out of memory"
             ]
         );
     }
