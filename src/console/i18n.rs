@@ -184,6 +184,8 @@ pub enum Msg {
     NotRun,
     ConfirmIncident,
     Awaiting,
+    OomKilledTag,
+    RestartsTag,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -353,6 +355,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
                 "Let the selected incident's playbook run the steps it waits for?  y / n"
             }
             Awaiting => "waits for a person to allow",
+            OomKilledTag => "OOM-killed",
+            RestartsTag => "restarts",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -512,6 +516,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             NotRun => "未执行",
             ConfirmIncident => "允许所选事件的剧本执行其等待的步骤？ y / n",
             Awaiting => "等待人工允许",
+            OomKilledTag => "OOM 被杀",
+            RestartsTag => "重启",
         },
     }
 }
