@@ -36,6 +36,11 @@ impl Counter {
         }
     }
 
+    /// The last reading's value.
+    pub fn last(&self) -> Option<u64> {
+        self.readings.back().map(|&(_, v)| v)
+    }
+
     /// How much it rose within the window ending at the last reading.
     pub fn rise(&self) -> u64 {
         match (self.readings.front(), self.readings.back()) {

@@ -53,6 +53,10 @@ impl ContainerChecks {
         if e.0 != c.id {
             *e = (c.id.clone(), Counter::default());
         }
+        // A running container's count may be carried from an older listing (the quick
+        // ones inspect only the stopped): never lower for the same container, whose
+        // count a recreate (a new id) alone resets.
+        let n = n.max(e.1.last().unwrap_or(0));
         e.1.push(now, n, window_ms);
     }
 
@@ -252,6 +256,29 @@ pub fn acts_on_container(p: &crate::heal::Playbook) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn looping(id: &str, restarts: u64) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: "api".into(),
+            state: "restarting".into(),
+            restart_count: Some(restarts),
+            ..ContainerInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_stale_count_carried_by_a_quick_listing_does_not_restart_the_count() {
+        let mut k = ContainerChecks::default();
+        let w = 600_000;
+        for (t, n) in [(0, 0), (1_000, 2), (2_000, 1), (3_000, 3), (4_000, 2)] {
+            k.listed(&looping("a1", n), w, t);
+        }
+        assert_eq!(k.restarts_in_window("api"), Some(3));
+        // Recreated: a new id counts from its own first reading.
+        k.listed(&looping("b2", 0), w, 5_000);
+        assert_eq!(k.restarts_in_window("api"), Some(0));
+    }
 
     fn oom_killed(id: &str, oom: bool) -> ContainerInfo {
         ContainerInfo {
