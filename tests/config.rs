@@ -374,3 +374,13 @@ fn a_syntax_error_inside_a_multibyte_character_at_the_end_is_reported_not_a_pani
         Mode::Live
     );
 }
+
+#[test]
+fn a_restart_loop_threshold_beyond_any_host_is_refused_and_the_default_kept() {
+    let loaded = load_str("[heal]\nrestart_loop_restarts = 5000\n", "c.toml");
+    assert_eq!(
+        problems(&loaded),
+        vec!["c.toml:2: heal.restart_loop_restarts: at most 1000 restarts, got 5000"]
+    );
+    assert_eq!(loaded.config.heal.restart_loop_restarts, 3);
+}

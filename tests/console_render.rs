@@ -538,3 +538,51 @@ fn an_incidents_llm_note_is_shown_as_advice_in_both_languages() {
     let screen = text(&render(&a, &snap, 200, 40));
     assert!(!screen.contains("LLM note"), "{screen}");
 }
+
+#[test]
+fn the_containers_view_tells_an_oom_kill_and_dockers_restarts_in_both_languages() {
+    use vigil::execute::docker::ContainerInfo;
+    let mut snap = snapshot();
+    snap.containers = vec![
+        ContainerInfo {
+            name: "batch".into(),
+            state: "exited".into(),
+            oom_killed: Some(true),
+            restart_count: Some(0),
+            status: "Exited (137) 5 seconds ago".into(),
+            ..ContainerInfo::default()
+        },
+        ContainerInfo {
+            name: "flappy".into(),
+            state: "restarting".into(),
+            oom_killed: Some(false),
+            restart_count: Some(7),
+            status: "Restarting (1) 2 seconds ago".into(),
+            ..ContainerInfo::default()
+        },
+    ];
+    for (lang, oom, restarts) in [
+        (
+            Lang::En,
+            "exited · OOM-killed",
+            "restarts 7 · Restarting (1) 2 seconds ago",
+        ),
+        (
+            Lang::ZhCn,
+            "exited · OOM 被杀",
+            "重启 7 · Restarting (1) 2 seconds ago",
+        ),
+    ] {
+        let mut a = app("mono", lang);
+        a.view = View::Containers;
+        let screen = text(&render(&a, &snap, 180, 30));
+        let batch = screen.lines().find(|l| l.contains("batch")).unwrap();
+        assert!(batch.contains(oom), "{screen}");
+        assert!(batch.contains("Exited (137) 5 seconds ago"), "{screen}");
+        assert!(!batch.contains("restarts"), "{screen}");
+        let flappy = screen.lines().find(|l| l.contains("flappy")).unwrap();
+        assert!(flappy.contains(restarts), "{screen}");
+        assert!(flappy.contains("restarting "), "{screen}");
+        assert!(!flappy.contains("OOM"), "{screen}");
+    }
+}

@@ -32,6 +32,8 @@ fn config(dir: &Path, name: &str) -> Config {
     c.audit.syslog = None;
     c.approve.auto = vec!["restart".into()];
     c.heal.host_disk = false;
+    // Other tests on this host OOM-kill their containers on purpose.
+    c.heal.host_oom = false;
     c.heal.label = label(name);
     c.playbooks.dir = Some(dir.join("playbooks"));
     c
@@ -734,7 +736,7 @@ fn vigil_incidents_reads_the_daemon_and_with_none_running_the_store_without_acti
     std::fs::write(
         d.join("config.toml"),
         format!(
-            "interval = \"250ms\"\nmode = \"live\"\n[heal]\nlabel = \"{}\"\nhost_disk = false\n\
+            "interval = \"250ms\"\nmode = \"live\"\n[heal]\nlabel = \"{}\"\nhost_disk = false\nhost_oom = false\n\
              [store]\npath = \"{p}/vigil.db\"\n[audit]\npath = \"{p}/audit.jsonl\"\nsyslog = \"\"\n\
              [daemon]\nsocket = \"{p}/vigil.sock\"\nbrake = \"{p}/brake\"\n[log]\ndir = \"{p}/logs\"\n\
              [playbooks]\ndir = \"{p}/playbooks\"\n",

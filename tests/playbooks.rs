@@ -67,7 +67,10 @@ fn the_built_in_library_loads_whole() {
             "exhausted-connections",
             "expiring-certificate",
             "memory-leak",
+            "oom-killed-container",
+            "restart-loop",
             "runaway-cpu",
+            "unhealthy-container",
             "unusual-host-metric"
         ]
     );

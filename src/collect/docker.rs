@@ -14,6 +14,9 @@ use std::time::Duration;
 pub const GROUP_LABEL: &str = "vigil.group";
 /// Reads of the engine's state must come back quickly; actions may take longer.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Containers inspected per listing, at most: a host with thousands of stopped
+/// containers must not turn every listing into thousands of calls.
+const MAX_INSPECT: usize = 64;
 
 /// One container as the console and the heal rules see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -35,6 +38,15 @@ pub struct ContainerInfo {
     pub cpu_pct: Option<f64>,
     pub mem_bytes: Option<u64>,
     pub mem_limit: Option<u64>,
+    /// From the engine's inspect, None until read: restarts by its restart policy since
+    /// it was created (a person's or vigil's restart does not count) ...
+    pub restart_count: Option<u64>,
+    /// ... whether its last exit was the kernel's OOM killer ...
+    pub oom_killed: Option<bool>,
+    /// ... its restart policy (no, always, on-failure, unless-stopped) ...
+    pub restart_policy: Option<String>,
+    /// ... and the memory limit it was started with (`--memory`), None without one.
+    pub mem_limit_set: Option<u64>,
 }
 
 impl ContainerInfo {
@@ -129,6 +141,40 @@ impl Client {
         Ok(list.into_iter().map(container_info).collect())
     }
 
+    /// The engine's list without its inspect: restart counts, OOM kills and restart
+    /// policies are read for the containers that are not running (always) and for the
+    /// running ones too when `running` (the slower full listing), at most MAX_INSPECT.
+    pub async fn add_details(&self, list: &mut [ContainerInfo], running: bool) {
+        let wanted: Vec<usize> = list
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.state != "created" && (running || !c.running()))
+            .map(|(i, _)| i)
+            .take(MAX_INSPECT)
+            .collect();
+        let read = futures::future::join_all(wanted.iter().map(|&i| {
+            let id = list[i].id.clone();
+            async move {
+                self.timed(self.d().ok()?.inspect_container(&id, None))
+                    .await
+                    .ok()
+            }
+        }))
+        .await;
+        for (i, ins) in wanted.into_iter().zip(read) {
+            if let Some(ins) = ins {
+                apply_inspect(&mut list[i], ins);
+            }
+        }
+    }
+
+    /// Every container, with the inspect details of those not running.
+    pub async fn list_detailed(&self) -> Result<Vec<ContainerInfo>, ExecError> {
+        let mut list = self.list(None).await?;
+        self.add_details(&mut list, false).await;
+        Ok(list)
+    }
+
     /// CPU % (of one core, as `docker stats`) and memory of a running container.
     pub async fn stats(&self, id: &str) -> Result<(f64, u64, u64), ExecError> {
         let mut stream = self
@@ -150,6 +196,7 @@ impl Client {
     /// Every container with its stats filled in for the running ones.
     pub async fn containers_with_stats(&self) -> Result<Vec<ContainerInfo>, ExecError> {
         let mut list = self.list(None).await?;
+        self.add_details(&mut list, true).await;
         let stats = futures::future::join_all(list.iter().map(|c| async move {
             if c.running() {
                 self.stats(&c.id).await.ok()
@@ -226,6 +273,24 @@ pub fn container_info(c: bollard::models::ContainerSummary) -> ContainerInfo {
         status,
         ..ContainerInfo::default()
     }
+}
+
+/// What the list does not say. Everything comes from the engine's JSON: any field may
+/// be missing, and a negative count is no count.
+pub fn apply_inspect(c: &mut ContainerInfo, ins: bollard::models::ContainerInspectResponse) {
+    c.restart_count = ins.restart_count.and_then(|n| u64::try_from(n).ok());
+    let state = ins.state.unwrap_or_default();
+    c.oom_killed = state.oom_killed;
+    let host = ins.host_config.unwrap_or_default();
+    c.restart_policy = host
+        .restart_policy
+        .and_then(|p| p.name)
+        .map(|n| n.to_string())
+        .filter(|n| !n.is_empty());
+    c.mem_limit_set = host
+        .memory
+        .and_then(|m| u64::try_from(m).ok())
+        .filter(|&m| m > 0);
 }
 
 /// The container named by a `die` event, if the event names one.

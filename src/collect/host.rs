@@ -407,6 +407,11 @@ impl HostCollector {
         Self::new("/proc")
     }
 
+    /// The procfs it reads (other readers of the kernel's counters follow it).
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     pub fn collect(&mut self, ts: i64) -> Result<HostSample, CollectError> {
         let cur = read(&self.root)?;
         let now = Instant::now();

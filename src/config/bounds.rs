@@ -32,6 +32,15 @@ pub fn problems(c: &Config) -> Vec<(String, String)> {
             ),
         ));
     }
+    if c.heal.restart_loop_restarts > MAX_RESTARTS {
+        out.push((
+            "heal.restart_loop_restarts".into(),
+            format!(
+                "at most {MAX_RESTARTS} restarts, got {}",
+                c.heal.restart_loop_restarts
+            ),
+        ));
+    }
     if !(1..=MAX_FIXES).contains(&c.heal.max_fixes) {
         out.push((
             "heal.max_fixes".into(),
@@ -169,6 +178,9 @@ pub fn reset(c: &mut Config, keys: &[String]) -> Vec<String> {
         match k.as_str() {
             "heal.max_restarts" => c.heal.max_restarts = d.heal.max_restarts,
             "heal.max_fixes" => c.heal.max_fixes = d.heal.max_fixes,
+            "heal.restart_loop_restarts" => {
+                c.heal.restart_loop_restarts = d.heal.restart_loop_restarts
+            }
             "heal.disk_threshold_pct" => c.heal.disk_threshold_pct = d.heal.disk_threshold_pct,
             "heal.leak_min_growth_pct_per_hour" => {
                 c.heal.leak_min_growth_pct_per_hour = d.heal.leak_min_growth_pct_per_hour

@@ -135,6 +135,12 @@ pub struct HealConfig {
     pub connections: super::host_checks::ConnectionsCheck,
     pub cpu: super::host_checks::CpuCheck,
     pub units: super::host_checks::UnitsCheck,
+    /// A watched container Docker restarted this many times within `window` is in a
+    /// restart loop (its playbook tells a person rather than restart it again); 0: off.
+    pub restart_loop_restarts: u32,
+    /// The kernel's OOM-kill counter (/proc/vmstat) rising after vigil started opens a
+    /// host-level incident.
+    pub host_oom: bool,
 }
 
 /// A directory whose filling opens an incident.
@@ -179,6 +185,8 @@ impl Default for HealConfig {
             connections: Default::default(),
             cpu: Default::default(),
             units: Default::default(),
+            restart_loop_restarts: 3,
+            host_oom: true,
         }
     }
 }

@@ -49,9 +49,18 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     )
     .style(t.title());
     let rows = snap.containers.iter().map(|c| {
-        let state = match &c.health {
+        let mut state = match &c.health {
             Some(h) => format!("{} ({h})", c.state),
             None => c.state.clone(),
+        };
+        // An OOM kill and Docker's own restarts are what tell a crash loop or a
+        // limit too small apart from a plain exit.
+        if c.oom_killed == Some(true) && !c.running() {
+            state = format!("{state} · {}", tr(l, Msg::OomKilledTag));
+        }
+        let status = match c.restart_count {
+            Some(n) if n > 0 => format!("{} {n} · {}", tr(l, Msg::RestartsTag), c.status),
+            _ => c.status.clone(),
         };
         let style = match (c.state.as_str(), c.health.as_deref()) {
             ("running", Some("unhealthy")) => {
@@ -83,7 +92,7 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
             ),
             Cell::from(mem),
             Cell::from(c.image.clone()),
-            Cell::from(Span::styled(c.status.clone(), t.muted())),
+            Cell::from(Span::styled(status, t.muted())),
         ])
     });
     let widths = [

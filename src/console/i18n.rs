@@ -187,6 +187,8 @@ pub enum Msg {
     LlmNote,
     LlmCites,
     LlmAdviceOnly,
+    OomKilledTag,
+    RestartsTag,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -359,6 +361,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             LlmNote => "LLM note",
             LlmCites => "cites",
             LlmAdviceOnly => "advice only: the playbook decides what runs",
+            OomKilledTag => "OOM-killed",
+            RestartsTag => "restarts",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -521,6 +525,8 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             LlmNote => "LLM 建议",
             LlmCites => "依据",
             LlmAdviceOnly => "仅供参考：执行什么由剧本决定",
+            OomKilledTag => "OOM 被杀",
+            RestartsTag => "重启",
         },
     }
 }

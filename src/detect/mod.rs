@@ -13,6 +13,8 @@
 //!   than ever before, a series that starts to oscillate);
 //! - `checks`: state and trend checks (disk above a threshold and filling, a steady
 //!   memory leak, connection exhaustion);
+//! - `state`: rises of cumulative counters within a window (a container's restart
+//!   count, the kernel's OOM kills);
 //! - `window`: the bounded sorted window the medians and quantiles come from.
 
 pub mod baseline;
@@ -20,6 +22,7 @@ pub mod checks;
 pub mod forest;
 pub mod series;
 pub mod shape;
+pub mod state;
 pub mod window;
 
 use serde::{Deserialize, Serialize};

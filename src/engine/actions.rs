@@ -753,6 +753,15 @@ impl Actions {
                                     c.mem_bytes = o.mem_bytes;
                                     c.mem_limit = o.mem_limit;
                                 }
+                                // So is a running container's inspect.
+                                if c.restart_count.is_none()
+                                    && let Some(o) = old.get(&c.id)
+                                {
+                                    c.restart_count = o.restart_count;
+                                    c.oom_killed = o.oom_killed;
+                                    c.restart_policy = o.restart_policy.clone();
+                                    c.mem_limit_set = o.mem_limit_set;
+                                }
                                 c
                             })
                             .collect();
@@ -785,7 +794,7 @@ impl Actions {
             let r = if stats {
                 exec.containers_with_stats().await
             } else {
-                exec.list(None).await
+                exec.list_detailed().await
             };
             let _ = tx.send(ActionEvent::Containers(read_at, r)).await;
         });
@@ -811,7 +820,11 @@ impl Actions {
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            if let Some((read_at, r)) = last {
+            if let Some((read_at, mut r)) = last {
+                // Inspected once settled: an OOM kill is told apart from a crash.
+                if let Ok(list) = r.as_mut() {
+                    exec.add_details(list, false).await;
+                }
                 let _ = tx.send(ActionEvent::Containers(read_at, r)).await;
             }
         });

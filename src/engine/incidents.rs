@@ -13,6 +13,7 @@
 //! step twice (a local step caught running by a restart is marked interrupted).
 
 use super::actions::Actions;
+use super::container_checks::{self, ContainerChecks};
 use crate::collect::{HostSample, Metric};
 use crate::config::{Config, TargetKind};
 use crate::detect::checks::{self, DiskCheck, LeakCheck};
@@ -81,12 +82,12 @@ pub struct DiskReading {
 
 /// A problem found this pass.
 #[derive(Clone)]
-struct Found {
-    trigger: Trigger,
-    target: String,
-    started: i64,
-    evidence: Vec<IncidentEvidence>,
-    signals: Signals,
+pub(super) struct Found {
+    pub(super) trigger: Trigger,
+    pub(super) target: String,
+    pub(super) started: i64,
+    pub(super) evidence: Vec<IncidentEvidence>,
+    pub(super) signals: Signals,
 }
 
 type Key = (Trigger, String);
@@ -121,6 +122,7 @@ pub struct Incidents {
     disk_bytes: HashMap<String, (u64, u64)>,
     reading_disks: bool,
     disk_reads: u64,
+    checks: ContainerChecks,
     listed: u64,
     /// The last pass's findings, and the inputs they were read from.
     found: Vec<Found>,
@@ -136,7 +138,7 @@ pub struct Incidents {
     notes: super::notes::Notes,
 }
 
-fn ev(name: &str, value: f64) -> IncidentEvidence {
+pub(super) fn ev(name: &str, value: f64) -> IncidentEvidence {
     IncidentEvidence {
         name: name.to_string(),
         value,
@@ -165,6 +167,7 @@ impl Incidents {
             disk_bytes: HashMap::new(),
             reading_disks: false,
             disk_reads: 0,
+            checks: ContainerChecks::default(),
             listed: 0,
             found: Vec::new(),
             found_at: None,
@@ -409,17 +412,15 @@ impl Incidents {
             .map(|f| (f.trigger, f.target.clone()))
             .collect();
         // Before the first container listing, a container's absence says nothing.
-        let known = |t: Trigger| {
-            a.listed > 0 || !matches!(t, Trigger::ContainerExited | Trigger::MemoryLeak)
-        };
-        self.present.retain(|k, _| keys.contains(k) || !known(k.0));
+        let known = |k: &Key| a.listed > 0 || !container_checks::needs_listing(k.0, &k.1);
+        self.present.retain(|k, _| keys.contains(k) || !known(k));
         for k in &keys {
             self.present.entry(k.clone()).or_insert(now);
         }
-        self.suppressed.retain(|k| keys.contains(k) || !known(k.0));
+        self.suppressed.retain(|k| keys.contains(k) || !known(k));
         for l in &mut self.live {
             let k = (l.trigger, l.view.target.clone());
-            if !keys.contains(&k) && known(l.trigger) && acted(&l.view) {
+            if !keys.contains(&k) && known(&k) && acted(&l.view) {
                 l.cleared = true;
             }
         }
@@ -451,7 +452,7 @@ impl Incidents {
         for i in 0..self.live.len() {
             let l = &self.live[i];
             let key = (l.trigger, l.view.target.clone());
-            if l.trigger != Trigger::ContainerExited
+            if !container_checks::settles_by_itself(l.trigger, &l.view.target)
                 || keys.contains(&key)
                 || !matches!(l.view.state, IncidentState::Open | IncidentState::Fixing)
             {
@@ -483,7 +484,9 @@ impl Incidents {
                 .containers
                 .iter()
                 .any(|c| c.name == l.view.target && c.running());
-            let why = if runs {
+            let why = if runs && l.trigger == Trigger::ContainerUnhealthy {
+                "its healthcheck passes again without vigil: nothing to fix"
+            } else if runs {
                 "it runs again without vigil (its restart policy or a person): nothing to fix"
             } else {
                 "the container is gone: nothing to fix"
@@ -558,9 +561,30 @@ impl Incidents {
             .collect();
         self.mem
             .retain(|n, _| watched.iter().any(|c| &c.name == n && c.running()));
+        let window = self.cfg.heal.window.as_millis() as i64;
+        if fresh {
+            self.checks.listed_all(&a.containers, window, now);
+            let names: Vec<&str> = watched.iter().map(|c| c.name.as_str()).collect();
+            self.checks.retain(&names);
+            for c in &watched {
+                self.checks.listed(c, window, now);
+            }
+        }
         for c in &watched {
             // A group being scaled is the scale's to finish, not the healer's.
             if c.group.as_ref().is_some_and(|g| a.is_busy(g)) {
+                continue;
+            }
+            // A container being restarted stops on the way, which is no crash; what
+            // was found before the action stays found until it ends, so an incident
+            // closing meanwhile knows its problem is still there.
+            if a.is_busy(&c.name) {
+                out.extend(self.found.iter().filter(|f| f.target == c.name).cloned());
+                continue;
+            }
+            let seen = |t: Trigger| self.present.get(&(t, c.name.clone())).copied();
+            if let Some(f) = self.checks.container(c, &self.cfg.heal, &host, seen, now) {
+                out.push(f);
                 continue;
             }
             let key = (Trigger::ContainerExited, c.name.clone());
@@ -664,20 +688,45 @@ impl Incidents {
                 },
             });
         }
+        let seen = self
+            .present
+            .get(&(Trigger::OomKill, container_checks::HOST.to_string()))
+            .copied();
+        out.extend(self.checks.host(&self.cfg.heal, &host, seen, now));
         out
     }
 
+    /// The kernel's counters under `proc` (the host's OOM kills), on each host sample.
+    pub fn read_host_counters(&mut self, proc: &Path, now: i64) {
+        if self.cfg.heal.enabled && self.cfg.heal.host_oom {
+            let window = self.cfg.heal.window.as_millis() as i64;
+            self.checks.read_vmstat(&proc.join("vmstat"), window, now);
+        }
+    }
+
     /// The playbook that answers a trigger: the user's before the built-in ones.
-    fn choose(&self, t: Trigger) -> Option<Playbook> {
-        let mut fits = self.library.fitting(t);
-        fits.sort_by_key(|p| (p.file.starts_with("<built-in>"), p.name.clone()));
+    fn choose(&self, t: Trigger, target: &str) -> Option<Playbook> {
+        let host = target == container_checks::HOST;
+        let mut fits: Vec<&Playbook> = self
+            .library
+            .fitting(t)
+            .into_iter()
+            .filter(|p| !host || !container_checks::acts_on_container(p))
+            .collect();
+        fits.sort_by_key(|p| {
+            (
+                p.file.starts_with("<built-in>"),
+                !host && !container_checks::acts_on_container(p),
+                p.name.clone(),
+            )
+        });
         fits.first().map(|p| (*p).clone())
     }
 
     fn open(&mut self, f: Found, a: &mut Actions, now: i64) {
         self.counter += 1;
         let id = format!("inc-{now}-{}", self.counter);
-        let playbook = self.choose(f.trigger);
+        let playbook = self.choose(f.trigger, &f.target);
         let diagnosis = diagnose::diagnose(f.trigger, &f.signals);
         let steps: Vec<IncidentStep> = playbook
             .as_ref()
@@ -1814,6 +1863,14 @@ impl Incidents {
             "anomaly_score" => Metric::from_name(target).and_then(|m| ctx.anomalies.score(m)),
             "cert_days_left" | "connections_pct" | "process_cpu_pct" | "unit_active" => {
                 self.host.metric(name, target)
+            }
+            "container_healthy" => container.map(|c| {
+                let healthy = c.running() && matches!(c.health.as_deref(), None | Some("healthy"));
+                if healthy { 1.0 } else { 0.0 }
+            }),
+            "container_restarts" => self.checks.restarts_in_window(target).map(|n| n as f64),
+            "oom_kills" if target == container_checks::HOST => {
+                Some(self.checks.host_oom_kills() as f64)
             }
             "disk_used_pct" if target != "/" => {
                 self.disks.get(target).and_then(|s| s.back()).map(|p| p.1)

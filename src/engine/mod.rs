@@ -5,6 +5,7 @@ mod actions;
 pub mod anomalies;
 mod clock;
 mod cloud;
+mod container_checks;
 mod executors;
 pub mod forecasts;
 pub mod host_checks;
@@ -710,8 +711,9 @@ impl Engine {
                 ));
             }
         }
-        if matches!(self.source, Source::Host(_)) {
+        if let Source::Host(c) = &self.source {
             self.actions.read_cloud(now);
+            self.incidents.read_host_counters(c.root(), now);
         }
         self.actions.expire(now);
         self.actions.judge_scales(None, now);

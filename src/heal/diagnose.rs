@@ -25,6 +25,15 @@ pub struct Signals {
     pub series: Option<String>,
     /// What a host-wide check saw (certificate, connection table, process).
     pub host: Option<HostDetail>,
+    /// The container's last exit was the kernel's OOM killer; its `--memory` limit.
+    pub oom_killed: bool,
+    pub mem_limit: Option<u64>,
+    /// Its restart policy, and how often Docker restarted it within `window_s`.
+    pub restart_policy: Option<String>,
+    pub docker_restarts: Option<u64>,
+    pub window_s: Option<u64>,
+    /// OOM kills on the host within `window_s`.
+    pub host_oom_kills: Option<u64>,
 }
 
 /// A host-wide check's finding, for the words of its diagnosis.
@@ -62,7 +71,30 @@ fn high(value: Option<f64>, level: Option<f64>, times: f64, floor: f64) -> Optio
 pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
     let mut out = Vec::new();
     match trigger {
-        Trigger::ContainerExited | Trigger::RestartLoop => {
+        Trigger::RestartLoop => {
+            let policy = s.restart_policy.as_deref().unwrap_or("its restart policy");
+            out.push(format!(
+                "Docker restarted it {} time(s) within {} (restart policy {policy}) and it fails again each time: another restart would not help",
+                s.docker_restarts.unwrap_or(0),
+                window(s.window_s)
+            ));
+            if s.oom_killed {
+                out.push(oom_words(s.mem_limit));
+            } else if let Some(c) = s.exit_code {
+                out.push(format!("its last exit code was {c}"));
+            }
+        }
+        Trigger::OomKill => match s.host_oom_kills {
+            Some(n) => out.push(format!(
+                "the kernel's OOM killer killed {n} process(es) within {}, beyond any container's own memory limit: the host ran out of memory",
+                window(s.window_s)
+            )),
+            None => out.push(oom_words(s.mem_limit)),
+        },
+        Trigger::ContainerUnhealthy => {
+            out.push("it runs, but its own healthcheck fails: unhealthy".to_string());
+        }
+        Trigger::ContainerExited => {
             out.push(match s.exit_code {
                 Some(0) => "exited cleanly (code 0): its own process ended".to_string(),
                 Some(137) => {
@@ -125,7 +157,6 @@ pub fn diagnose(trigger: Trigger, s: &Signals) -> Vec<String> {
                 out.push(host_words(h));
             }
         }
-        _ => {}
     }
     if let (Some((c, _)), Some((n, nl))) = (
         high(s.cpu_pct, s.cpu_level, 2.0, 85.0),
@@ -184,6 +215,21 @@ fn host_words(h: &HostDetail) -> String {
             description,
         } => format!("systemd unit {unit} ({description}) is {sub}"),
     }
+}
+
+fn oom_words(limit: Option<u64>) -> String {
+    match limit {
+        Some(l) => format!(
+            "killed by the kernel's OOM killer: out of memory at its limit of {:.1} MiB",
+            l as f64 / 1_048_576.0
+        ),
+        None => "killed by the kernel's OOM killer: out of memory (no memory limit of its own: the host ran out)".to_string(),
+    }
+}
+
+fn window(secs: Option<u64>) -> String {
+    secs.map(|s| humantime::format_duration(std::time::Duration::from_secs(s)).to_string())
+        .unwrap_or_else(|| "the window".into())
 }
 
 /// "Exited (137) 2 seconds ago" → 137.
@@ -286,6 +332,49 @@ mod tests {
             with(proc, Trigger::CpuRunaway),
             vec![
                 "process sh (pid 42) has held 100% of a core for 15.0 min: a busy loop or a runaway job"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_oom_kill_says_out_of_memory_with_the_limit() {
+        let s = Signals {
+            oom_killed: true,
+            mem_limit: Some(8 << 20),
+            exit_code: Some(137),
+            ..Signals::default()
+        };
+        assert_eq!(
+            diagnose(Trigger::OomKill, &s),
+            vec!["killed by the kernel's OOM killer: out of memory at its limit of 8.0 MiB"]
+        );
+        let host = Signals {
+            host_oom_kills: Some(2),
+            window_s: Some(600),
+            ..Signals::default()
+        };
+        assert_eq!(
+            diagnose(Trigger::OomKill, &host),
+            vec![
+                "the kernel's OOM killer killed 2 process(es) within 10m, beyond any container's own memory limit: the host ran out of memory"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_restart_loop_says_another_restart_would_not_help() {
+        let s = Signals {
+            docker_restarts: Some(4),
+            window_s: Some(600),
+            restart_policy: Some("always".into()),
+            exit_code: Some(1),
+            ..Signals::default()
+        };
+        assert_eq!(
+            diagnose(Trigger::RestartLoop, &s),
+            vec![
+                "Docker restarted it 4 time(s) within 10m (restart policy always) and it fails again each time: another restart would not help",
+                "its last exit code was 1"
             ]
         );
     }

@@ -41,6 +41,18 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "unusual-host-metric.toml",
         include_str!("../../playbooks/unusual-host-metric.toml"),
     ),
+    (
+        "unhealthy-container.toml",
+        include_str!("../../playbooks/unhealthy-container.toml"),
+    ),
+    (
+        "restart-loop.toml",
+        include_str!("../../playbooks/restart-loop.toml"),
+    ),
+    (
+        "oom-killed-container.toml",
+        include_str!("../../playbooks/oom-killed-container.toml"),
+    ),
 ];
 
 /// Files read from one user directory: more is not a playbook library.

@@ -136,6 +136,7 @@ pub const TARGET_METRICS: &[(&str, bool)] = &[
     // The target series' detector score now (0..1).
     ("anomaly_score", false),
     ("process_cpu_pct", false),
+    ("container_healthy", true),
 ];
 
 /// Whether a higher value of `metric` is better; None for a metric vigil does not know.
