@@ -9,6 +9,8 @@ need=()
 command -v tmux >/dev/null || need+=(tmux)
 command -v pgrep >/dev/null || need+=(procps)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# The certificate tests make their certificates and a TLS endpoint with the openssl CLI.
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
