@@ -513,26 +513,45 @@ fn draw_tile(f: &mut Frame, app: &App, snap: &Snapshot, tile: &Tile, area: Rect)
     f.render_widget(spark, s);
 }
 
+/// A point of the hour chart is a fixed 30 s slot of wall-clock time (its samples'
+/// peak, so a short spike still shows), placed by its slot, not by the sample's age: the
+/// picture then moves once per slot, not every second (a moving picture is redrawn
+/// whole, which is most of an attached console's terminal traffic).
+const CHART_SLOT_MS: i64 = 30_000;
+
+fn chart_points(history: Option<&VecDeque<(i64, f64)>>, interval_ms: u64) -> Vec<(f64, f64)> {
+    let Some(h) = history else { return Vec::new() };
+    let Some(&(newest, _)) = h.back() else {
+        return Vec::new();
+    };
+    let slot = CHART_SLOT_MS.max(interval_ms.min(i64::MAX as u64) as i64);
+    let last = newest.div_euclid(slot);
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let mut cur: Option<(i64, f64)> = None;
+    for &(ts, v) in h.iter() {
+        let k = ts.div_euclid(slot);
+        if last - k > 3_600_000 / slot {
+            continue;
+        }
+        match &mut cur {
+            Some((ck, peak)) if *ck == k => *peak = peak.max(v),
+            _ => {
+                if let Some((ck, peak)) = cur.take() {
+                    out.push(((ck - last) as f64 * slot as f64 / 60_000.0, peak));
+                }
+                cur = Some((k, v));
+            }
+        }
+    }
+    if let Some((ck, peak)) = cur {
+        out.push(((ck - last) as f64 * slot as f64 / 60_000.0, peak));
+    }
+    out
+}
+
 fn cpu_chart(f: &mut Frame, app: &App, snap: &Snapshot, area: Rect) {
     let t = &app.theme;
-    let now = snap.ts;
-    let points: Vec<(f64, f64)> = snap
-        .history
-        .get(&Metric::Cpu)
-        .map(|h| {
-            // Two points per braille column are all a chart can show of 3,600 samples.
-            let stride = h.len() / (area.width as usize * 2).max(1) + 1;
-            // Counted from the newest, so the latest sample is always drawn.
-            let mut pts: Vec<(f64, f64)> = h
-                .iter()
-                .rev()
-                .step_by(stride)
-                .map(|&(ts, v)| ((ts - now) as f64 / 60_000.0, v))
-                .collect();
-            pts.reverse();
-            pts
-        })
-        .unwrap_or_default();
+    let points = chart_points(snap.history.get(&Metric::Cpu), snap.interval_ms);
     let data = Dataset::default()
         .marker(Marker::Braille)
         .graph_type(GraphType::Line)
@@ -708,6 +727,27 @@ mod tests {
         assert_eq!(before.len(), 30);
         assert_eq!(before[..29], after[..29]);
         assert_eq!(after[29], 5_000);
+    }
+
+    #[test]
+    fn the_hour_chart_moves_once_per_slot_and_keeps_a_spike() {
+        // Two minutes of 1 s samples with one spike, up to t = 119 s.
+        let mut h = hist(0, 120, 1_000, |i| if i == 40 { 90.0 } else { 5.0 });
+        let pts = chart_points(Some(&h), 1_000);
+        assert_eq!(
+            pts,
+            vec![(-1.5, 5.0), (-1.0, 90.0), (-0.5, 5.0), (0.0, 5.0)]
+        );
+        // A new sample in a new slot moves the picture by one slot ...
+        h.push_back((120_000, 7.0));
+        let moved = chart_points(Some(&h), 1_000);
+        assert_eq!(moved[0], (-2.0, 5.0));
+        assert_eq!(moved.last(), Some(&(0.0, 7.0)));
+        // ... and within it, only the newest point changes.
+        h.push_back((121_000, 9.0));
+        let same = chart_points(Some(&h), 1_000);
+        assert_eq!(same[..same.len() - 1], moved[..moved.len() - 1]);
+        assert_eq!(same.last(), Some(&(0.0, 9.0)));
     }
 
     #[test]
