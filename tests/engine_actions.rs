@@ -238,10 +238,13 @@ async fn a_killed_member_is_restarted_by_an_auto_rule_then_escalated() {
     assert_eq!(d.0.actor.user, "vigil");
     assert_eq!(d.0.data["auto"], true);
 
-    // A second exit within the window: no more restarts, a person must decide.
+    // A second exit within the window: no more restarts, a person must decide. The
+    // engine ticks as it does live (its periodic listing is what catches an exit whose
+    // own listing came before the engine said it died).
     docker(&["kill", &member]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let escalated = loop {
+        e.tick().await;
         e.pump(Duration::from_millis(500)).await;
         if let Some(x) = rx
             .borrow()

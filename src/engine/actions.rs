@@ -929,6 +929,24 @@ impl Actions {
         );
         if ok {
             self.message = Some(format!("{summary}: verified"));
+            // The verification read the container running just now: fresher than the
+            // last listing, which may still say it exited. Without this, a container
+            // that dies again before the next listing would never have been seen up,
+            // and its new exit would look like the old one still going on.
+            if let Action::Restart { container } | Action::Recreate { container } = &d.action
+                && let Some(c) = self.containers.iter_mut().find(|c| &c.name == container)
+                && !c.running()
+            {
+                c.state = "running".into();
+                c.status = format!("Up ({summary}: verified)");
+                // Verified means healthy too, where it has a healthcheck.
+                if c.health.is_some() {
+                    c.health = Some("healthy".into());
+                }
+                self.list_applied = Some(std::time::Instant::now());
+                self.listed += 1;
+                self.changes += 1;
+            }
             // The replicas run; whether they helped is for the utilisation to say.
             if let Ok(Some(e)) = self.queue.get(&d.proposal, d.version)
                 && let Some(w) = super::scale_outcome::Watch::new(&self.cfg, &e.proposal, now)
