@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use vigil::collect::host::HostCollector;
-use vigil::config::{self, Config, Loaded, Mode};
+use vigil::config::{self, Config, Loaded};
 use vigil::console::{app::App, i18n::Lang, theme::Theme};
+use vigil::daemon::{Owner, runtime};
 use vigil::engine::{self, Clock, Engine, Notice, Severity, Source, SystemClock};
 use vigil::protocol::client;
 use vigil::sim::replay::{Replay, ReplayClock};
@@ -249,37 +250,27 @@ fn main() -> ExitCode {
     }
 }
 
+impl Global {
+    fn overrides(&self) -> vigil::config::Overrides {
+        vigil::config::Overrides {
+            config: self.config.clone(),
+            theme: self.theme.clone(),
+            lang: self.lang.clone(),
+            log_level: self.log_level.clone(),
+            interval: self.interval,
+            shadow: self.shadow,
+        }
+    }
+}
+
 fn config_path(global: &Global) -> Option<PathBuf> {
-    global.config.clone().or_else(config::paths::config_file)
+    global.overrides().path()
 }
 
 /// The config file if there is one; the built-in defaults if there is none. A file
 /// named with --config must exist.
 fn load_config(global: &Global) -> anyhow::Result<Loaded> {
-    let path = config_path(global);
-    let mut loaded = match &path {
-        Some(p) if p.exists() || global.config.is_some() => config::load_file(p)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", p.display()))?,
-        _ => config::load_str("", "<defaults>"),
-    };
-    let c = &mut loaded.config;
-    if let Some(t) = &global.theme {
-        c.console.theme = t.clone();
-    }
-    if let Some(l) = &global.lang {
-        c.console.lang = l.clone();
-    }
-    if let Some(l) = &global.log_level {
-        c.log.level = l.clone();
-    }
-    if let Some(i) = global.interval {
-        c.interval = i;
-    }
-    if global.shadow {
-        c.mode = Mode::Shadow;
-        c.shadow_forced = true;
-    }
-    Ok(loaded)
+    global.overrides().load()
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -634,14 +625,6 @@ fn backtest_scale(
     Ok(ExitCode::SUCCESS)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    // Two workers: the engine keeps its pace while the console waits on a slow terminal.
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
     let loaded = load_config(global)?;
     for p in &loaded.problems {
@@ -756,7 +739,7 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         match find_engine(&cfg).await? {
             Found::Engine(socket, session) => {
-                if let Some(lean) = lean_console() {
+                if let Some(lean) = lean_binary("vigil-console", "VIGIL_CONSOLE_IN_PROCESS") {
                     drop(session);
                     drop(guard);
                     return Err(exec_lean(&lean, &socket, &cfg, log_dir.as_deref()));
@@ -776,14 +759,15 @@ fn console(global: &Global) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The attached console's own small binary, installed beside this one (`vigil-console`),
-/// unless VIGIL_CONSOLE_IN_PROCESS asks for the console inside this process.
-fn lean_console() -> Option<PathBuf> {
-    if std::env::var_os("VIGIL_CONSOLE_IN_PROCESS").is_some_and(|v| !v.is_empty()) {
+/// A lean binary installed beside this one (`vigil-console`, `vigil-daemon`) that holds
+/// only what its part needs, so a process that runs all night keeps little of vigil's
+/// code in memory; unless the environment variable asks for this process to do it.
+fn lean_binary(name: &str, in_process: &str) -> Option<PathBuf> {
+    if std::env::var_os(in_process).is_some_and(|v| !v.is_empty()) {
         return None;
     }
     let me = std::env::current_exe().ok()?;
-    let lean = me.with_file_name("vigil-console");
+    let lean = me.with_file_name(name);
     lean.is_file().then_some(lean)
 }
 
@@ -844,155 +828,16 @@ async fn find_engine(cfg: &Config) -> anyhow::Result<Found> {
     }
 }
 
-/// The one process on this host that plans, approves and executes: it holds the lock,
-/// runs the engine and (optionally) serves it on the socket.
-struct Owner {
-    handle: Option<vigil::protocol::Handle>,
-    socket: Option<PathBuf>,
-    _lock: vigil::daemon::OwnerLock,
-}
-
-impl Owner {
-    fn start(cfg: &Config, notices: Vec<Notice>, role: &str, serve: bool) -> anyhow::Result<Owner> {
-        let lock_path = vigil::daemon::lock_path(cfg).ok_or_else(|| {
-            anyhow::anyhow!("no data directory for the owner lock: set store.path")
-        })?;
-        let lock = vigil::daemon::OwnerLock::acquire(&lock_path, role)?;
-        let mut notices = notices;
-        let mut listener = None;
-        let socket = if serve {
-            engine::socket_path(cfg)
-        } else {
-            None
-        };
-        if let Some(path) = &socket {
-            match vigil::daemon::bind(path, cfg.daemon.group.as_deref()) {
-                Ok(l) => listener = Some(l),
-                Err(e) if role == "daemon" => return Err(e),
-                Err(e) => notices.push(Notice {
-                    severity: Severity::Warn,
-                    text: format!("socket: {e}: other shells cannot attach"),
-                }),
-            }
-        }
-        let handle = Engine::spawn(
-            cfg.clone(),
-            Arc::new(SystemClock),
-            Source::Host(Box::new(HostCollector::proc())),
-            notices,
-        );
-        // Only a socket this process bound is this process's to remove.
-        let bound = listener.as_ref().and(socket);
-        if let Some(l) = listener {
-            let link = vigil::daemon::EngineLink {
-                snapshots: handle.snapshots.clone(),
-                calls: handle.calls.clone(),
-            };
-            tokio::spawn(vigil::daemon::serve(l, link));
-        }
-        Ok(Owner {
-            handle: Some(handle),
-            socket: bound,
-            _lock: lock,
-        })
-    }
-
-    /// A handle on the engine for a console (the engine's own stays with the owner).
-    fn handle(&self) -> vigil::protocol::Handle {
-        let h = self.handle.as_ref().expect("the engine runs until stop");
-        vigil::protocol::Handle {
-            snapshots: h.snapshots.clone(),
-            calls: h.calls.clone(),
-            task: tokio::spawn(async {}),
-        }
-    }
-
-    fn calls(&self) -> &vigil::protocol::Handle {
-        self.handle.as_ref().expect("the engine runs until stop")
-    }
-
-    /// Stops the engine (in-flight actions finish first) and removes the socket.
-    async fn stop(mut self) {
-        if let Some(h) = self.handle.take() {
-            h.send(engine::Command::Shutdown).await;
-            let _ = h.task.await;
-        }
-        if let Some(s) = &self.socket {
-            let _ = std::fs::remove_file(s);
-        }
-    }
-}
-
 fn daemon(global: &Global) -> anyhow::Result<ExitCode> {
-    let loaded = load_config(global)?;
-    let cfg: Config = loaded.config.clone();
-    let notices: Vec<Notice> = loaded
-        .problems
-        .iter()
-        .map(|p| Notice {
-            severity: Severity::Warn,
-            text: format!("config: {p}"),
-        })
-        .collect();
-    for p in &loaded.problems {
-        eprintln!("warning: config: {p}");
+    let overrides = global.overrides();
+    if let Some(lean) = lean_binary("vigil-daemon", "VIGIL_DAEMON_IN_PROCESS") {
+        use std::os::unix::process::CommandExt;
+        let e = std::process::Command::new(&lean)
+            .args(overrides.daemon_args())
+            .exec();
+        anyhow::bail!("cannot start {}: {e}", lean.display());
     }
-    let log_dir = cfg.log.dir.clone().or_else(config::paths::log_dir);
-    let _guard = match log_dir {
-        Some(dir) => match vigil::logging::init(&dir, &cfg.log.level) {
-            Ok(g) => Some(g),
-            Err(e) => {
-                eprintln!("warning: log: {e}");
-                None
-            }
-        },
-        None => None,
-    };
-    let rt = runtime()?;
-    rt.block_on(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let owner = Owner::start(&cfg, notices, "daemon", true)?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        eprintln!(
-            "vigil daemon: engine running ({} mode), socket {}",
-            if cfg.mode == Mode::Live {
-                "live"
-            } else {
-                "shadow"
-            },
-            owner
-                .socket
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "none".into())
-        );
-        tracing::info!("daemon started");
-        loop {
-            tokio::select! {
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => {
-                    let (config, problems) = match load_config(global) {
-                        Ok(l) => (l.config, l.problems.iter().map(|p| p.to_string()).collect()),
-                        Err(e) => (cfg.clone(), vec![e.to_string()]),
-                    };
-                    let reply = owner
-                        .calls()
-                        .call(engine::Command::Reload { config: Box::new(config), problems })
-                        .await;
-                    if let Some(r) = reply {
-                        eprintln!("vigil daemon: {}", r.message());
-                    }
-                }
-            }
-        }
-        eprintln!("vigil daemon: stopping (actions in flight finish first)");
-        owner.stop().await;
-        eprintln!("vigil daemon: stopped");
-        anyhow::Ok(())
-    })?;
+    vigil::daemon::run_daemon(&overrides)?;
     Ok(ExitCode::SUCCESS)
 }
 

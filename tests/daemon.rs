@@ -225,6 +225,32 @@ fn a_second_engine_is_refused_and_told_who_owns_the_host() {
     assert!(d.stop().success());
 }
 
+/// `vigil daemon` becomes the lean engine binary installed beside it, in the same
+/// process (systemd and scripts keep the pid they started), with the command line's
+/// choices carried over.
+#[test]
+fn the_daemon_runs_as_the_lean_engine_binary_in_the_same_process() {
+    let mut d = Daemon::start("");
+    let exe = std::fs::read_link(format!("/proc/{}/exe", d.pid())).unwrap();
+    assert_eq!(
+        exe.file_name().and_then(|n| n.to_str()),
+        Some("vigil-daemon"),
+        "the process that answers on the socket: {}",
+        exe.display()
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", d.pid())).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let config = d.dir.path().join("config.toml").display().to_string();
+    assert!(
+        args.windows(2).any(|w| w[0] == "--config" && w[1] == config),
+        "the config named to `vigil daemon` is the one the engine reads: {args:?}"
+    );
+    assert!(d.stop().success());
+}
+
 #[test]
 fn two_clients_approve_the_same_proposal_at_once_and_exactly_one_wins() {
     let d = Daemon::start("");

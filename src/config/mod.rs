@@ -5,11 +5,13 @@ pub mod bounds;
 pub mod duration;
 pub mod host_checks;
 mod load;
+mod overrides;
 pub mod paths;
 mod schema;
 
 pub(crate) use load::line_of;
 pub use load::{Loaded, Problem, load_file, load_str, render};
+pub use overrides::Overrides;
 pub use schema::{
     ACTION_CLASSES, ApproveConfig, AuditConfig, Config, ConsoleConfig, DiskWatch, DockerConfig,
     Flavor, HealConfig, HuaweiConfig, HuaweiFlavor, HuaweiTarget, LogConfig, Mode, NotifyTarget,

@@ -4,9 +4,11 @@
 //! the same owner inside itself.
 
 pub mod lock;
+pub mod owner;
 pub mod server;
 
 pub use lock::{LockError, OwnerLock};
+pub use owner::{Owner, run_daemon, runtime};
 pub use server::{EngineLink, serve};
 
 use crate::config::Config;
