@@ -93,11 +93,15 @@ enum Cmd {
         /// Allow the steps an incident waits for a person to allow (log cleanup, the
         /// page cache, a unit, a configured command). Exit 0 allowed, 4 no such open
         /// incident, 5 refused (not waiting)
-        #[arg(long, value_name = "ID", conflicts_with = "reject")]
+        #[arg(long, value_name = "ID", conflicts_with_all = ["reject", "false_alarm"])]
         approve: Option<String>,
         /// Decline them: the incident is escalated
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "false_alarm")]
         reject: Option<String>,
+        /// Close an open incident vigil has not acted on as a false alarm (the board
+        /// counts it; what it waited on is withdrawn). Exit 0 closed, 5 refused
+        #[arg(long, value_name = "ID")]
+        false_alarm: Option<String>,
     },
     /// Approve a proposal. Exit 0 approved, 3 the proposal changed (stale version),
     /// 4 no such proposal, 5 refused (not waiting, or a risky one without --confirm), 1 error
@@ -321,6 +325,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Incidents {
             reject: Some(id), ..
         }) => answer_incident_cmd(&cli.global, &id, false),
+        Some(Cmd::Incidents {
+            false_alarm: Some(id),
+            ..
+        }) => incident_cmd(
+            &cli.global,
+            engine::Command::DismissIncident {
+                id,
+                by: vigil::audit::Actor::local(),
+            },
+        ),
         Some(Cmd::Incidents { json, .. }) => incidents_cmd(&cli.global, json),
         Some(Cmd::Approve {
             id,
@@ -904,6 +918,11 @@ fn answer_incident_cmd(global: &Global, id: &str, approve: bool) -> anyhow::Resu
         approve,
         by: vigil::audit::Actor::local(),
     };
+    incident_cmd(global, cmd)
+}
+
+/// One command on an incident, and the engine's answer on stdout or stderr.
+fn incident_cmd(global: &Global, cmd: engine::Command) -> anyhow::Result<ExitCode> {
     let reply = ask_engine(global, cmd, None)?;
     let code = reply.exit_code();
     if code == 0 {

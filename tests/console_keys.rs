@@ -244,3 +244,39 @@ fn in_the_incidents_view_a_asks_then_allows_the_selected_incident_and_r_declines
     // The Actions view's queue is untouched by all this.
     assert_eq!(a.selected, None);
 }
+
+#[test]
+fn in_the_incidents_view_f_asks_then_closes_an_untouched_incident_as_a_false_alarm() {
+    use vigil::protocol::{IncidentStep, StepState};
+    let mut acted = incident("inc-2", None);
+    acted.steps = vec![IncidentStep {
+        name: "restart-container".into(),
+        text: "restart web".into(),
+        state: StepState::Done,
+        rollback: false,
+        proposal: None,
+        note: None,
+        at: None,
+    }];
+    let mut s = snap(vec![entry("web", 1, Risk::Low)]);
+    s.incidents = vec![acted, incident("inc-1", Some("delete-logs"))];
+    let mut a = app();
+    // Elsewhere the key only shows the incidents.
+    assert_eq!(a.on_key(&key('f'), &s), None);
+    assert_eq!(a.view, View::Incidents);
+    // A restart ran for the first one: it is not offered as a false alarm.
+    assert_eq!(a.on_key(&key('f'), &s), None);
+    assert_eq!(a.note, Some(Msg::NotFalseAlarm));
+    assert!(a.dialog.is_none());
+    a.on_key(&code(KeyCode::Down), &s);
+    assert_eq!(a.on_key(&key('f'), &s), None, "a question first");
+    assert!(matches!(a.dialog, Some(Dialog::YesNo { .. })));
+    assert_eq!(a.on_key(&key('n'), &s), None, "no closes the question");
+    assert!(a.dialog.is_none());
+    a.on_key(&key('f'), &s);
+    let cmd = a.on_key(&key('y'), &s);
+    assert!(
+        matches!(&cmd, Some(Command::DismissIncident { id, .. }) if id == "inc-1"),
+        "{cmd:?}"
+    );
+}

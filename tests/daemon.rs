@@ -245,7 +245,8 @@ fn the_daemon_runs_as_the_lean_engine_binary_in_the_same_process() {
         .collect();
     let config = d.dir.path().join("config.toml").display().to_string();
     assert!(
-        args.windows(2).any(|w| w[0] == "--config" && w[1] == config),
+        args.windows(2)
+            .any(|w| w[0] == "--config" && w[1] == config),
         "the config named to `vigil daemon` is the one the engine reads: {args:?}"
     );
     assert!(d.stop().success());

@@ -902,6 +902,101 @@ async fn a_container_back_before_anyone_approved_is_a_false_alarm_and_its_heal_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_closes_a_waiting_incident_as_a_false_alarm_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vh-dismiss-{}", std::process::id());
+    let _c = Cleanup(name.clone());
+    watched(&name, &[], &[]);
+    let mut c = config(dir.path(), &name);
+    c.approve.auto.clear();
+    let (mut e, rx) = engine(c);
+    until(
+        &mut e,
+        &rx,
+        "listed",
+        20,
+        || {},
+        |s| s.containers.iter().any(|c| c.name == name && c.running()),
+    )
+    .await;
+    // Stopped on purpose (maintenance): the operator knows there is nothing to fix.
+    docker(&["kill", &name]);
+    let id = format!("heal:{name}");
+    let s = until(
+        &mut e,
+        &rx,
+        "heal waiting",
+        30,
+        || {},
+        |s| {
+            s.board
+                .iter()
+                .any(|x| x.proposal.id == id && x.state == State::Pending)
+        },
+    )
+    .await;
+    let inc = incidents_on(&s, &name)[0].id.clone();
+    let oncall = audit::Actor {
+        user: "oncall".into(),
+        ssh: None,
+    };
+    let reply = e.command(vigil::engine::Command::DismissIncident {
+        id: inc.clone(),
+        by: oncall.clone(),
+    });
+    assert!(
+        matches!(&reply, vigil::protocol::Reply::Decided { state, .. } if state == "false-alarm"),
+        "{reply:?}"
+    );
+    // The problem is still there: it stays closed, no second incident opens for it.
+    let ticks = std::cell::Cell::new(0);
+    let s = until(
+        &mut e,
+        &rx,
+        "ten more passes",
+        30,
+        || ticks.set(ticks.get() + 1),
+        |_| ticks.get() >= 10,
+    )
+    .await;
+    let on = incidents_on(&s, &name);
+    assert_eq!(on.len(), 1, "{on:#?}");
+    let i = on[0];
+    assert_eq!(i.state, IncidentState::Resolved);
+    assert!(i.false_alarm && i.manual, "{i:#?}");
+    assert_eq!(
+        i.reason.as_deref(),
+        Some("oncall marked it a false alarm: nothing to fix")
+    );
+    let heal = s.board.iter().find(|x| x.proposal.id == id).unwrap();
+    assert_eq!(heal.state, State::Superseded, "nobody can approve it now");
+    assert_eq!((s.healing.day.false_alarms, s.healing.day.manual), (1, 1));
+    assert_eq!(status(&name), "exited", "nothing ran");
+    assert_eq!(audited(dir.path(), "intent", &id), 0);
+    let decisions: Vec<_> = audit::read_records(&dir.path().join("audit.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| r.kind == "decision" && r.data["incident"] == inc.as_str())
+        .map(|(r, _)| {
+            (
+                r.actor.user,
+                r.data["decision"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        vec![("oncall".to_string(), Some("false-alarm".to_string()))]
+    );
+    // A closed incident cannot be closed again.
+    let again = e.command(vigil::engine::Command::DismissIncident {
+        id: inc.clone(),
+        by: oncall,
+    });
+    assert_eq!(again.exit_code(), 5, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_incident_survives_a_restart_and_a_persons_approval_resolves_it() {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("vh-keep-{}", std::process::id());

@@ -249,6 +249,29 @@ impl App {
                     yes: Box::new(cmd),
                 });
             }
+            Action::FalseAlarm => {
+                // Only the Incidents view shows what would be closed.
+                if self.view != View::Incidents {
+                    self.view = View::Incidents;
+                    return None;
+                }
+                let inc = snap.incidents.get(self.incident)?;
+                if inc.state.is_final() {
+                    self.note = Some(Msg::NotWaiting);
+                    return None;
+                }
+                if !inc.untouched() || inc.approved_by.is_some() {
+                    self.note = Some(Msg::NotFalseAlarm);
+                    return None;
+                }
+                self.dialog = Some(Dialog::YesNo {
+                    question: Msg::ConfirmFalseAlarm,
+                    yes: Box::new(Command::DismissIncident {
+                        id: inc.id.clone(),
+                        by: self.actor.clone(),
+                    }),
+                });
+            }
             Action::Approve | Action::Reject => {
                 // Elsewhere the key only shows the queue: nobody approves what they
                 // have not seen.

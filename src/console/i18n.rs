@@ -189,6 +189,9 @@ pub enum Msg {
     LlmAdviceOnly,
     OomKilledTag,
     RestartsTag,
+    KeyFalseAlarm,
+    ConfirmFalseAlarm,
+    NotFalseAlarm,
 }
 
 pub fn tr(lang: Lang, m: Msg) -> &'static str {
@@ -363,6 +366,11 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             LlmAdviceOnly => "advice only: the playbook decides what runs",
             OomKilledTag => "OOM-killed",
             RestartsTag => "restarts",
+            KeyFalseAlarm => "Close the selected incident as a false alarm (Incidents)",
+            ConfirmFalseAlarm => {
+                "Close the selected incident as a false alarm? Nothing runs for it.  y / n"
+            }
+            NotFalseAlarm => "vigil has acted on this incident: it cannot be a false alarm.",
         },
         Lang::ZhCn => match m {
             ViewOverview => "概览",
@@ -527,6 +535,9 @@ pub fn tr(lang: Lang, m: Msg) -> &'static str {
             LlmAdviceOnly => "仅供参考：执行什么由剧本决定",
             OomKilledTag => "OOM 被杀",
             RestartsTag => "重启",
+            KeyFalseAlarm => "将所选事件作为误报关闭（事件视图）",
+            ConfirmFalseAlarm => "将所选事件作为误报关闭？不会为它执行任何操作。 y / n",
+            NotFalseAlarm => "vigil 已对该事件采取行动，不能标为误报。",
         },
     }
 }

@@ -20,6 +20,7 @@ pub enum Action {
     Details,
     ToggleShadow,
     Brake,
+    FalseAlarm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +155,15 @@ pub const KEYMAP: &[Binding] = &[
         short: Msg::KeyDetails,
         hint: false,
         dangerous: false,
+    },
+    Binding {
+        keys: &[Key::Char('f')],
+        label: "f",
+        action: Action::FalseAlarm,
+        help: Msg::KeyFalseAlarm,
+        short: Msg::KeyFalseAlarm,
+        hint: false,
+        dangerous: true,
     },
     Binding {
         keys: &[Key::Char('S')],

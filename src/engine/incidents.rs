@@ -458,25 +458,9 @@ impl Incidents {
             {
                 continue;
             }
-            let untouched = l.view.steps.iter().all(|s| {
-                matches!(
-                    s.state,
-                    StepState::Waiting | StepState::Proposed | StepState::Skipped
-                ) || matches!(s.name.as_str(), "notify" | "wait" | "verify")
-            });
-            let waiting: Vec<(String, u32)> = l
-                .view
-                .steps
-                .iter()
-                .filter(|s| s.state == StepState::Proposed)
-                .filter_map(|s| s.proposal.clone())
-                .collect();
-            let all_pending = waiting.iter().all(|(id, v)| {
-                matches!(a.queue.get(id, *v), Ok(Some(e)) if e.state == crate::approve::State::Pending)
-            });
-            if !untouched || !all_pending {
+            let Some(waiting) = untouched(&l.view, a) else {
                 continue;
-            }
+            };
             for (id, _) in &waiting {
                 a.withdraw(id, now);
             }
@@ -492,15 +476,87 @@ impl Incidents {
                 "the container is gone: nothing to fix"
             };
             let mut l = self.take(i);
-            l.view.false_alarm = true;
-            for s in l.view.steps.iter_mut() {
-                if s.state == StepState::Proposed {
-                    s.state = StepState::Skipped;
-                    s.note = Some("withdrawn: no longer needed".into());
-                }
-            }
-            self.close(&mut l, a, IncidentState::Resolved, why.into(), now);
+            self.close_false_alarm(&mut l, a, why.into(), now);
             self.put(i, l);
+        }
+    }
+
+    /// Closes an incident nothing was done for as a false alarm: what waited for an
+    /// answer is marked withdrawn (the caller withdrew it from the queue).
+    fn close_false_alarm(&mut self, l: &mut Live, a: &mut Actions, why: String, now: i64) {
+        l.view.false_alarm = true;
+        for s in l.view.steps.iter_mut() {
+            if s.state == StepState::Proposed {
+                s.state = StepState::Skipped;
+                s.note = Some("withdrawn: no longer needed".into());
+            }
+        }
+        self.close(l, a, IncidentState::Resolved, why, now);
+    }
+
+    /// A person says an open incident needs no fix. Only one vigil has not acted on:
+    /// a fix that ran (or runs, or was approved) counts on the board as what it was,
+    /// never as a false alarm. Its waiting proposals are withdrawn; while the problem
+    /// stays present it is not reopened (it reopens once it has cleared and returns).
+    pub fn dismiss(
+        &mut self,
+        id: &str,
+        by: &crate::audit::Actor,
+        a: &mut Actions,
+        now: i64,
+    ) -> crate::protocol::Reply {
+        use crate::protocol::Reply;
+        let Some(i) = self.live.iter().position(|l| l.view.id == id) else {
+            let reason = if self.closed.iter().any(|c| c.id == id) {
+                format!("{id} is already closed")
+            } else {
+                format!("no open incident {id}")
+            };
+            return Reply::Refused { reason };
+        };
+        // A person who allowed the steps has already judged it real.
+        let open = matches!(
+            self.live[i].view.state,
+            IncidentState::Open | IncidentState::Fixing
+        ) && self.live[i].view.approved_by.is_none();
+        let Some(waiting) = untouched(&self.live[i].view, a).filter(|_| open) else {
+            return Reply::Refused {
+                reason: format!("vigil has acted on {id}: it is not a false alarm to close"),
+            };
+        };
+        let target = self.live[i].view.target.clone();
+        let summary = format!(
+            "false alarm: incident {id} on {target}, marked by {}",
+            by.user
+        );
+        if !a.audit(
+            "decision",
+            by,
+            serde_json::json!({"incident": id, "decision": "false-alarm", "summary": summary}),
+        ) {
+            return Reply::Refused {
+                reason: "the audit log cannot take the decision: the incident stays open".into(),
+            };
+        }
+        for (pid, _) in &waiting {
+            a.withdraw(pid, now);
+        }
+        let mut l = self.take(i);
+        l.view.manual = true;
+        l.view.awaiting = None;
+        self.close_false_alarm(
+            &mut l,
+            a,
+            format!("{} marked it a false alarm: nothing to fix", by.user),
+            now,
+        );
+        self.put(i, l);
+        self.settle(now);
+        Reply::Decided {
+            id: id.to_string(),
+            version: 0,
+            state: "false-alarm".into(),
+            message: summary,
         }
     }
 
@@ -1889,6 +1945,23 @@ fn load_library(cfg: &Config) -> Library {
         tracing::warn!("playbook {}:{}: {}: {}", p.file, p.line, p.key, p.message);
     }
     lib
+}
+
+/// The proposals an incident waits on, if vigil has not acted on it
+/// (`IncidentView::untouched`, and every proposal still pending in the queue). None once
+/// anything ran or an answer was taken.
+fn untouched(v: &IncidentView, a: &Actions) -> Option<Vec<(String, u32)>> {
+    let quiet = v.untouched();
+    let waiting: Vec<(String, u32)> = v
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Proposed)
+        .filter_map(|s| s.proposal.clone())
+        .collect();
+    let pending = waiting.iter().all(|(id, ver)| {
+        matches!(a.queue.get(id, *ver), Ok(Some(e)) if e.state == crate::approve::State::Pending)
+    });
+    (quiet && pending).then_some(waiting)
 }
 
 fn is_executor(s: &Step) -> bool {

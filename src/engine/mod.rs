@@ -452,6 +452,9 @@ impl Engine {
                 self.incidents
                     .answer(&id, approve, &by, &mut self.actions, now)
             }
+            Command::DismissIncident { id, by } => {
+                self.incidents.dismiss(&id, &by, &mut self.actions, now)
+            }
             Command::Incidents => {
                 let (incidents, board) = self.incidents.views(now);
                 Reply::Incidents { incidents, board }

@@ -193,6 +193,12 @@ pub enum Command {
         approve: bool,
         by: Actor,
     },
+    /// A person says an open incident vigil has not acted on needs no fix: it closes
+    /// as a false alarm (counted on the board) and what it waited on is withdrawn.
+    DismissIncident {
+        id: String,
+        by: Actor,
+    },
     /// A new config for the running engine (SIGHUP); never from a client.
     #[serde(skip)]
     Reload {
@@ -212,7 +218,8 @@ impl Command {
             | Command::Reject { by, .. }
             | Command::SetShadow { by, .. }
             | Command::Brake { by, .. }
-            | Command::AnswerIncident { by, .. } => *by = who,
+            | Command::AnswerIncident { by, .. }
+            | Command::DismissIncident { by, .. } => *by = who,
             Command::TogglePause
             | Command::Proposals
             | Command::Incidents
@@ -450,6 +457,20 @@ pub struct IncidentView {
     /// An LLM's second opinion, validated; it never changes what runs.
     #[serde(default)]
     pub note: Option<IncidentNote>,
+}
+
+impl IncidentView {
+    /// Nothing has been done for it yet: every step waits, is offered, was skipped, or
+    /// is only a notice, a wait or a check. Only such an incident may close as a false
+    /// alarm.
+    pub fn untouched(&self) -> bool {
+        self.steps.iter().all(|s| {
+            matches!(
+                s.state,
+                StepState::Waiting | StepState::Proposed | StepState::Skipped
+            ) || matches!(s.name.as_str(), "notify" | "wait" | "verify")
+        })
+    }
 }
 
 /// What an LLM said of an incident, kept only because it named a playbook that fits,
