@@ -242,6 +242,33 @@ async fn a_scale_out_that_brings_utilisation_down_is_audited_as_helped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_of_vigil_goes_on_judging_a_scale_it_was_watching() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = format!("vso-again-{}", std::process::id());
+    let _c = Cleanup(g.clone());
+    let (hook, _titles) = webhook().await;
+    let (e, _rx, _clock) = scaled_out(dir.path(), &g, &hook).await;
+    assert_eq!(outcomes(dir.path()), [], "nothing judged yet");
+    drop(e);
+    // A new vigil on the same files: the first sample judges the old scale.
+    let (mut e, _rx, clock) = engine(dir.path(), &g, &hook);
+    feed(&mut e, clock.now_ms(), 20).await;
+    let got = outcomes(dir.path());
+    assert_eq!(
+        got.iter()
+            .map(|(p, o, _)| (p.as_str(), o.as_str()))
+            .collect::<Vec<_>>(),
+        [(format!("scale:{g}").as_str(), "helped")],
+        "{got:?}"
+    );
+    // Judged once: the mark is gone, a third vigil judges nothing again.
+    drop(e);
+    let (mut e, _rx, clock) = engine(dir.path(), &g, &hook);
+    feed(&mut e, clock.now_ms(), 20).await;
+    assert_eq!(outcomes(dir.path()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scale_out_that_did_not_help_is_audited_and_its_rollback_waits_for_a_person() {
     let dir = tempfile::tempdir().unwrap();
     let g = format!("vso-bad-{}", std::process::id());

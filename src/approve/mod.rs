@@ -139,6 +139,14 @@ fn migrate(c: &Connection) -> rusqlite::Result<()> {
         // moment the cloud accepted it, so a restart follows it instead of acting again.
         c.execute_batch("ALTER TABLE approvals ADD COLUMN operation TEXT")?;
     }
+    let has_watch: bool = c
+        .prepare("SELECT 1 FROM pragma_table_info('approvals') WHERE name = 'watch_until'")?
+        .exists([])?;
+    if !has_watch {
+        // A verified scale whose outcome is still being judged, until when (unix ms), so
+        // a restart goes on judging it instead of forgetting it.
+        c.execute_batch("ALTER TABLE approvals ADD COLUMN watch_until INTEGER")?;
+    }
     Ok(())
 }
 
@@ -474,6 +482,41 @@ impl Queue {
             .optional()
             .map(Option::flatten)
             .map_err(store_err)
+    }
+
+    /// Marks a verified entry as watched for its outcome until `until`, or (None) no
+    /// longer watched: judged, or ended by a newer action on its target.
+    pub fn set_watch(
+        &mut self,
+        id: &str,
+        version: u32,
+        until: Option<i64>,
+    ) -> Result<(), DecideError> {
+        self.conn
+            .execute(
+                "UPDATE approvals SET watch_until = ?3 WHERE id = ?1 AND version = ?2",
+                params![id, version, until],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// Entries still watched for their outcome, with the time their watch ends.
+    pub fn watched(&self) -> Result<Vec<(Entry, i64)>, DecideError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT proposal, state, updated, expires, by, note, watch_until FROM approvals \
+                 WHERE watch_until IS NOT NULL ORDER BY updated",
+            )
+            .map_err(store_err)?;
+        let rows = st
+            .query_map([], |r| Ok((row_entry(r)?, r.get::<_, i64>(6)?)))
+            .map_err(store_err)?;
+        Ok(rows
+            .filter_map(|r| r.ok())
+            .filter_map(|(e, until)| e.ok().map(|e| (e, until)))
+            .collect())
     }
 
     fn select(&self, cond: &str, args: impl rusqlite::Params) -> Result<Vec<Entry>, DecideError> {

@@ -165,6 +165,7 @@ impl Actions {
             scale_watches: Vec::new(),
         };
         a.recover();
+        a.restore_watches(cfg);
         a
     }
 

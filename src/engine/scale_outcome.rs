@@ -3,7 +3,8 @@
 //! per-replica utilisation of the metric its rule reads, and `verify::utilisation`
 //! says whether the scale did what it was for. The judgement is audited (`outcome`);
 //! one that did not help is notified and a rollback is proposed for a person — never
-//! run by an auto rule. The watches live in memory: a restart of vigil forgets them.
+//! run by an auto rule. A watch is marked on its queue entry (`watch_until`), so a
+//! restart of vigil goes on judging it on the samples that come after.
 
 use super::actions::Actions;
 use crate::audit::Actor;
@@ -88,15 +89,57 @@ impl Actions {
     /// Starts watching a scale verified by state (replacing an older watch of its
     /// target: the newer scale is the one to judge).
     pub(super) fn watch_outcome(&mut self, w: Watch) {
-        self.scale_watches.retain(|x| x.target() != w.target());
+        self.unwatch_outcome(w.target());
         if self.scale_watches.len() < MAX_WATCHES {
+            self.keep_watch(&w, Some(w.deadline));
             self.scale_watches.push(w);
         }
     }
 
     /// A new action on a target ends the watch of its last scale.
     pub(super) fn unwatch_outcome(&mut self, subject: &str) {
-        self.scale_watches.retain(|x| x.target() != subject);
+        let (ended, kept): (Vec<Watch>, Vec<Watch>) = std::mem::take(&mut self.scale_watches)
+            .into_iter()
+            .partition(|x| x.target() == subject);
+        self.scale_watches = kept;
+        for w in &ended {
+            self.keep_watch(w, None);
+        }
+    }
+
+    /// Marks (or clears) the watch on its queue entry. A mark that cannot be written
+    /// only costs the judgement after a restart, so it is shown, not fatal.
+    fn keep_watch(&mut self, w: &Watch, until: Option<i64>) {
+        if let Err(e) = self.queue.set_watch(&w.proposal, w.version, until) {
+            self.message = Some(format!("outcome watch of {}: {e}", w.proposal));
+        }
+    }
+
+    /// The watches a previous run left unjudged, from their queue entries: judged on
+    /// the samples from now on, until the deadline they had (past it, at once: the
+    /// readings went with the old process, so the outcome is audited as unknown).
+    pub(super) fn restore_watches(&mut self, cfg: &Config) {
+        let Ok(marked) = self.queue.watched() else {
+            return;
+        };
+        for (e, until) in marked {
+            match Watch::new(cfg, &e.proposal, e.updated) {
+                Some(mut w) if e.state == crate::approve::State::Verified => {
+                    w.deadline = until;
+                    self.scale_watches.retain(|x| x.target() != w.target());
+                    if self.scale_watches.len() < MAX_WATCHES {
+                        self.scale_watches.push(w);
+                    }
+                }
+                // The config no longer names its target (or it moved on): nothing to
+                // judge it by.
+                _ => {
+                    let _ = self
+                        .queue
+                        .set_watch(&e.proposal.id, e.proposal.version, None);
+                }
+            }
+        }
     }
 
     /// Feeds a host sample (if any) to every watched scale and acts on the ones decided.
@@ -116,6 +159,7 @@ impl Actions {
         }
         for (i, j) in decided.into_iter().rev() {
             let w = self.scale_watches.remove(i);
+            self.keep_watch(&w, None);
             self.outcome(w, j, now);
         }
     }
