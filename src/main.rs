@@ -679,14 +679,7 @@ fn status(global: &Global, json: bool) -> anyhow::Result<ExitCode> {
 fn console(global: &Global) -> anyhow::Result<ExitCode> {
     let loaded = load_config(global)?;
     let cfg: Config = loaded.config.clone();
-    let mut notices: Vec<Notice> = loaded
-        .problems
-        .iter()
-        .map(|p| Notice {
-            severity: Severity::Warn,
-            text: format!("config: {p}"),
-        })
-        .collect();
+    let mut notices = Notice::config_problems(&loaded);
     let log_dir = cfg.log.dir.clone().or_else(config::paths::log_dir);
     let guard = match log_dir.clone() {
         Some(dir) => match vigil::logging::init(&dir, &cfg.log.level) {

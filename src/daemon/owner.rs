@@ -115,14 +115,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn run_daemon(overrides: &Overrides) -> anyhow::Result<()> {
     let loaded = overrides.load()?;
     let cfg: Config = loaded.config.clone();
-    let notices: Vec<Notice> = loaded
-        .problems
-        .iter()
-        .map(|p| Notice {
-            severity: Severity::Warn,
-            text: format!("config: {p}"),
-        })
-        .collect();
+    let notices = Notice::config_problems(&loaded);
     for p in &loaded.problems {
         eprintln!("warning: config: {p}");
     }

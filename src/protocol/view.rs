@@ -34,6 +34,21 @@ pub struct Notice {
     pub text: String,
 }
 
+impl Notice {
+    /// The config's problems as warnings on screen (the config still runs on what is
+    /// valid).
+    pub fn config_problems(loaded: &crate::config::Loaded) -> Vec<Notice> {
+        loaded
+            .problems
+            .iter()
+            .map(|p| Notice {
+                severity: Severity::Warn,
+                text: format!("config: {p}"),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Increases with every change, so a reader can tell a new snapshot from an old one.
