@@ -83,6 +83,40 @@ async fn until(
     }
 }
 
+/// Kills a running watched container once the engine lists it, and waits until its
+/// heal waits for a person (no rule allows it): the heal's id and the snapshot then.
+async fn heal_waiting(
+    e: &mut Engine,
+    rx: &tokio::sync::watch::Receiver<Snapshot>,
+    name: &str,
+) -> (String, Snapshot) {
+    until(
+        e,
+        rx,
+        "listed",
+        20,
+        || {},
+        |s| s.containers.iter().any(|c| c.name == name && c.running()),
+    )
+    .await;
+    docker(&["kill", name]);
+    let id = format!("heal:{name}");
+    let s = until(
+        e,
+        rx,
+        "heal waiting",
+        30,
+        || {},
+        |s| {
+            s.board
+                .iter()
+                .any(|x| x.proposal.id == id && x.state == State::Pending)
+        },
+    )
+    .await;
+    (id, s)
+}
+
 fn incidents_on<'a>(s: &'a Snapshot, target: &str) -> Vec<&'a IncidentView> {
     s.incidents.iter().filter(|i| i.target == target).collect()
 }
@@ -845,30 +879,7 @@ async fn a_container_back_before_anyone_approved_is_a_false_alarm_and_its_heal_w
     // No rule: the restart waits for a person.
     c.approve.auto.clear();
     let (mut e, rx) = engine(c);
-    until(
-        &mut e,
-        &rx,
-        "listed",
-        20,
-        || {},
-        |s| s.containers.iter().any(|c| c.name == name && c.running()),
-    )
-    .await;
-    docker(&["kill", &name]);
-    let id = format!("heal:{name}");
-    until(
-        &mut e,
-        &rx,
-        "heal waiting",
-        30,
-        || {},
-        |s| {
-            s.board
-                .iter()
-                .any(|x| x.proposal.id == id && x.state == State::Pending)
-        },
-    )
-    .await;
+    let (id, _) = heal_waiting(&mut e, &rx, &name).await;
     // Someone starts it by hand before anyone answers.
     docker(&["start", &name]);
     let s = until(
@@ -910,31 +921,8 @@ async fn a_person_closes_a_waiting_incident_as_a_false_alarm_and_nothing_runs() 
     let mut c = config(dir.path(), &name);
     c.approve.auto.clear();
     let (mut e, rx) = engine(c);
-    until(
-        &mut e,
-        &rx,
-        "listed",
-        20,
-        || {},
-        |s| s.containers.iter().any(|c| c.name == name && c.running()),
-    )
-    .await;
     // Stopped on purpose (maintenance): the operator knows there is nothing to fix.
-    docker(&["kill", &name]);
-    let id = format!("heal:{name}");
-    let s = until(
-        &mut e,
-        &rx,
-        "heal waiting",
-        30,
-        || {},
-        |s| {
-            s.board
-                .iter()
-                .any(|x| x.proposal.id == id && x.state == State::Pending)
-        },
-    )
-    .await;
+    let (id, s) = heal_waiting(&mut e, &rx, &name).await;
     let inc = incidents_on(&s, &name)[0].id.clone();
     let oncall = audit::Actor {
         user: "oncall".into(),
@@ -1005,30 +993,7 @@ async fn an_open_incident_survives_a_restart_and_a_persons_approval_resolves_it(
     let mut c = config(dir.path(), &name);
     c.approve.auto.clear();
     let (mut e, rx) = engine(c.clone());
-    until(
-        &mut e,
-        &rx,
-        "listed",
-        20,
-        || {},
-        |s| s.containers.iter().any(|c| c.name == name && c.running()),
-    )
-    .await;
-    docker(&["kill", &name]);
-    let id = format!("heal:{name}");
-    let s = until(
-        &mut e,
-        &rx,
-        "heal waiting",
-        30,
-        || {},
-        |s| {
-            s.board
-                .iter()
-                .any(|x| x.proposal.id == id && x.state == State::Pending)
-        },
-    )
-    .await;
+    let (id, s) = heal_waiting(&mut e, &rx, &name).await;
     let before = incidents_on(&s, &name)[0].clone();
     drop(e);
 
