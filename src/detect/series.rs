@@ -23,6 +23,13 @@ pub struct SeriesConfig {
     pub refractory: usize,
     /// The factor the score is damped by then.
     pub damp: f64,
+    /// Score at or above which a sample, flagged or not, opens the damping: a near miss
+    /// is the incident's first sign as much as a flag is, and the points after it that
+    /// score as high again are that incident, not a new one.
+    pub watch_at: f64,
+    /// How many times the novelty that opened the damping a point needs to escape it
+    /// (an incident that clearly grows).
+    pub escape: f64,
     /// Novelty above which an incident is taken to have begun (its start time is the
     /// first of a run of such points).
     pub onset: f64,
@@ -41,6 +48,8 @@ impl SeriesConfig {
             flag_at: 0.75,
             refractory: (per_day / 2).max(12),
             damp: 0.5,
+            watch_at: 0.70,
+            escape: 3.0,
             onset: 1.0,
             sustained_weight: 2.0,
         }
@@ -185,16 +194,21 @@ impl SeriesDetector {
         }
         let mut score = score_of(novelty);
         let mut flag = score >= self.cfg.flag_at;
+        let mut damped = false;
         if let Some((since, raised_by)) = self.last_flag {
             if since <= self.cfg.refractory {
                 // The same incident, unless clearly larger than what raised the flag.
-                if novelty < 2.0 * raised_by {
+                if novelty < self.cfg.escape * raised_by {
                     score *= self.cfg.damp;
                     flag = false;
+                    damped = true;
                 }
             } else {
                 self.last_flag = None;
             }
+        }
+        if !flag && !damped && score >= self.cfg.watch_at {
+            self.last_flag = Some((0, novelty));
         }
         let finding = flag.then(|| {
             self.last_flag = Some((0, novelty));
