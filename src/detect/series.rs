@@ -46,10 +46,10 @@ impl SeriesConfig {
             baseline: BaselineConfig::for_step(step_ms),
             forest: None,
             flag_at: 0.75,
-            refractory: (per_day / 2).max(12),
+            refractory: (per_day * 3 / 5).max(12),
             damp: 0.5,
             watch_at: 0.70,
-            escape: 3.0,
+            escape: 3.5,
             onset: 1.0,
             sustained_weight: 2.0,
         }
