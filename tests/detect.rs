@@ -572,3 +572,38 @@ fn bursts_in_a_heavy_tailed_write_series_raise_few_alerts() {
         assert!(f.score < 1.0, "a saturated score on an ordinary burst");
     }
 }
+
+#[test]
+fn a_near_miss_damps_the_same_incident_after_it_as_a_flag_does() {
+    // Two equal spikes two hours apart: the first one opens the damping whether or
+    // not it was flagged, so the second, no larger, scores as the same incident.
+    let mut v = seasonal(7, 17);
+    let at = 5 * DAY + 100;
+    v[at] += 30.0;
+    v[at + 40] += 30.0;
+    let scores = |cfg: SeriesConfig| {
+        let mut d = SeriesDetector::new("cpu_pct", cfg);
+        let j: Vec<Judgement> = v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| d.push(ts(i), Some(*x), None))
+            .collect();
+        (j[at].score, j[at + 40].score, flags(&j))
+    };
+    let mut cfg = SeriesConfig::for_step(STEP);
+    // Nothing is flagged: only the near miss can damp.
+    cfg.flag_at = 1.1;
+    cfg.watch_at = 0.6;
+    let (first, second, flagged) = scores(cfg.clone());
+    assert!(flagged.is_empty(), "{flagged:?}");
+    assert!(first >= 0.75, "the first spike scores {first}");
+    // Without the watch the second spike keeps its own score; with it, it is damped.
+    let mut plain = cfg.clone();
+    plain.watch_at = 1.1;
+    let (_, undamped, _) = scores(plain);
+    assert!(undamped > 0.3, "the second spike alone scores {undamped}");
+    assert!(
+        (second - undamped * cfg.damp).abs() < 1e-9,
+        "{second} against {undamped}"
+    );
+}

@@ -23,6 +23,13 @@ pub struct SeriesConfig {
     pub refractory: usize,
     /// The factor the score is damped by then.
     pub damp: f64,
+    /// Score at or above which a sample, flagged or not, opens the damping: a near miss
+    /// is the incident's first sign as much as a flag is, and the points after it that
+    /// score as high again are that incident, not a new one.
+    pub watch_at: f64,
+    /// How many times the novelty that opened the damping a point needs to escape it
+    /// (an incident that clearly grows).
+    pub escape: f64,
     /// Novelty above which an incident is taken to have begun (its start time is the
     /// first of a run of such points).
     pub onset: f64,
@@ -39,8 +46,10 @@ impl SeriesConfig {
             baseline: BaselineConfig::for_step(step_ms),
             forest: None,
             flag_at: 0.75,
-            refractory: (per_day / 2).max(12),
+            refractory: (per_day * 3 / 5).max(12),
             damp: 0.5,
+            watch_at: 0.70,
+            escape: 3.5,
             onset: 1.0,
             sustained_weight: 2.0,
         }
@@ -84,8 +93,10 @@ pub struct SeriesDetector {
     shape: Option<Shape>,
     prev: Option<f64>,
     recent: SortedWindow,
-    /// Points since the last flag, and the novelty that raised it.
-    last_flag: Option<(usize, f64)>,
+    /// Points since the damping opened, the novelty that opened it, and whether a flag
+    /// did (a near miss damps the score but never holds back a flag: a novelty that keeps
+    /// rising, such as a flat line growing longer, must still raise its alert).
+    last_flag: Option<(usize, f64, bool)>,
     /// The current flat run has raised its alert: a stopped collector is one
     /// incident however long it stays stopped, so the run is not news again.
     flat_alerted: bool,
@@ -123,7 +134,7 @@ impl SeriesDetector {
     /// Judges the sample at `ts` (None: missing) against everything before it.
     /// `forecast` is the forecast's one-step point for it, where one runs.
     pub fn push(&mut self, ts: i64, value: Option<f64>, forecast: Option<f64>) -> Judgement {
-        if let Some((since, _)) = &mut self.last_flag {
+        if let Some((since, _, _)) = &mut self.last_flag {
             *since += 1;
         }
         let b = self.baseline.push(value, forecast);
@@ -183,21 +194,27 @@ impl SeriesDetector {
         } else {
             self.run_start = None;
         }
-        let mut score = score_of(novelty);
+        let raw_score = score_of(novelty);
+        let mut score = raw_score;
         let mut flag = score >= self.cfg.flag_at;
-        if let Some((since, raised_by)) = self.last_flag {
+        let mut damped = false;
+        if let Some((since, raised_by, by_flag)) = self.last_flag {
             if since <= self.cfg.refractory {
                 // The same incident, unless clearly larger than what raised the flag.
-                if novelty < 2.0 * raised_by {
+                if novelty < self.cfg.escape * raised_by {
                     score *= self.cfg.damp;
-                    flag = false;
+                    flag &= !by_flag;
+                    damped = true;
                 }
             } else {
                 self.last_flag = None;
             }
         }
+        if !flag && !damped && score >= self.cfg.watch_at {
+            self.last_flag = Some((0, novelty, false));
+        }
         let finding = flag.then(|| {
-            self.last_flag = Some((0, novelty));
+            self.last_flag = Some((0, novelty, true));
             if shape
                 .as_ref()
                 .and_then(|s| s.flat_novelty)
@@ -230,7 +247,7 @@ impl SeriesDetector {
                 subject: self.subject.clone(),
                 at: ts,
                 started: self.run_start.unwrap_or(ts),
-                score,
+                score: raw_score,
                 evidence,
             }
         });
