@@ -260,7 +260,7 @@ impl App {
                     self.note = Some(Msg::NotWaiting);
                     return None;
                 }
-                if !inc.untouched() || inc.approved_by.is_some() {
+                if !inc.dismissable() {
                     self.note = Some(Msg::NotFalseAlarm);
                     return None;
                 }

@@ -514,12 +514,8 @@ impl Incidents {
             };
             return Reply::Refused { reason };
         };
-        // A person who allowed the steps has already judged it real.
-        let open = matches!(
-            self.live[i].view.state,
-            IncidentState::Open | IncidentState::Fixing
-        ) && self.live[i].view.approved_by.is_none();
-        let Some(waiting) = untouched(&self.live[i].view, a).filter(|_| open) else {
+        let dismissable = self.live[i].view.dismissable();
+        let Some(waiting) = untouched(&self.live[i].view, a).filter(|_| dismissable) else {
             return Reply::Refused {
                 reason: format!("vigil has acted on {id}: it is not a false alarm to close"),
             };

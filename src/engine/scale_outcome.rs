@@ -90,10 +90,20 @@ impl Actions {
     /// target: the newer scale is the one to judge).
     pub(super) fn watch_outcome(&mut self, w: Watch) {
         self.unwatch_outcome(w.target());
-        if self.scale_watches.len() < MAX_WATCHES {
-            self.keep_watch(&w, Some(w.deadline));
+        let (id, version, until) = (w.proposal.clone(), w.version, w.deadline);
+        if self.push_watch(w) {
+            self.mark_watch(&id, version, Some(until));
+        }
+    }
+
+    /// One watch per target, at most MAX_WATCHES in all. Whether it was taken.
+    fn push_watch(&mut self, w: Watch) -> bool {
+        self.scale_watches.retain(|x| x.target() != w.target());
+        let room = self.scale_watches.len() < MAX_WATCHES;
+        if room {
             self.scale_watches.push(w);
         }
+        room
     }
 
     /// A new action on a target ends the watch of its last scale.
@@ -110,8 +120,13 @@ impl Actions {
     /// Marks (or clears) the watch on its queue entry. A mark that cannot be written
     /// only costs the judgement after a restart, so it is shown, not fatal.
     fn keep_watch(&mut self, w: &Watch, until: Option<i64>) {
-        if let Err(e) = self.queue.set_watch(&w.proposal, w.version, until) {
-            self.message = Some(format!("outcome watch of {}: {e}", w.proposal));
+        let id = w.proposal.clone();
+        self.mark_watch(&id, w.version, until);
+    }
+
+    fn mark_watch(&mut self, id: &str, version: u32, until: Option<i64>) {
+        if let Err(e) = self.queue.set_watch(id, version, until) {
+            self.message = Some(format!("outcome watch of {id}: {e}"));
         }
     }
 
@@ -126,10 +141,7 @@ impl Actions {
             match Watch::new(cfg, &e.proposal, e.updated) {
                 Some(mut w) if e.state == crate::approve::State::Verified => {
                     w.deadline = until;
-                    self.scale_watches.retain(|x| x.target() != w.target());
-                    if self.scale_watches.len() < MAX_WATCHES {
-                        self.scale_watches.push(w);
-                    }
+                    self.push_watch(w);
                 }
                 // The config no longer names its target (or it moved on): nothing to
                 // judge it by.

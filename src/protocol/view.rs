@@ -475,6 +475,12 @@ pub struct IncidentView {
 }
 
 impl IncidentView {
+    /// A person may close it as a false alarm: still open, nobody allowed its steps
+    /// (who did judged it real), and nothing done for it yet.
+    pub fn dismissable(&self) -> bool {
+        !self.state.is_final() && self.approved_by.is_none() && self.untouched()
+    }
+
     /// Nothing has been done for it yet: every step waits, is offered, was skipped, or
     /// is only a notice, a wait or a check. Only such an incident may close as a false
     /// alarm.
