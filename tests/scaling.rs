@@ -18,6 +18,7 @@ fn obs(now: i64, load: f64, ready: usize, billed: usize, forecast_hi: Option<f64
         billed,
         capacity: 10.0,
         forecast_hi,
+        hold_hi: None,
     }
 }
 
@@ -414,4 +415,41 @@ fn under_hourly_billing_a_paid_hour_keeps_serving() {
     // The baseline releases them at once and pays for the hour anyway.
     let hpa = fleet::simulate(&t, &p, PolicyKind::Hpa);
     assert!(hpa[6].ready < hpa[6].billed, "{:?}", &hpa[..8]);
+}
+
+#[test]
+fn a_scale_in_goes_down_to_what_the_next_step_needs_not_what_the_last_one_did() {
+    let after_peak = |hold_hi: Option<f64>| {
+        let mut p = Predictive::new(PredictiveParams::default(), NO_LIMITS);
+        // A peak of 80 (10 instances at 80 % of 10), then the load falls to 16 (2).
+        p.decide(&obs(0, 80.0, 10, 10, None));
+        p.decide(&Observation {
+            hold_hi,
+            ..obs(60_000, 16.0, 10, 10, None)
+        })
+    };
+    // No forecast past the lead time: the stabilisation window holds the peak's count.
+    assert_eq!(
+        after_peak(None),
+        Decision {
+            desired: 10,
+            rule: Rule::Hold
+        }
+    );
+    // The forecast says the next step needs 24 (3 instances): the other 7 go now.
+    assert_eq!(
+        after_peak(Some(24.0)),
+        Decision {
+            desired: 3,
+            rule: Rule::Stabilised
+        }
+    );
+    // It says 72 (9 instances): freeing one is not worth a change.
+    assert_eq!(
+        after_peak(Some(72.0)),
+        Decision {
+            desired: 10,
+            rule: Rule::Hold
+        }
+    );
 }

@@ -213,14 +213,18 @@ impl TargetPlan {
         let c = &self.cfg;
         // The forecast must reach past the time a new instance takes to serve.
         let lead_min = (c.boot.as_millis() as i64 + INTERVAL_MS) as f64 / 60_000.0;
-        let within: Vec<_> = forecast
+        let (within, after): (Vec<_>, Option<f64>) = forecast
             .map(|f| {
                 let first_beyond = f
                     .horizons
                     .iter()
                     .position(|h| h.steps as f64 >= lead_min)
                     .unwrap_or(f.horizons.len().saturating_sub(1));
-                f.horizons[..=first_beyond.min(f.horizons.len().saturating_sub(1))].to_vec()
+                let end = first_beyond.min(f.horizons.len().saturating_sub(1));
+                (
+                    f.horizons[..=end].to_vec(),
+                    f.horizons.get(end + 1).map(|h| h.plan_hi),
+                )
             })
             .unwrap_or_default();
         let peak = within.iter().max_by(|a, b| a.plan_hi.total_cmp(&b.plan_hi));
@@ -231,6 +235,8 @@ impl TargetPlan {
             billed: self.instances,
             capacity: c.capacity,
             forecast_hi: peak.map(|h| h.plan_hi),
+            // The horizon after the lead time: what a scale-in now would buy back.
+            hold_hi: after,
         };
         let d = self.policy.decide(&obs);
         let hpa = self.hpa.decide(&Observation {

@@ -22,6 +22,10 @@ pub struct Observation {
     /// The forecast's planning bound (`plan_hi`) over the steps that start before an
     /// instance bought now could serve, if there is a forecast.
     pub forecast_hi: Option<f64>,
+    /// The planning bound of the steps just after those, up to one more step: what a
+    /// scale-in now would have to buy back. It lets a scale-in skip the stabilisation
+    /// window when the forecast says the instances will not be needed again.
+    pub hold_hi: Option<f64>,
 }
 
 impl Observation {
@@ -281,6 +285,9 @@ impl Default for PredictiveParams {
     }
 }
 
+/// Instances a forecast-led scale-in must free before it is worth a change.
+pub const HOLD_SLACK: usize = 2;
+
 /// vigil's policy: the highest of a predictive count (the forecast's upper band at the
 /// lead time over capacity × target) and the reactive HPA count on the current load;
 /// scale-in stabilised; an emergency above the threshold skips the cooldown.
@@ -317,7 +324,18 @@ impl ScalePolicy for Predictive {
             .unwrap_or(0);
         // Stabilise the reactive count only: it is the noisy one. The predictive count
         // already looks a boot time ahead, and holding it would pay for the past.
-        let stabilised = self.stabiliser.apply(o.now, reactive);
+        let mut stabilised = self.stabiliser.apply(o.now, reactive);
+        // Scale in at once, past the stabilisation window, to what the forecast says
+        // the following step needs: holding more pays for the past. Only when that
+        // frees at least `HOLD_SLACK` instances, so a bound that wavers by one does not
+        // turn every step into a change.
+        if let Some(hold) = o.hold_hi {
+            let keep = (hold.max(0.0) / (o.capacity * p.target)).ceil() as usize;
+            let floor = keep.max(reactive).max(predictive);
+            if stabilised >= floor + HOLD_SLACK {
+                stabilised = floor;
+            }
+        }
         let mut d = if predictive >= stabilised && predictive > reactive {
             Decision {
                 desired: predictive,

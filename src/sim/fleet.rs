@@ -172,13 +172,18 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
             let ready = active.iter().filter(|&&k| fleet[k].ready_at <= t).count();
             // Only the steps that start before an instance bought now could serve: buying
             // for later ones now pays for time nobody uses (the next decision can buy).
-            let forecast_hi = forecast.as_ref().and_then(|fc| {
-                fc.horizons
-                    .iter()
-                    .filter(|h| h.ts < t + lead)
-                    .map(|h| h.plan_hi)
-                    .reduce(f64::max)
-            });
+            let bound = |from: i64, to: i64| {
+                forecast.as_ref().and_then(|fc| {
+                    fc.horizons
+                        .iter()
+                        .filter(|h| h.ts >= from && h.ts < to)
+                        .map(|h| h.plan_hi)
+                        .reduce(f64::max)
+                })
+            };
+            let forecast_hi = bound(i64::MIN, t + lead);
+            // And the steps after those, which a later decision could still buy for.
+            let hold_hi = bound(t + lead, t + lead + step.max(p.interval_ms));
             let obs = Observation {
                 now: t,
                 load,
@@ -186,6 +191,7 @@ pub fn simulate(trace: &Trace, p: &FleetParams, kind: PolicyKind) -> Vec<StepRow
                 billed: active.len(),
                 capacity: cap,
                 forecast_hi,
+                hold_hi,
             };
             let desired = match policy.as_mut() {
                 Some(pol) => pol.decide(&obs).desired,
