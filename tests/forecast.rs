@@ -524,3 +524,40 @@ fn the_chosen_forecast_is_finite_on_all_zero_short_and_gappy_series() {
         }
     }
 }
+
+#[test]
+fn the_planning_bound_is_crossed_as_often_as_its_quantile_says_after_the_noise_grows() {
+    // As above: a week of quiet noise, then two days of three times as much. The bound
+    // capacity is planned at (P90 here) is read at a level its own crossings move, so
+    // it catches up with the new noise instead of lagging 500 errors behind.
+    let mut noise = Noise(23);
+    let n = 9 * DAY;
+    let values: Vec<f64> = (0..n)
+        .map(|i| truth(i) + if i >= 7 * DAY { 3.0 } else { 1.0 } * SD * noise.normal())
+        .collect();
+    let cfg = ForecasterConfig::for_grid(vec![1], STEP, 0.9);
+    let linear = models::by_name("linear").expect("the linear model");
+    let mut f = Forecaster::with_models(cfg, START, STEP, vec![linear]);
+    let mut bounds = Vec::with_capacity(n);
+    for &v in &values {
+        if f.needs_refit() {
+            f.refit();
+        }
+        bounds.push(f.push(v).horizons[0].plan_hi);
+    }
+    // The day after the change, then the day after that.
+    let crossed = |from: usize, to: usize| {
+        (from..to).filter(|&i| values[i + 1] > bounds[i]).count() as f64 / (to - from) as f64
+    };
+    let first = crossed(7 * DAY, 8 * DAY);
+    let second = crossed(8 * DAY, 9 * DAY - 1);
+    // 288 one-step crossings: ±0.035 about a mean of 0.10.
+    assert!(
+        (0.05..=0.15).contains(&first),
+        "the day the noise grew, the P90 bound was crossed {first:.3} of the time"
+    );
+    assert!(
+        (0.05..=0.15).contains(&second),
+        "the day after, the P90 bound was crossed {second:.3} of the time"
+    );
+}

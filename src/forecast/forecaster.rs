@@ -134,6 +134,8 @@ struct Pending {
     chosen: Vec<f64>,
     /// The band given per horizon, when it came from past errors (not the fallback).
     band: Vec<Option<(f64, f64)>>,
+    /// The planning bound given per horizon, when it came from past errors.
+    plan_hi: Vec<Option<f64>>,
 }
 
 pub struct Forecaster {
@@ -153,6 +155,9 @@ pub struct Forecaster {
     /// Per horizon, the quantiles of `band_errors` the band's edges are read at, moved
     /// by how often each edge was crossed (`adapt_band`).
     band_levels: Vec<(f64, f64)>,
+    /// Per horizon, the quantile the planning bound is read at, moved the same way by
+    /// how often the bound was exceeded: it is calibrated, not only set.
+    plan_levels: Vec<f64>,
     pending: VecDeque<Pending>,
     /// Per model: samples since its last fit, and whether it was ever fitted.
     since_fit: Vec<usize>,
@@ -168,6 +173,9 @@ const Z80: f64 = 1.2816;
 /// and Candès 2021, whose step this is): small enough that the band is stable, large
 /// enough to correct a drifting error distribution within a day of samples.
 const BAND_STEP: f64 = 0.005;
+/// The highest quantile the planning bound is read at: past it, a few hundred recent
+/// errors say little.
+const PLAN_LEVEL_MAX: f64 = 0.995;
 
 impl Forecaster {
     pub fn new(cfg: ForecasterConfig, start: i64, step: i64) -> Self {
@@ -188,6 +196,7 @@ impl Forecaster {
                 .collect(),
             band_errors: (0..h).map(|_| Residuals::new(cfg.band_window)).collect(),
             band_levels: vec![cfg.band; h],
+            plan_levels: vec![cfg.plan_quantile; h],
             mixes: Mix::all(models.len() + 1),
             mix_errors: vec![vec![EwMae::default(); h]; Mix::all(models.len() + 1).len()],
             values: Vec::new(),
@@ -372,6 +381,15 @@ impl Forecaster {
                     }
                 }
                 self.band_errors[k].push(actual - p.chosen[k]);
+                if let Some(bound) = p.plan_hi[k] {
+                    let above = f64::from(u8::from(actual > bound));
+                    let want = self.cfg.plan_quantile;
+                    // Crossed more often than 1 − the chosen quantile, the level rises;
+                    // less often, it falls and the bound sharpens.
+                    self.plan_levels[k] = (self.plan_levels[k]
+                        + BAND_STEP * (above - (1.0 - want)))
+                        .clamp(0.5, PLAN_LEVEL_MAX);
+                }
                 if let Some((lo, hi)) = p.band[k] {
                     let (qlo, qhi) = self.band_levels[k];
                     let (want_lo, want_hi) = self.cfg.band;
@@ -412,6 +430,7 @@ impl Forecaster {
         let mut out = Vec::with_capacity(horizons.len());
         let mut chosen = Vec::with_capacity(horizons.len());
         let mut bands = Vec::with_capacity(horizons.len());
+        let mut plans = Vec::with_capacity(horizons.len());
         for (k, &s) in horizons.iter().enumerate() {
             let (name, point, mae) = self.choose(k, &by_model);
             // The band is the conformal one of the forecast given (whichever model led
@@ -430,10 +449,12 @@ impl Forecaster {
                     (point - spread, point + spread)
                 }
             };
-            let plan_hi = self
-                .sharpest_upper(k, &by_model, self.cfg.plan_quantile)
-                .or_else(|| Some(point + self.band_errors[k].upper(self.cfg.plan_quantile)?.0))
-                .unwrap_or(hi);
+            let level = self.plan_levels[k];
+            let calibrated = self
+                .sharpest_upper(k, &by_model, level)
+                .or_else(|| Some(point + self.band_errors[k].upper(level)?.0));
+            let plan_hi = calibrated.unwrap_or(hi);
+            plans.push(calibrated.map(|c| c.max(point)));
             chosen.push(point);
             out.push(HorizonForecast {
                 steps: s,
@@ -459,6 +480,7 @@ impl Forecaster {
             by_model,
             chosen,
             band: bands,
+            plan_hi: plans,
         });
         Forecast {
             origin,
