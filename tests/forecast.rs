@@ -416,21 +416,27 @@ fn the_chosen_forecasts_band_is_calibrated_at_every_horizon() {
     }
 }
 
-#[test]
-fn the_band_widens_when_the_noise_grows_and_keeps_its_coverage() {
-    // A week of quiet noise, then two days with three times as much: a band read at fixed
-    // quantiles of the last 500 errors lags behind; each edge's own crossings move it.
-    let mut noise = Noise(11);
+/// Nine days of the daily truth: a week of quiet noise, then two days of three times as
+/// much.
+fn noise_triples_after_a_week(seed: u64) -> Trace {
+    let mut noise = Noise(seed);
     let n = 9 * DAY;
     let values: Vec<f64> = (0..n)
         .map(|i| truth(i) + if i >= 7 * DAY { 3.0 } else { 1.0 } * SD * noise.normal())
         .collect();
-    let t = Trace {
+    Trace {
         start: START,
         step: STEP,
         filled: vec![false; n],
         values,
-    };
+    }
+}
+
+#[test]
+fn the_band_widens_when_the_noise_grows_and_keeps_its_coverage() {
+    // A week of quiet noise, then two days with three times as much: a band read at fixed
+    // quantiles of the last 500 errors lags behind; each edge's own crossings move it.
+    let t = noise_triples_after_a_week(11);
     let (rows, _) = backtest::forecast(&t, &[1, 12], Some("linear")).unwrap();
     let width = |from: usize, to: usize, h: usize| {
         let w: Vec<f64> = rows
@@ -530,11 +536,8 @@ fn the_planning_bound_is_crossed_as_often_as_its_quantile_says_after_the_noise_g
     // As above: a week of quiet noise, then two days of three times as much. The bound
     // capacity is planned at (P90 here) is read at a level its own crossings move, so
     // it catches up with the new noise instead of lagging 500 errors behind.
-    let mut noise = Noise(23);
-    let n = 9 * DAY;
-    let values: Vec<f64> = (0..n)
-        .map(|i| truth(i) + if i >= 7 * DAY { 3.0 } else { 1.0 } * SD * noise.normal())
-        .collect();
+    let values = noise_triples_after_a_week(23).values;
+    let n = values.len();
     let cfg = ForecasterConfig::for_grid(vec![1], STEP, 0.9);
     let linear = models::by_name("linear").expect("the linear model");
     let mut f = Forecaster::with_models(cfg, START, STEP, vec![linear]);
