@@ -318,10 +318,9 @@ impl ScalePolicy for Predictive {
     fn decide(&mut self, o: &Observation) -> Decision {
         let p = &self.params;
         let reactive = (o.load / (o.capacity * p.reactive_target)).ceil().max(1.0) as usize;
-        let predictive = o
-            .forecast_hi
-            .map(|hi| (hi.max(0.0) / (o.capacity * p.target)).ceil() as usize)
-            .unwrap_or(0);
+        // Instances that carry a planning bound at the target utilisation.
+        let carrying = |hi: f64| (hi.max(0.0) / (o.capacity * p.target)).ceil() as usize;
+        let predictive = o.forecast_hi.map(carrying).unwrap_or(0);
         // Stabilise the reactive count only: it is the noisy one. The predictive count
         // already looks a boot time ahead, and holding it would pay for the past.
         let mut stabilised = self.stabiliser.apply(o.now, reactive);
@@ -330,8 +329,7 @@ impl ScalePolicy for Predictive {
         // frees at least `HOLD_SLACK` instances, so a bound that wavers by one does not
         // turn every step into a change.
         if let Some(hold) = o.hold_hi {
-            let keep = (hold.max(0.0) / (o.capacity * p.target)).ceil() as usize;
-            let floor = keep.max(reactive).max(predictive);
+            let floor = carrying(hold).max(reactive).max(predictive);
             if stabilised >= floor + HOLD_SLACK {
                 stabilised = floor;
             }
