@@ -4,7 +4,8 @@
 //! fires before the disk is full; `vigil backtest detect` writes one row per trace row;
 //! the shape channels: a gauge stuck at its reading and a collector stopped at 0 are
 //! flagged soon (a nightly idle is not), an oscillation within the usual range is
-//! flagged, and bursts in a heavy-tailed write series raise few alerts.
+//! flagged, and bursts in a heavy-tailed write series raise few alerts; a spike that
+//! comes every day stops alerting once the week holds three.
 
 use assert_cmd::Command;
 use vigil::detect::checks::{self, ConnCheck, DiskCheck, LeakCheck};
@@ -606,4 +607,45 @@ fn a_near_miss_damps_the_same_incident_after_it_as_a_flag_does() {
         (second - undamped * cfg.damp).abs() < 1e-9,
         "{second} against {undamped}"
     );
+}
+
+#[test]
+fn a_spike_that_comes_every_day_stops_alerting_once_the_week_holds_three() {
+    // A spike of +15 (fifteen times the noise) once a day, 37 points (three hours)
+    // later each day, so the same time on past days never explains it; it is no
+    // larger than the ones before it, so once the week holds three it is part of the
+    // series.
+    let days = 12;
+    let mut v = seasonal(days, 29);
+    let spikes: Vec<usize> = (1..days).map(|d| d * DAY + (d * 37) % DAY).collect();
+    for &at in &spikes {
+        v[at] += 15.0;
+    }
+    let scores = |cfg: SeriesConfig| {
+        let mut d = SeriesDetector::new("cpu_pct", cfg);
+        let j: Vec<Judgement> = v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| d.push(ts(i), Some(*x), None))
+            .collect();
+        spikes.iter().map(|&at| j[at].score).collect::<Vec<f64>>()
+    };
+    let cfg = SeriesConfig::for_step(STEP);
+    let mut uncapped = cfg.clone();
+    uncapped.baseline.repeat_rank = 0;
+    let with = scores(cfg);
+    let without = scores(uncapped);
+    // Without the cap each spike is above the week's 99th percentile (a spike a day is
+    // one point in 288), and more so once the warm-up's first day has left the week;
+    // with it, the spikes after the first week score near the flag level, the larger
+    // ones just above it, the smaller below.
+    let last = spikes.len() - 3;
+    assert!(
+        without[last..].iter().all(|s| *s > 0.9),
+        "uncapped: {without:?}"
+    );
+    let late = &with[6..];
+    assert!(late.iter().all(|s| *s < 0.8), "capped: {with:?}");
+    let alerts = late.iter().filter(|s| **s >= 0.75).count();
+    assert!(alerts * 2 <= late.len(), "capped: {with:?}");
 }

@@ -57,6 +57,12 @@ impl SortedWindow {
         self.quantile(0.5)
     }
 
+    /// The k-th largest value (1: the largest); None when there are fewer than k.
+    pub fn largest(&self, k: usize) -> Option<f64> {
+        let n = self.sorted.len();
+        (1..=n).contains(&k).then(|| self.sorted[n - k])
+    }
+
     /// The values, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
         self.order.iter().copied()
