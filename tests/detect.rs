@@ -5,7 +5,8 @@
 //! the shape channels: a gauge stuck at its reading and a collector stopped at 0 are
 //! flagged soon (a nightly idle is not), an oscillation within the usual range is
 //! flagged, and bursts in a heavy-tailed write series raise few alerts; a spike that
-//! comes every day stops alerting once the week holds three.
+//! comes every day stops alerting once the week holds three, and the return to the
+//! usual level after a day-long incident is not a new alert.
 
 use assert_cmd::Command;
 use vigil::detect::checks::{self, ConnCheck, DiskCheck, LeakCheck};
@@ -648,4 +649,40 @@ fn a_spike_that_comes_every_day_stops_alerting_once_the_week_holds_three() {
     assert!(late.iter().all(|s| *s < 0.8), "capped: {with:?}");
     let alerts = late.iter().filter(|s| **s >= 0.75).count();
     assert!(alerts * 2 <= late.len(), "capped: {with:?}");
+}
+
+#[test]
+fn the_return_to_the_usual_level_after_a_day_long_incident_is_not_an_alert() {
+    // A daily seasonal series held at 5 for 30 hours on its seventh day (a service
+    // degraded, a feed cut to a trickle), then back to its usual level. The drop is the
+    // incident; the return is the end of it, not a new one, although by then the
+    // previous day's median is the incident's level.
+    let mut v = seasonal(10, 31);
+    let mut n = Noise(5);
+    let (from, to) = (6 * DAY, 6 * DAY + 30 * DAY / 24);
+    for x in &mut v[from..to] {
+        *x = 5.0 + n.next();
+    }
+    let alerts = |cfg: SeriesConfig| {
+        let mut d = SeriesDetector::new("cpu_pct", cfg);
+        let j: Vec<Judgement> = v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| d.push(ts(i), Some(*x), None))
+            .collect();
+        let drop = flags(&j).iter().any(|i| (from..from + 12).contains(i));
+        let back = flags(&j).into_iter().filter(|i| *i >= to).count();
+        (drop, back)
+    };
+    let cfg = SeriesConfig::for_step(STEP);
+    let mut day_only = cfg.clone();
+    day_only.baseline.week_window = 0;
+    let (drop, back) = alerts(cfg);
+    let (_, back_day_only) = alerts(day_only);
+    assert!(drop, "the drop is not flagged");
+    assert!(
+        back_day_only >= 1,
+        "the day's level alone did not flag the return"
+    );
+    assert_eq!(back, 0, "{back} alerts after the return");
 }

@@ -38,6 +38,9 @@ pub struct BaselineConfig {
     /// The novelty a deviation equal to the `repeat_rank`-th largest gets at most: 3,
     /// the flag level (score 0.75), so only one beyond it can raise an alert.
     pub repeat_novelty: f64,
+    /// Points of the longer level the sustained channel also asks (a week; 0: the
+    /// day's level alone).
+    pub week_window: usize,
 }
 
 impl BaselineConfig {
@@ -62,6 +65,7 @@ impl BaselineConfig {
             // is (NAB 73.9; 2: 71.3, 4: 72.9, 5: 72.7).
             repeat_rank: 3,
             repeat_novelty: 3.0,
+            week_window: (per_day * 7).clamp(200, 4_032),
         }
     }
 
@@ -109,9 +113,10 @@ pub struct BaselineScore {
     /// |deviation| over the tail quantile of past deviations: above 1 is larger than
     /// all but 1 % of what this series did before. None during warm-up.
     pub novelty: Option<f64>,
-    /// The same for the latest hour's mean distance from the day's median: a
-    /// moderate shift that lasts, which the point deviation misses once the recent
-    /// level has followed it. None during warm-up.
+    /// The same for the latest hour's mean distance from the day's median (or the
+    /// week's, whichever is the nearer in its own terms): a moderate shift that lasts,
+    /// which the point deviation misses once the recent level has followed it. None
+    /// during warm-up.
     pub sustained: Option<f64>,
 }
 
@@ -137,6 +142,52 @@ impl Candidate {
     }
 }
 
+/// A level held over a window (a day, a week): the latest hour's mean distance from
+/// the window's median, in the window's median absolute distances, over the tail
+/// quantile of its own past.
+#[derive(Debug, Clone)]
+struct Held {
+    values: SortedWindow,
+    errors: SortedWindow,
+    hour: VecDeque<f64>,
+    tail: SortedWindow,
+}
+
+impl Held {
+    fn new(window: usize, tail: usize) -> Self {
+        Held {
+            values: SortedWindow::new(window),
+            errors: SortedWindow::new(window),
+            hour: VecDeque::new(),
+            tail: SortedWindow::new(tail),
+        }
+    }
+
+    fn push(&mut self, x: f64, recent: usize, warmup: usize, tail_q: f64) -> Option<f64> {
+        let m = self.values.median();
+        let s = self.errors.median();
+        let mut out = None;
+        if let (Some(m), Some(s)) = (m, s) {
+            let floor = (m.abs() * 1e-6).max(1e-9);
+            let z = ((x - m) / s.max(floor)).clamp(-1e12, 1e12);
+            self.hour.push_back(z);
+            while self.hour.len() > recent {
+                self.hour.pop_front();
+            }
+            let mean = (self.hour.iter().sum::<f64>() / self.hour.len() as f64).abs();
+            if self.tail.len() >= warmup {
+                out = self.tail.quantile(tail_q).map(|q| mean / q.max(1e-9));
+            }
+            self.tail.push(mean);
+        }
+        if let Some(m) = m {
+            self.errors.push((x - m).abs());
+        }
+        self.values.push(x);
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Baseline {
     cfg: BaselineConfig,
@@ -144,10 +195,8 @@ pub struct Baseline {
     level: SortedWindow,
     cands: [Candidate; 3],
     tail: SortedWindow,
-    day_values: SortedWindow,
-    day_errors: SortedWindow,
-    hour: VecDeque<f64>,
-    hour_tail: SortedWindow,
+    day: Held,
+    week: Option<Held>,
 }
 
 impl Baseline {
@@ -156,10 +205,8 @@ impl Baseline {
         Baseline {
             level: SortedWindow::new(cfg.recent),
             tail: SortedWindow::new(cfg.tail_window),
-            day_values: SortedWindow::new(cfg.scale_window),
-            day_errors: SortedWindow::new(cfg.scale_window),
-            hour: VecDeque::new(),
-            hour_tail: SortedWindow::new(cfg.tail_window),
+            day: Held::new(cfg.scale_window, cfg.tail_window),
+            week: (cfg.week_window > 0).then(|| Held::new(cfg.week_window, cfg.tail_window)),
             cands: [c(), c(), c()],
             history: VecDeque::new(),
             cfg,
@@ -301,41 +348,30 @@ impl Baseline {
     /// series, so only the idling ones feel it.
     fn spread_floor(&self) -> f64 {
         match (
-            self.day_values.quantile(0.95),
-            self.day_values.quantile(0.05),
+            self.day.values.quantile(0.95),
+            self.day.values.quantile(0.05),
         ) {
             (Some(hi), Some(lo)) => (hi - lo) * 0.01,
             _ => 0.0,
         }
     }
 
-    /// The latest hour's mean distance from the median of the day before it, in that
-    /// day's median absolute distances, over the tail quantile of its own past.
+    /// The sustained novelty: the latest hour's distance from the level held over the
+    /// day before it, unless the week's level explains it. After an incident that
+    /// lasted most of a day (a stopped feed, a service held at a lower level), the
+    /// day's median is the incident's level, and the return to the usual level looks
+    /// like a shift away from it: the week's median still holds the usual level.
     fn sustained(&mut self, x: f64) -> Option<f64> {
-        let m = self.day_values.median();
-        let s = self.day_errors.median();
-        let mut out = None;
-        if let (Some(m), Some(s)) = (m, s) {
-            let floor = (m.abs() * 1e-6).max(1e-9);
-            let z = ((x - m) / s.max(floor)).clamp(-1e12, 1e12);
-            self.hour.push_back(z);
-            while self.hour.len() > self.cfg.recent {
-                self.hour.pop_front();
-            }
-            let mean = (self.hour.iter().sum::<f64>() / self.hour.len() as f64).abs();
-            if self.hour_tail.len() >= self.cfg.warmup {
-                out = self
-                    .hour_tail
-                    .quantile(self.cfg.tail_q)
-                    .map(|q| mean / q.max(1e-9));
-            }
-            self.hour_tail.push(mean);
+        let (recent, warmup, q) = (self.cfg.recent, self.cfg.warmup, self.cfg.tail_q);
+        let day = self.day.push(x, recent, warmup, q);
+        let week = self
+            .week
+            .as_mut()
+            .and_then(|w| w.push(x, recent, warmup, q));
+        match (day, week) {
+            (Some(d), Some(w)) => Some(d.min(w)),
+            (d, _) => d,
         }
-        if let Some(m) = m {
-            self.day_errors.push((x - m).abs());
-        }
-        self.day_values.push(x);
-        out
     }
 
     fn remember(&mut self, x: f64, cap: usize) {
