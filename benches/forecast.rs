@@ -1,9 +1,9 @@
 //! Budgets: a new sample updates a series' state and forecast in at most 50 µs (the
 //! trees' prediction for all horizons at most 100 µs); a refit of the hourly models on a
 //! week of one-minute data (10,080 points) takes at most 100 ms (off the tick); the
-//! trees' daily refit of one series (5 horizons) at most 86 s, 0.1 % of a core over a
-//! day; their fitted models at most 2 MiB; a whole `backtest forecast` of a 4,000-row
-//! trace takes at most 5 s.
+//! trees' refits of one series (5 horizons, four a day) at most 86 s a day together,
+//! 0.1 % of a core, so one refit at most 21 s; their fitted models at most 2 MiB; a
+//! whole `backtest forecast` of a 4,000-row trace takes at most 5 s.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
             black_box(f.push(values[i % values.len()]))
         })
     });
-    // The trees alone: fitted once on the week, as the daily refit does.
+    // The trees alone: fitted once on the week, as each of their refits does.
     let horizons = [1, 5, 15, 30, 60];
     let h = History {
         values: &values,
@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
     // Seconds a fit: ten samples, not criterion's hundred.
     group.sample_size(10);
     group.bench_function(
-        "gbm daily refit, 5 horizons on 10,080 one-minute points",
+        "gbm refit (four a day), 5 horizons on 10,080 one-minute points",
         |b| {
             b.iter(|| {
                 let mut g = Gbm::default();
