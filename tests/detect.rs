@@ -51,11 +51,16 @@ fn ts(i: usize) -> i64 {
 }
 
 fn run(values: &[Option<f64>]) -> Vec<Judgement> {
-    let mut d = SeriesDetector::new("cpu_pct", SeriesConfig::for_step(STEP));
+    run_with(values.iter().copied(), SeriesConfig::for_step(STEP))
+}
+
+/// One detector with `cfg` over the values, one judgement each.
+fn run_with(values: impl IntoIterator<Item = Option<f64>>, cfg: SeriesConfig) -> Vec<Judgement> {
+    let mut d = SeriesDetector::new("cpu_pct", cfg);
     values
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, v)| d.push(ts(i), *v, None))
+        .map(|(i, v)| d.push(ts(i), v, None))
         .collect()
 }
 
@@ -584,12 +589,7 @@ fn a_near_miss_damps_the_same_incident_after_it_as_a_flag_does() {
     v[at] += 30.0;
     v[at + 40] += 30.0;
     let scores = |cfg: SeriesConfig| {
-        let mut d = SeriesDetector::new("cpu_pct", cfg);
-        let j: Vec<Judgement> = v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| d.push(ts(i), Some(*x), None))
-            .collect();
+        let j = run_with(v.iter().map(|x| Some(*x)), cfg);
         (j[at].score, j[at + 40].score, flags(&j))
     };
     let mut cfg = SeriesConfig::for_step(STEP);
@@ -623,12 +623,7 @@ fn a_spike_that_comes_every_day_stops_alerting_once_the_week_holds_three() {
         v[at] += 15.0;
     }
     let scores = |cfg: SeriesConfig| {
-        let mut d = SeriesDetector::new("cpu_pct", cfg);
-        let j: Vec<Judgement> = v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| d.push(ts(i), Some(*x), None))
-            .collect();
+        let j = run_with(v.iter().map(|x| Some(*x)), cfg);
         spikes.iter().map(|&at| j[at].score).collect::<Vec<f64>>()
     };
     let cfg = SeriesConfig::for_step(STEP);
@@ -664,12 +659,7 @@ fn the_return_to_the_usual_level_after_a_day_long_incident_is_not_an_alert() {
         *x = 5.0 + n.next();
     }
     let alerts = |cfg: SeriesConfig| {
-        let mut d = SeriesDetector::new("cpu_pct", cfg);
-        let j: Vec<Judgement> = v
-            .iter()
-            .enumerate()
-            .map(|(i, x)| d.push(ts(i), Some(*x), None))
-            .collect();
+        let j = run_with(v.iter().map(|x| Some(*x)), cfg);
         let drop = flags(&j).iter().any(|i| (from..from + 12).contains(i));
         let back = flags(&j).into_iter().filter(|i| *i >= to).count();
         (drop, back)
